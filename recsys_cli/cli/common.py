@@ -1,0 +1,62 @@
+"""What every CLI verb shares: consoles, JSON output, small renderers. No numpy here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (for scripts and cron).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Rebuild even if the output is up to date.")]
+
+
+def emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def status(message: str, quiet: bool):
+    """A spinner on stderr while a stage runs (nothing when quiet)."""
+    import contextlib
+
+    return contextlib.nullcontext() if quiet else err_console.status(message)
+
+
+def key_value_table(title: str, rows: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows.items():
+        table.add_row(key, format_value(value))
+    return table
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return "  ".join(f"{k}={format_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v) for v in value)
+    return str(value)
+
+
+def report_stage(result, what: str, quiet: bool, as_json: bool, rows: dict[str, Any]) -> None:
+    """The common ending of a stage command: JSON, a table, or nothing."""
+    if as_json:
+        emit_json({"path": str(result.path), "skipped": result.skipped, **result.info})
+    elif not quiet:
+        verb = "up to date, nothing to do" if result.skipped else "written"
+        out_console.print(f"[green]{what} {verb}:[/] {result.path}")
+        out_console.print(key_value_table("", rows))

@@ -1,0 +1,39 @@
+"""`recsys download NAME`: fetch an official GroupLens archive, checked and resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from recsys_cli.cli.common import QuietOption, err_console, out_console
+
+
+def download(
+    name: Annotated[str, typer.Argument(help="movielens-100k, movielens-1m, movielens-10m, movielens-20m, "
+                                              "movielens-25m or movielens-latest-small.")],
+    dir: Annotated[Path, typer.Option("--dir", help="Where the archive goes.")] = Path("data/raw"),
+    base_url: Annotated[Optional[str], typer.Option(
+        envvar="RECSYS_DOWNLOAD_BASE_URL", help="A mirror to fetch from instead of files.grouplens.org.")] = None,
+    sha256: Annotated[Optional[str], typer.Option(help="Expected sha256 of the archive (overrides the built-in one).")] = None,
+    quiet: QuietOption = False,
+):
+    """Download a MovieLens zip into --dir; a partial download resumes on the next call.
+
+    Example: recsys download movielens-1m --dir data/raw && recsys ingest movielens data/raw/ml-1m.zip --out data/ml-1m --min-rating 4
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from recsys_cli.data.download import download_archive
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), console=err_console, disable=quiet) as progress:
+        task = progress.add_task(name, total=None)
+
+        def on_progress(done: int, total: int | None) -> None:
+            progress.update(task, completed=done, total=total)
+
+        path = download_archive(name, dir, base_url=base_url, expected_sha256=sha256, on_progress=on_progress)
+    if not quiet:
+        out_console.print(f"[green]downloaded and verified:[/] {path}")

@@ -1,0 +1,1 @@
+"""Data layer: source formats -> canonical dataset folder -> split folders."""

@@ -1,0 +1,65 @@
+"""Reading a dataset folder written by `data/build.py`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import polars as pl
+
+from recsys_cli.errors import InputError
+
+DATASET_FILES = ("dataset.json", "events.parquet", "matrix.npz", "users.parquet", "items.parquet")
+
+
+@dataclass
+class Dataset:
+    path: Path
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Dataset":
+        path = Path(path)
+        if not path.is_dir():
+            raise InputError("no such dataset folder (make one with `recsys ingest`)", path=path)
+        missing = [name for name in DATASET_FILES if not (path / name).is_file()]
+        if missing:
+            raise InputError(
+                f"not a dataset folder: missing {', '.join(missing)} (make one with `recsys ingest`)",
+                path=path,
+            )
+        return cls(path)
+
+    @cached_property
+    def info(self) -> dict:
+        try:
+            return json.loads((self.path / "dataset.json").read_text())
+        except json.JSONDecodeError as error:
+            raise InputError(f"dataset.json is not valid JSON ({error})", path=self.path) from error
+
+    @property
+    def fingerprint(self) -> str:
+        return self.info["fingerprint"]
+
+    @cached_property
+    def matrix(self):
+        import scipy.sparse as sp
+
+        return sp.load_npz(self.path / "matrix.npz").tocsr()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        counts = self.info["counts"]
+        return counts["users"], counts["items"]
+
+    def events(self) -> pl.DataFrame:
+        return pl.read_parquet(self.path / "events.parquet")
+
+    @cached_property
+    def items(self) -> pl.DataFrame:
+        return pl.read_parquet(self.path / "items.parquet")
+
+    @cached_property
+    def users(self) -> pl.DataFrame:
+        return pl.read_parquet(self.path / "users.parquet")

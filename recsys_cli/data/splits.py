@@ -1,0 +1,223 @@
+"""Split strategies over the dataset's interactions (the cells of its users x items matrix).
+
+Every strategy labels each cell: TRAIN, TEST, TEST_COLD (temporal: test cells of users with no
+train history) or TEST_INPUT (user-holdout: the fold-in history of held-out users). A cell
+moves whole, with all its repeat events, so the parts are disjoint and add up to the input
+matrix. Time-aware strategies order cells by their first event, i.e. when the user met the
+item — with seen items filtered at evaluation, that is the only moment that can be predicted.
+
+Adding a strategy: one function `(cells, rng, **params) -> labels` and one STRATEGIES line.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+from recsys_cli.errors import InputError
+
+TRAIN, TEST, TEST_COLD, TEST_INPUT = 0, 1, 2, 3
+PART_FILES = {TRAIN: "train", TEST: "test", TEST_COLD: "test_cold", TEST_INPUT: "test_input"}
+VALIDATION_FILES = {TRAIN: "valid_train", TEST: "valid", TEST_COLD: "valid_cold", TEST_INPUT: "valid_input"}
+
+
+@dataclass
+class Cells:
+    """Interactions in CSR order (user, then item), with first-event time and position."""
+
+    users: np.ndarray
+    items: np.ndarray
+    weights: np.ndarray
+    shape: tuple[int, int]
+    times: np.ndarray | None = None  # first event's Unix seconds
+    order: np.ndarray | None = None  # first event's row in events.parquet (time order)
+
+    @classmethod
+    def from_matrix(cls, matrix, events: pl.DataFrame | None = None) -> "Cells":
+        users = np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
+        cells = cls(users, matrix.indices.astype(np.int32), matrix.data, tuple(matrix.shape))
+        if events is not None:
+            first = (
+                events.with_row_index("_row")
+                .group_by("user_idx", "item_idx")
+                .agg(pl.col("timestamp").min(), pl.col("_row").min())
+                .sort("user_idx", "item_idx")
+            )
+            if first.height != len(users):
+                raise RuntimeError("events.parquet and matrix.npz disagree; re-run the ingest")
+            cells.times = first["timestamp"].to_numpy()
+            cells.order = first["_row"].to_numpy().astype(np.int64)
+        return cells
+
+    def subset(self, mask: np.ndarray) -> "Cells":
+        pick = lambda a: None if a is None else a[mask]  # noqa: E731
+        return Cells(self.users[mask], self.items[mask], self.weights[mask], self.shape,
+                     pick(self.times), pick(self.order))
+
+    def to_csr(self, mask: np.ndarray | None = None):
+        import scipy.sparse as sp
+
+        users, items, weights = (self.users, self.items, self.weights) if mask is None else (
+            self.users[mask], self.items[mask], self.weights[mask])
+        indptr = np.zeros(self.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(users, minlength=self.shape[0]), out=indptr[1:])
+        return sp.csr_matrix((weights.astype(np.float32), items, indptr), shape=self.shape)
+
+    def require_time(self, strategy: str) -> None:
+        if self.times is None or np.isnan(np.asarray(self.times, dtype=np.float64)).any():
+            raise InputError(
+                f"strategy {strategy!r} needs timestamps, and this dataset has none; "
+                "use leave-one-random, random-holdout or user-holdout"
+            )
+
+
+def _check_share(name: str, value: float, *, inclusive: bool = False) -> None:
+    if not (0 < value <= 1 if inclusive else 0 < value < 1):
+        raise InputError(f"--{name.replace('_', '-')} must be a fraction in (0, 1), got {value}")
+
+
+def _user_counts(cells: Cells) -> np.ndarray:
+    return np.bincount(cells.users, minlength=cells.shape[0])
+
+
+def _choose_users(cells: Cells, rng, share: float, eligible: np.ndarray) -> np.ndarray:
+    """A seeded `share` of all users with interactions, drawn among the eligible ones."""
+    active = np.count_nonzero(_user_counts(cells))
+    candidates = np.flatnonzero(eligible)
+    wanted = min(len(candidates), int(round(share * active)))
+    return np.sort(rng.choice(candidates, size=wanted, replace=False))
+
+
+def _rank_within_user(cells: Cells, keys: np.ndarray) -> np.ndarray:
+    """0-based rank of each cell among its user's cells, ordered by `keys` ascending."""
+    order = np.lexsort((keys, cells.users))
+    counts = _user_counts(cells)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(len(order)) - starts[cells.users[order]]
+    return ranks
+
+
+def leave_one_random(cells: Cells, rng, test_users: float = 0.2) -> np.ndarray:
+    """Seeds 000/001: a share of users each lose one random interaction to test."""
+    _check_share("test_users", test_users, inclusive=True)
+    chosen = np.zeros(cells.shape[0], dtype=bool)
+    chosen[_choose_users(cells, rng, test_users, _user_counts(cells) >= 2)] = True
+    ranks = _rank_within_user(cells, rng.random(len(cells.users)))
+    labels = np.zeros(len(cells.users), dtype=np.int8)
+    labels[chosen[cells.users] & (ranks == 0)] = TEST
+    return labels
+
+
+def random_holdout(cells: Cells, rng, test_ratio: float = 0.2) -> np.ndarray:
+    """A seeded `test_ratio` share of all interactions, drawn uniformly."""
+    _check_share("test_ratio", test_ratio)
+    labels = np.zeros(len(cells.users), dtype=np.int8)
+    labels[rng.choice(len(cells.users), size=int(round(test_ratio * len(cells.users))), replace=False)] = TEST
+    return labels
+
+
+def temporal(cells: Cells, rng, before: str | None = None, test_ratio: float | None = None) -> np.ndarray:
+    """Seed 004: a global time cut-off. Interactions first seen at or after it are test;
+    test users with no train history go to a separate cold part."""
+    cells.require_time("temporal")
+    if (before is None) == (test_ratio is None):
+        raise InputError("temporal split takes exactly one of --before DATE or --test-ratio")
+    if before is not None:
+        cutoff = parse_date(before)
+    else:
+        _check_share("test_ratio", test_ratio)
+        ordered = np.sort(cells.times)
+        cutoff = ordered[len(ordered) - max(1, int(round(test_ratio * len(ordered))))]
+    labels = (cells.times >= cutoff).astype(np.int8)
+    has_train = np.bincount(cells.users[labels == TRAIN], minlength=cells.shape[0]) > 0
+    labels[(labels == TEST) & ~has_train[cells.users]] = TEST_COLD
+    return labels
+
+
+def leave_last_out(cells: Cells, rng, n: int = 1) -> np.ndarray:
+    """The last `n` interactions of each user by time; users with <= n are kept whole in train."""
+    cells.require_time("leave-last-out")
+    if n < 1:
+        raise InputError(f"--n must be >= 1, got {n}")
+    counts = _user_counts(cells)
+    from_end = counts[cells.users] - 1 - _rank_within_user(cells, cells.order)
+    return ((from_end < n) & (counts[cells.users] > n)).astype(np.int8)
+
+
+def user_holdout(cells: Cells, rng, test_users: float = 0.2, fold_in: float = 0.8) -> np.ndarray:
+    """Strong generalisation (Liang et al. 2018): held-out users are absent from train; a
+    `fold_in` share of each one's interactions is the input at recommendation time, the rest
+    the target."""
+    _check_share("test_users", test_users)
+    _check_share("fold_in", fold_in)
+    counts = _user_counts(cells)
+    chosen = np.zeros(cells.shape[0], dtype=bool)
+    chosen[_choose_users(cells, rng, test_users, counts >= 2)] = True
+    ranks = _rank_within_user(cells, rng.random(len(cells.users)))
+    targets = np.maximum(1, counts - np.round(fold_in * counts).astype(np.int64))
+    labels = np.zeros(len(cells.users), dtype=np.int8)
+    held = chosen[cells.users]
+    labels[held] = np.where(ranks[held] < targets[cells.users[held]], TEST, TEST_INPUT)
+    return labels
+
+
+STRATEGIES: dict[str, Callable[..., np.ndarray]] = {
+    "leave-one-random": leave_one_random,
+    "random-holdout": random_holdout,
+    "temporal": temporal,
+    "leave-last-out": leave_last_out,
+    "user-holdout": user_holdout,
+}
+TIME_STRATEGIES = {"temporal", "leave-last-out"}
+
+
+def strategy_params(name: str) -> dict[str, object]:
+    """The parameters a strategy takes, with their defaults."""
+    signature = inspect.signature(STRATEGIES[name])
+    return {p.name: p.default for p in list(signature.parameters.values())[2:]}
+
+
+def assign(cells: Cells, strategy: str, params: dict, seed: int) -> np.ndarray:
+    """Label every cell for `strategy`; refuse unknown parameters and an empty test part."""
+    if strategy not in STRATEGIES:
+        raise InputError(f"unknown split strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    allowed = strategy_params(strategy)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise InputError(
+            f"split strategy {strategy!r} takes no {', '.join(unknown)}; "
+            f"its options are {', '.join(allowed) or 'none'}"
+        )
+    labels = STRATEGIES[strategy](cells, np.random.default_rng(seed), **params)
+    if not np.any((labels == TEST) | (labels == TEST_COLD)):
+        raise InputError(
+            f"split {strategy!r} with {params or 'default options'} leaves no test interactions "
+            f"({len(cells.users)} interactions, {np.count_nonzero(_user_counts(cells))} users); "
+            "check the options or the dataset's size"
+        )
+    return labels
+
+
+def validation_params(strategy: str, params: dict, cells: Cells, labels: np.ndarray) -> dict:
+    """Parameters that carve validation out of train 'with the same strategy'. A fixed
+    date would leave train with no test, so temporal validation cuts the same share by time."""
+    if strategy == "temporal" and params.get("before") is not None:
+        share = np.count_nonzero(labels != TRAIN) / len(labels)
+        return {"test_ratio": float(min(max(share, 1e-6), 0.5))}
+    return dict(params)
+
+
+def parse_date(text: str) -> int:
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        raise InputError(f"--before {text!r} is not a date; expected YYYY-MM-DD or an ISO datetime") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())

@@ -1,0 +1,178 @@
+"""What a source-format reader hands to the dataset builder, and helpers readers share.
+
+A reader turns raw files into `SourceTables`: a (lazy) event log with original ids and
+optional item/user metadata. Everything after that — cleaning, filters, indexing, the CSR
+matrix, the folder on disk — is format-independent and lives in `data/build.py`.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from recsys_cli.errors import InputError
+
+EVENT_COLUMNS = ("user_id", "item_id", "weight", "timestamp")
+
+
+@dataclass
+class SourceTables:
+    """events: user_id, item_id, weight (Float32), timestamp (Int64 seconds, nullable).
+
+    Rows keep the source's order, which breaks ties between equal timestamps.
+    `stats` carries counts the reader wants recorded in dataset.json (dropped rows...).
+    """
+
+    events: pl.LazyFrame
+    files: list[Path]
+    items: pl.DataFrame | None = None
+    users: pl.DataFrame | None = None
+    stats: dict = field(default_factory=dict)
+
+
+def require_columns(columns, required, path, *, what="column") -> None:
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise InputError(
+            f"missing {what}(s) {', '.join(repr(m) for m in missing)}; "
+            f"found {', '.join(repr(c) for c in columns) or 'none'}",
+            path=path,
+        )
+
+
+def first_existing(folder: Path, names: list[str]) -> Path | None:
+    for name in names:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_csv(source, path: Path | str, **kwargs) -> pl.DataFrame:
+    """polars.read_csv with its parse errors turned into an InputError naming the file."""
+    try:
+        frame = pl.read_csv(source, **kwargs)
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as error:
+        raise InputError(f"could not read as CSV: {_first_line(error)}", path=path) from error
+    if frame.height == 0:
+        raise InputError("the file has no data rows", path=path)
+    return frame
+
+
+def scan_parquet(path: Path) -> pl.LazyFrame:
+    try:
+        frame = pl.scan_parquet(path)
+        frame.collect_schema()
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise InputError(f"could not read as Parquet: {_first_line(error)}", path=path) from error
+    return frame
+
+
+def collect(frame: pl.LazyFrame, path: Path | str) -> pl.DataFrame:
+    try:
+        return frame.collect()
+    except pl.exceptions.PolarsError as error:
+        raise InputError(_first_line(error), path=path) from error
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def to_epoch_seconds(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Date, Datetime, numeric seconds or ISO strings -> Int64 Unix seconds."""
+    if dtype == pl.Date:
+        return expr.cast(pl.Datetime("ms")).dt.epoch("s")
+    if isinstance(dtype, pl.Datetime):
+        return expr.dt.epoch("s")
+    if dtype.is_numeric():
+        return expr.cast(pl.Int64)
+    if dtype == pl.String:
+        return expr.str.to_datetime(strict=True).dt.epoch("s")
+    raise TypeError(f"cannot read {dtype} as a time")
+
+
+def checked_time(frame: pl.DataFrame | pl.LazyFrame, column: str, path: Path) -> pl.Expr:
+    """The expression converting `column` to seconds, or an InputError if its type can't be."""
+    dtype = frame.collect_schema()[column]
+    try:
+        return to_epoch_seconds(pl.col(column), dtype)
+    except TypeError:
+        raise InputError(
+            f"column {column!r} has type {dtype}; expected a date, datetime, "
+            "Unix seconds or an ISO date string",
+            path=path,
+        ) from None
+
+
+def ensure_integer_ids(frame: pl.DataFrame, column: str, path: Path | str) -> pl.DataFrame:
+    """Cast an id column to Int64, reporting the first value (and row) that is not an integer."""
+    dtype = frame.schema[column]
+    if dtype.is_integer():
+        return frame.with_columns(pl.col(column).cast(pl.Int64))
+    if dtype.is_float():
+        source = pl.col(column)
+        bad = frame.with_row_index("_row").filter(source.is_not_null() & (source != source.floor()))
+    else:
+        source = pl.col(column).cast(pl.String).str.strip_chars()
+        bad = frame.with_row_index("_row").filter(
+            source.is_not_null() & source.cast(pl.Int64, strict=False).is_null()
+        )
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise InputError(
+            f"row {row['_row'] + 1}: column {column!r} value {row[column]!r} is not an integer id",
+            path=path,
+        )
+    return frame.with_columns(source.cast(pl.Int64, strict=False).alias(column))
+
+
+class Bundle:
+    """Files of a dataset given as a folder or as a zip archive, found by base name."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        if path.is_dir():
+            self._zip = None
+            self._names = {p.name: p for p in sorted(path.rglob("*")) if p.is_file()}
+        elif zipfile.is_zipfile(path):
+            self._zip = zipfile.ZipFile(path)
+            self._names = {
+                Path(name).name: name for name in self._zip.namelist() if not name.endswith("/")
+            }
+        else:
+            raise InputError("expected a folder or a .zip archive", path=path)
+
+    def has(self, name: str) -> bool:
+        return name in self._names
+
+    def location(self, name: str) -> str:
+        """Where a member is, for messages: the file path, or `archive.zip!member`."""
+        member = self._names[name]
+        return str(member) if self._zip is None else f"{self.path}!{member}"
+
+    def read_bytes(self, name: str) -> bytes:
+        member = self._names[name]
+        return member.read_bytes() if self._zip is None else self._zip.read(member)
+
+    def open(self, name: str):
+        """A path polars can read directly, or an in-memory buffer for zip members."""
+        member = self._names[name]
+        return member if self._zip is None else io.BytesIO(self._zip.read(member))
+
+    def files(self) -> list[Path]:
+        """Files whose digests fingerprint this source."""
+        return [self.path] if self._zip is not None else list(self._names.values())
+
+
+def decode_text(raw: bytes) -> str:
+    """UTF-8 if it decodes, else latin-1 (old MovieLens and other legacy files)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")

@@ -1,0 +1,18 @@
+"""Errors that the CLI turns into exit codes.
+
+`InputError` is bad input from the user (a malformed file, a wrong column, a typo in a
+config): the CLI prints its message and exits with code 2. Its message must say where the
+problem is (file, row or column, key) and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(Exception):
+    """Bad input: exit code 2, message shown as is."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None):
+        self.path = str(path) if path is not None else None
+        super().__init__(f"{path}: {message}" if path is not None else message)
