@@ -60,6 +60,9 @@ def build_dataset(
     raw_rows = events.height
     events = events.drop_nulls(["user_id", "item_id"])
     null_ids = raw_rows - events.height
+    # A zero weight is no interaction (e.g. Dzen's rating 0); it would be an explicit zero in the CSR.
+    events = events.filter(pl.col("weight") != 0)
+    zero_weight = raw_rows - null_ids - events.height
     events, filter_stats = apply_filters(events, filters)
     if events.height == 0:
         raise InputError("no interactions left after reading and filtering; loosen the filters")
@@ -100,6 +103,7 @@ def build_dataset(
             "density": matrix.nnz / (users.height * items.height),
             "source_rows": raw_rows,
             "rows_with_null_id": null_ids,
+            "zero_weight_events": zero_weight,
             **tables.stats,
             **filter_stats,
         },
@@ -131,6 +135,7 @@ def events_to_csr(events: pl.DataFrame, shape: tuple[int, int]):
         dtype=np.float32,
     )
     matrix.sum_duplicates()
+    matrix.eliminate_zeros()
     return matrix
 
 

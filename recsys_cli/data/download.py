@@ -12,6 +12,7 @@ every download is written beside it (`<zip>.sha256`) for the record.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -104,8 +105,10 @@ def _fetch(url: str, part: Path, on_progress, timeout: float) -> None:
                     done += len(chunk)
                     if on_progress:
                         on_progress(done, total)
-        except (OSError, urllib.error.URLError) as error:
+        except (OSError, urllib.error.URLError, http.client.HTTPException) as error:
             raise InputError(f"download interrupted at {done:,} bytes ({error}); run again to resume", path=url) from error
+    if total is not None and done < total:
+        raise InputError(f"download interrupted at {done:,} of {total:,} bytes; run again to resume", path=url)
 
 
 def _digest(path: Path, algorithm: str) -> str:

@@ -82,10 +82,10 @@ def debug_slice(events: pl.DataFrame, item_share: float, user_share: float, seed
 
 
 def min_count_filter(events: pl.DataFrame, min_user: int, min_item: int) -> tuple[pl.DataFrame, int]:
-    """Drop users and items with fewer events than asked, repeating until nothing changes."""
+    """Drop users and items with fewer events than asked, repeating until nothing changes.
+    Returns the kept events and the number of passes that removed something."""
     rounds = 0
     while True:
-        rounds += 1
         keep = pl.lit(True)
         if min_user:
             keep &= pl.len().over("user_id") >= min_user
@@ -95,3 +95,4 @@ def min_count_filter(events: pl.DataFrame, min_user: int, min_item: int) -> tupl
         if filtered.height == events.height:
             return filtered, rounds
         events = filtered
+        rounds += 1

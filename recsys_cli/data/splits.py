@@ -129,12 +129,14 @@ def temporal(cells: Cells, rng, before: str | None = None, test_ratio: float | N
     if (before is None) == (test_ratio is None):
         raise InputError("temporal split takes exactly one of --before DATE or --test-ratio")
     if before is not None:
-        cutoff = parse_date(before)
+        labels = (cells.times >= parse_date(before)).astype(np.int8)
     else:
+        # The last share by (time, event order): ties at the cut-off second are broken by
+        # the log's order, so the test share is exact.
         _check_share("test_ratio", test_ratio)
-        ordered = np.sort(cells.times)
-        cutoff = ordered[len(ordered) - max(1, int(round(test_ratio * len(ordered))))]
-    labels = (cells.times >= cutoff).astype(np.int8)
+        held = max(1, int(round(test_ratio * len(cells.times))))
+        labels = np.zeros(len(cells.times), dtype=np.int8)
+        labels[np.lexsort((cells.order, cells.times))[len(labels) - held:]] = TEST
     has_train = np.bincount(cells.users[labels == TRAIN], minlength=cells.shape[0]) > 0
     labels[(labels == TEST) & ~has_train[cells.users]] = TEST_COLD
     return labels
@@ -160,7 +162,8 @@ def user_holdout(cells: Cells, rng, test_users: float = 0.2, fold_in: float = 0.
     chosen = np.zeros(cells.shape[0], dtype=bool)
     chosen[_choose_users(cells, rng, test_users, counts >= 2)] = True
     ranks = _rank_within_user(cells, rng.random(len(cells.users)))
-    targets = np.maximum(1, counts - np.round(fold_in * counts).astype(np.int64))
+    # At least one target and one input interaction per held-out user.
+    targets = np.clip(counts - np.round(fold_in * counts).astype(np.int64), 1, np.maximum(counts - 1, 1))
     labels = np.zeros(len(cells.users), dtype=np.int8)
     held = chosen[cells.users]
     labels[held] = np.where(ranks[held] < targets[cells.users[held]], TEST, TEST_INPUT)

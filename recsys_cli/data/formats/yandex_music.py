@@ -94,5 +94,7 @@ def _resolve_tracks(tracks_file: Path, names_file: Path | None) -> pl.DataFrame:
             .group_by("item_id", maintain_order=True)
             .agg(pl.col("_name").drop_nulls().alias(column))
         )
-        items = items.drop(column).join(resolved, on="item_id", how="left")
+        items = items.drop(column).join(resolved, on="item_id", how="left").with_columns(
+            pl.col(column).fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        )
     return items

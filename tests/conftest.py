@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import scipy.sparse as sp
+
+from recsys_cli.cli.app import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ML_LATEST_SMALL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-latest-small"
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out, err
+
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `recsys ARGS...` in-process; returns exit code, stdout and stderr."""
+
+    def run(*args) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def read_matrix(path: Path) -> sp.csr_matrix:
+    return sp.load_npz(path).tocsr()
+
+
+def read_events(path: Path) -> pl.DataFrame:
+    return pl.read_parquet(path / "events.parquet")
+
+
+def dense(matrix) -> np.ndarray:
+    return np.asarray(matrix.todense())

@@ -1,0 +1,49 @@
+"""Integration on real MovieLens ratings (../shared/datasets/ml-latest-small; skipped when absent)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from recsys_cli import pipeline
+
+from conftest import ML_LATEST_SMALL, read_matrix
+
+pytestmark = pytest.mark.skipif(not (ML_LATEST_SMALL / "ratings.csv").exists(), reason="ml-latest-small not available")
+
+
+@pytest.fixture(scope="module")
+def expected():
+    """Counts computed straight from ratings.csv, independently of the ingest code."""
+    ratings = pl.read_csv(ML_LATEST_SMALL / "ratings.csv")
+    liked = ratings.filter(pl.col("rating") >= 4)
+    return {"ratings": ratings.height, "likes": liked.height, "users": liked["userId"].n_unique()}
+
+
+@pytest.fixture(scope="module")
+def likes(tmp_path_factory):
+    return pipeline.ingest("movielens", ML_LATEST_SMALL, tmp_path_factory.mktemp("ml") / "ds", {"min_rating": 4})
+
+
+def test_ratings_become_likes(likes, expected):
+    counts = likes.info["counts"]
+    assert counts["ratings"] == expected["ratings"]
+    assert counts["events"] == counts["ratings"] - counts["ratings_below_min_rating"] == expected["likes"]
+    assert counts["users"] == expected["users"] and likes.info["has_timestamps"]
+    assert {"name", "genres"} <= set(likes.info["item_metadata"])
+
+
+def test_seed_protocol_split(likes, expected, tmp_path):
+    result = pipeline.split(likes.path, "leave-one-random", tmp_path / "split", {"test_users": 0.2}, seed=42, validation=True)
+    test = read_matrix(tmp_path / "split" / "test.npz")
+    assert np.all(np.diff(test.indptr) <= 1)
+    assert result.info["parts"]["test"]["users"] == round(0.2 * expected["users"])
+
+
+def test_time_splits_on_real_timestamps(likes, expected, tmp_path):
+    last = pipeline.split(likes.path, "leave-last-out", tmp_path / "llo", {"n": 2})
+    assert last.info["parts"]["test"]["interactions"] == 2 * last.info["parts"]["test"]["users"]
+    cut = pipeline.split(likes.path, "temporal", tmp_path / "t", {"test_ratio": 0.1})
+    held = cut.info["parts"]["test"]["interactions"] + cut.info["parts"].get("test_cold", {"interactions": 0})["interactions"]
+    assert held == round(0.1 * expected["likes"])
