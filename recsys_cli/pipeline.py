@@ -133,3 +133,353 @@ def split(
         }
         write_json(tmp / "split.json", info)
     return StageResult(out, info, skipped=False)
+
+
+# --- experiments: ingest -> split -> train -> evaluate -> export -> report ------------------
+
+STEPS = ("train", "evaluate", "report")  # how far `recsys train|evaluate|run` go
+
+
+class Reporter:
+    """What a stage chain tells its caller; the CLI renders it with rich, scripts ignore it."""
+
+    def stage(self, name: str, seconds: float, skipped: bool) -> None:
+        pass
+
+    def progress(self, description: str, total: int):
+        """Return a callable advancing a progress bar by n; the bar closes on `done()`."""
+        return lambda n: None
+
+    def done(self) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+@dataclass
+class SplitData:
+    path: Path
+    info: dict
+    train: object
+    test: object
+    history: object  # where test users' seen items come from
+    fold_in: bool  # user-holdout: test users are absent from train
+
+
+def load_split(folder: Path) -> SplitData:
+    import scipy.sparse as sp
+
+    info = _existing_info(folder, "split.json")
+    if info is None:
+        raise InputError("not a split folder (no split.json); make one with `recsys split`", path=folder)
+    train = sp.load_npz(folder / "train.npz").tocsr()
+    test = sp.load_npz(folder / "test.npz").tocsr()
+    fold_in = (folder / "test_input.npz").exists()
+    history = (sp.load_npz(folder / "test_input.npz").tocsr() + train) if fold_in else train
+    if test.nnz == 0:
+        raise InputError("the split's test part is empty: nothing to evaluate", path=folder / "test.npz")
+    return SplitData(folder, info, train, test, history, fold_in)
+
+
+class ExperimentRun:
+    """One execution of an experiment file into its run folder."""
+
+    def __init__(self, experiment, runs_dir: Path, reporter: Reporter | None = None):
+        from recsys_cli.atomic import fingerprint as fp
+
+        self.experiment = experiment
+        self.reporter = reporter or Reporter()
+        self.runs_dir = runs_dir
+        self.config = experiment.model_dump(mode="json")
+        self.config_fingerprint = fp(self.config)
+        self.run = None
+        self.latest = None
+        self.summaries: dict[str, dict] = {}
+        self.intervals: dict[str, dict] = {}
+
+    # -- stage bookkeeping ------------------------------------------------------------------
+    def _adopt(self, stage: str, key: str, paths: list[str]) -> bool:
+        """True if `stage` with input fingerprint `key` is already done here, or done in the
+        latest complete run (then its files and record are copied in)."""
+        import shutil
+
+        if self.run.stage_done(stage, key) and all((self.run.path / p).exists() for p in paths):
+            return True
+        if self.latest is None or not self.latest.stage_done(stage, key):
+            return False
+        if not all((self.latest.path / p).exists() for p in paths):
+            return False
+        for relative in paths:
+            source, target = self.latest.path / relative, self.run.path / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(source, target)
+            else:
+                shutil.copy2(source, target)
+        entry = dict(self.latest.manifest["stages"][stage], reused_from=self.latest.path.name)
+        self.run.manifest["stages"][stage] = entry
+        self.run.save()
+        return True
+
+    def _timed(self, stage: str, key: str, paths: list[str], work, **details):
+        """Run `work(entry)` as a recorded stage unless it can be adopted; report either way."""
+        import time
+
+        if self._adopt(stage, key, paths):
+            self.reporter.stage(stage, 0.0, skipped=True)
+            self.run.log(f"{stage}: up to date")
+            return self.run.manifest["stages"][stage], True
+        started = time.perf_counter()
+        with self.run.stage(stage, key, **details) as entry:
+            work(entry)
+        self.reporter.stage(stage, time.perf_counter() - started, skipped=False)
+        self.run.log(f"{stage}: done in {entry['seconds']}s")
+        return entry, False
+
+    # -- the chain --------------------------------------------------------------------------
+    def execute(self, until: str = "report", wait: bool = True) -> dict:
+        from recsys_cli.runs import Run, experiment_lock
+
+        folder = self.runs_dir / self.experiment.name
+        waiting = lambda holder: self.reporter.message(  # noqa: E731
+            f"waiting for another run of {self.experiment.name!r} to finish ({holder})...")
+        with experiment_lock(folder, wait=wait, on_wait=waiting):
+            self.run = Run.open_or_resume(self.runs_dir, self.experiment.name, self.config_fingerprint,
+                                          self.experiment.seed, self.experiment.threads)
+            self.latest = self._latest_run(folder)
+            self._write_config()
+            try:
+                return self._chain(until)
+            except BaseException as error:
+                status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+                self.run.manifest["status"] = status
+                self.run.save()
+                self.run.log(f"{status}: {type(error).__name__}: {error}")
+                raise
+
+    def _latest_run(self, folder: Path):
+        from recsys_cli.runs import Run, _read
+
+        target = folder / "latest"
+        manifest = _read(target / "manifest.json") if target.exists() else None
+        if manifest is None or target.resolve() == self.run.path.resolve():
+            return None
+        return Run(target.resolve(), manifest)
+
+    def _write_config(self) -> None:
+        import yaml
+
+        from recsys_cli.atomic import write_text
+
+        write_text(self.run.path / "config.yaml", yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True))
+
+    def _chain(self, until: str) -> dict:
+        dataset_dir = self._ingest()
+        split = self._split(dataset_dir)
+        models = {entry.name: self._train(entry, split) for entry in self.experiment.models}
+        if until != "train":
+            for entry in self.experiment.models:
+                self._evaluate(entry, models[entry.name], split)
+            self._write_metrics(split)
+        if until == "report":
+            self._export(models, split, dataset_dir)
+            self._report(split)
+            self.run.complete()
+        else:
+            self.run.manifest["status"] = f"{until} done"
+            self.run.save()
+        return self.summary()
+
+    def _ingest(self) -> Path:
+        from recsys_cli.config import IngestBlock
+
+        block = self.experiment.dataset
+        target = self.experiment.dataset_dir()
+        if not isinstance(block, IngestBlock):
+            from recsys_cli.data.dataset import Dataset
+
+            dataset = Dataset.open(target)
+            self.run.manifest["stages"]["ingest"] = {"status": "done", "fingerprint": dataset.fingerprint,
+                                                     "dataset": str(target), "seconds": 0.0}
+            self.run.save()
+            return target
+
+        def work(entry):
+            result = ingest(block.format, block.path, target, block.reader_options(), block.filters())
+            entry.update(dataset=str(target), skipped=result.skipped)
+
+        self._always("ingest", work)
+        return target
+
+    def _always(self, stage: str, work) -> None:
+        """Stages that decide for themselves whether they are up to date (by re-hashing)."""
+        import time
+
+        started = time.perf_counter()
+        with self.run.stage(stage, "self-checked") as entry:
+            work(entry)
+        self.reporter.stage(stage, time.perf_counter() - started, skipped=entry.get("skipped", False))
+
+    def _split(self, dataset_dir: Path) -> SplitData:
+        from recsys_cli.atomic import fingerprint as fp
+
+        block = self.experiment.split
+        if block.path is not None:
+            data = load_split(block.path)
+        else:
+            params = block.params()
+            folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, block.seed, block.validation])[:8]}"
+
+            def work(entry):
+                result = split(dataset_dir, block.strategy, folder, params, seed=block.seed, validation=block.validation)
+                entry.update(path=str(folder), skipped=result.skipped)
+
+            self._always("split", work)
+            data = load_split(folder)
+        return data
+
+    def _train_key(self, entry, split: SplitData) -> str:
+        from recsys_cli.atomic import fingerprint as fp
+        from recsys_cli.models.registry import model_class
+
+        cls = model_class(entry.type)
+        return fp({"split": split.info["fingerprint"], "type": entry.type,
+                   "params": self.experiment.model_params(entry).model_dump(), "seed": self.experiment.seed,
+                   "threads": None if cls.deterministic else self.experiment.threads})
+
+    def _train(self, entry, split: SplitData):
+        from recsys_cli.atomic import atomic_directory
+        from recsys_cli.models.registry import model_class
+
+        cls = model_class(entry.type)
+        folder = f"models/{entry.name}"
+        holder = {}
+
+        def work(record):
+            model = cls(self.experiment.model_params(entry), seed=self.experiment.seed, threads=self.experiment.threads)
+            model.fit(split.train)
+            with atomic_directory(self.run.path / folder) as tmp:
+                model.save(tmp)
+            record.update(type=entry.type, deterministic=cls.deterministic)
+            holder["model"] = model
+
+        self._timed(f"train/{entry.name}", self._train_key(entry, split), [folder], work)
+        return holder.get("model") or cls.load(self.run.path / folder)
+
+    def _filter_seen(self, entry) -> bool:
+        return self.experiment.metrics.filter_seen if entry.filter_seen is None else entry.filter_seen
+
+    def _evaluate(self, entry, model, split: SplitData) -> None:
+        from recsys_cli.atomic import fingerprint as fp
+        from recsys_cli.atomic import write_parquet
+        from recsys_cli.evaluation.evaluate import evaluate
+
+        metrics = self.experiment.metrics
+        key = fp([self._train_key(entry, split), self.config["metrics"], self._filter_seen(entry)])
+        path = f"per_user/{entry.name}.parquet"
+
+        def work(record):
+            n_users = int(np.count_nonzero(np.diff(split.test.indptr)))
+            advance = self.reporter.progress(f"evaluate {entry.name}", n_users)
+            result = evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
+                              filter_seen=self._filter_seen(entry), fold_in=split.fold_in,
+                              seed=self.experiment.seed, progress=advance)
+            self.reporter.done()
+            write_parquet(self.run.path / path, result.per_user)
+            record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users))
+
+        record, _ = self._timed(f"evaluate/{entry.name}", key, [path], work)
+        self.summaries[entry.name] = record["summary"]
+        self.intervals[entry.name] = {k: tuple(v) for k, v in record["intervals"].items()}
+
+    def protocol(self, split: SplitData) -> dict:
+        metrics = self.experiment.metrics
+        return {
+            "split": {"strategy": split.info["strategy"], "params": split.info["params"], "seed": split.info["seed"],
+                      "path": str(split.path), "fingerprint": split.info["fingerprint"]},
+            "k": metrics.k,
+            "ranking": "full catalogue; ties by item index (implicit-based models: implicit's top-k)",
+            "filter_seen": {e.name: self._filter_seen(e) for e in self.experiment.models},
+            "test_users": int(np.count_nonzero(np.diff(split.test.indptr))),
+            "catalogue_items": int(split.train.shape[1]),
+            "fold_in": split.fold_in,
+            "means": "over users with test items; coverage over the catalogue",
+        }
+
+    def _write_metrics(self, split: SplitData) -> None:
+        from recsys_cli.report import metrics_frame, write_metrics
+
+        write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split))
+
+    def _export(self, models: dict, split: SplitData, dataset_dir: Path) -> None:
+        from recsys_cli.atomic import fingerprint as fp
+        from recsys_cli.atomic import write_parquet
+        from recsys_cli.data.dataset import Dataset
+        from recsys_cli.report import id_lookup, ranked_frame, write_top_popular
+
+        export = self.experiment.export
+        dataset = Dataset.open(dataset_dir)
+        user_ids, item_ids = id_lookup(dataset.users, "user_idx"), id_lookup(dataset.items, "item_idx")
+        if export.users == "test":
+            users = np.flatnonzero(np.diff(split.test.indptr)).astype(np.int32)
+        else:
+            users = np.arange(split.train.shape[0], dtype=np.int32)
+        for entry in self.experiment.models:
+            model, key = models[entry.name], fp([self._train_key(entry, split), self.config["export"], self._filter_seen(entry)])
+            paths = []
+            if export.recommendations:
+                paths.append(f"recommendations/{entry.name}.parquet")
+            if export.similar and model.has_similar_items:
+                paths.append(f"similar/{entry.name}.parquet")
+
+            def work(record, entry=entry, model=model, paths=paths):
+                if export.recommendations:
+                    ids, scores = _recommend_in_chunks(model, users, split, export.recommendations, self._filter_seen(entry))
+                    write_parquet(self.run.path / paths[0], ranked_frame("user_id", "item_id", users, ids, scores, user_ids, item_ids))
+                if export.similar and model.has_similar_items:
+                    anchors = np.arange(split.train.shape[1], dtype=np.int32)
+                    ids, scores = _similar_in_chunks(model, anchors, export.similar)
+                    write_parquet(self.run.path / paths[-1],
+                                  ranked_frame("item_id", "similar_item_id", anchors, ids, scores, item_ids, item_ids))
+                record.update(files=paths)
+
+            self._timed(f"export/{entry.name}", key, paths, work)
+        if export.recommendations:
+            write_top_popular(self.run.path / "top_popular.parquet", split.train, dataset.items, export.recommendations)
+
+    def _report(self, split: SplitData) -> None:
+        from recsys_cli.report import metrics_frame, write_report
+
+        write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split), self.run.manifest)
+
+    def summary(self) -> dict:
+        return {
+            "name": self.experiment.name, "run_id": self.run.path.name, "path": str(self.run.path),
+            "status": self.run.manifest["status"], "metrics": self.summaries, "intervals_95": self.intervals,
+            "stages": {k: {"status": v.get("status"), "seconds": v.get("seconds"), "reused_from": v.get("reused_from")}
+                       for k, v in self.run.manifest["stages"].items()},
+        }
+
+
+def _recommend_in_chunks(model, users: np.ndarray, split: SplitData, k: int, filter_seen: bool):
+    from recsys_cli.evaluation.evaluate import USERS_PER_CHUNK
+
+    parts = [model.recommend(users[s:s + USERS_PER_CHUNK], split.history, k, filter_seen=filter_seen, fold_in=split.fold_in)
+             for s in range(0, len(users), USERS_PER_CHUNK)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _similar_in_chunks(model, anchors: np.ndarray, k: int, chunk: int = 4096):
+    parts = [model.similar_items(anchors[s:s + chunk], k) for s in range(0, len(anchors), chunk)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def run_experiment(config_path: Path, runs_dir: Path = Path("runs"), until: str = "report", wait: bool = True,
+                   reporter: Reporter | None = None) -> dict:
+    """Load and validate an experiment file, then run its stages up to `until`."""
+    from recsys_cli.config import load_experiment
+
+    experiment, _ = load_experiment(config_path)
+    return ExperimentRun(experiment, runs_dir, reporter).execute(until=until, wait=wait)

@@ -1,0 +1,54 @@
+"""ALS and iALS through implicit's conjugate-gradient ALS.
+
+implicit treats each stored value as the confidence C of a positive (preference 1) and every
+other cell as confidence 1, preference 0. Hence:
+- `als`  feeds ones: observed cells weigh the same as unobserved ones, i.e. plain least
+  squares over all cells with binary targets (seeds 000/001's ALS);
+- `ials` feeds 1 + alpha * r: Hu, Koren & Volinsky (2008)'s confidence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from recsys_cli.models.factorization import ImplicitFactorModel
+
+
+class ALSParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    factors: int = Field(64, ge=1, le=4096)
+    regularization: float = Field(0.1, ge=0)
+    iterations: int = Field(15, ge=1, le=1000)
+
+
+class IALSParams(ALSParams):
+    alpha: float = Field(10.0, gt=0, description="confidence = 1 + alpha * weight")
+    regularization: float = Field(0.05, ge=0)
+
+
+class ALS(ImplicitFactorModel):
+    Params = ALSParams
+
+    def build(self):
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        p = self.params
+        return AlternatingLeastSquares(
+            factors=p.factors, regularization=p.regularization, alpha=1.0, iterations=p.iterations,
+            random_state=self.seed, num_threads=self.threads, dtype=np.float32,
+        )
+
+    def prepare(self, train):
+        binary = train.astype(np.float32, copy=True)
+        binary.data[:] = 1.0
+        return binary
+
+
+class IALS(ALS):
+    Params = IALSParams
+
+    def prepare(self, train):
+        confidence = train.astype(np.float32, copy=True)
+        confidence.data = 1.0 + np.float32(self.params.alpha) * confidence.data
+        return confidence

@@ -1,0 +1,31 @@
+"""Bayesian Personalized Ranking (Rendle et al. 2009) through implicit. Hogwild SGD: not
+bitwise reproducible when multithreaded."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from recsys_cli.models.factorization import ImplicitFactorModel
+
+
+class BPRParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    factors: int = Field(64, ge=1, le=4096)
+    learning_rate: float = Field(0.05, gt=0)
+    regularization: float = Field(0.01, ge=0)
+    iterations: int = Field(100, ge=1, le=10_000)
+
+
+class BPR(ImplicitFactorModel):
+    Params = BPRParams
+    deterministic = False
+
+    def build(self):
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        p = self.params
+        return BayesianPersonalizedRanking(
+            factors=p.factors, learning_rate=p.learning_rate, regularization=p.regularization,
+            iterations=p.iterations, random_state=self.seed, num_threads=self.threads, dtype=np.float32,
+        )

@@ -1,0 +1,63 @@
+"""Matrix factorisation through `implicit` (multithreaded, float32); this module only adapts it
+to the protocol: how train values become implicit's input, batched recommend with seen items
+filtered, similar items with the anchor excluded, and save/load of the factors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recsys_cli.models.base import Recommender
+
+
+def single_threaded_blas():
+    """implicit parallelises itself; a BLAS thread pool underneath only oversubscribes (and
+    implicit warns about it when a model is built)."""
+    import implicit.cpu.als  # noqa: F401  (load BLAS first: a limit covers only loaded libraries)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, "blas")
+
+
+class ImplicitFactorModel(Recommender):
+    has_similar_items = True
+
+    def build(self):
+        """The implicit model object for self.params."""
+        raise NotImplementedError
+
+    def prepare(self, train):
+        """Train CSR -> the matrix implicit fits on (confidences, binarised...)."""
+        return train.astype(np.float32)
+
+    def fit(self, train, callback=None):
+        self.n_items = train.shape[1]
+        with single_threaded_blas():
+            self.model = self.build()
+            self.model.fit(self.prepare(train).tocsr(), show_progress=False, callback=callback)
+        return self
+
+    def recommend(self, users, history, k, filter_seen=True, fold_in=False):
+        users = np.asarray(users, dtype=np.int32)
+        rows = self.prepare(history[users]).tocsr()
+        ids, scores = self.model.recommend(
+            users, rows, N=min(k, self.n_items),
+            filter_already_liked_items=filter_seen, recalculate_user=fold_in,
+        )
+        return np.asarray(ids, dtype=np.int32).reshape(len(users), -1), np.asarray(scores, dtype=np.float32).reshape(len(users), -1)
+
+    def similar_items(self, items, k):
+        items = np.asarray(items, dtype=np.int32)
+        ids, scores = self.model.similar_items(items, N=min(k + 1, self.n_items))
+        ids, scores = np.atleast_2d(ids), np.atleast_2d(scores)
+        # Move the anchor itself (usually first) to the end, then keep k.
+        order = np.argsort(ids == items[:, None], axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(ids, order, 1).astype(np.int32), np.take_along_axis(scores, order, 1)
+
+    def state(self):
+        return {"user_factors": np.asarray(self.model.user_factors), "item_factors": np.asarray(self.model.item_factors)}
+
+    def set_state(self, arrays):
+        with single_threaded_blas():
+            self.model = self.build()
+        self.model.user_factors = arrays["user_factors"]
+        self.model.item_factors = arrays["item_factors"]

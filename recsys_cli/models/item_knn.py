@@ -1,0 +1,104 @@
+"""Item-to-item nearest neighbours (seed 000's item2item), similarities through `implicit`.
+
+similarity:
+- cosine, bm25, tfidf: implicit.nearest_neighbours (its all-pairs kNN, `neighbors` kept per item)
+- cooccurrence: raw X^T X counts (seed 000), via implicit's ItemItemRecommender
+- jaccard: |U_i & U_j| / |U_i | U_j| on binarised interactions, computed here
+A user's score for item j is the sum of similarities from the items in their history to j;
+`max_items` scores from at most that many of the user's items (a seeded random subset, as
+seed 000 does), which bounds the cost for heavy users.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+
+from recsys_cli.models.base import Recommender, csr_from_state, csr_state, similar_from_rows
+
+
+class ItemKNNParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    similarity: Literal["cosine", "cooccurrence", "jaccard", "bm25", "tfidf"] = "cosine"
+    neighbors: int = Field(100, ge=1, le=100_000, description="similar items kept per item")
+    max_items: int | None = Field(None, ge=1, description="score from at most this many of a user's items")
+    bm25_k1: float = Field(1.2, gt=0)
+    bm25_b: float = Field(0.75, ge=0, le=1)
+
+
+class ItemKNN(Recommender):
+    Params = ItemKNNParams
+    has_similar_items = True
+
+    def fit(self, train):
+        self.n_items = train.shape[1]
+        p = self.params
+        if p.similarity == "jaccard":
+            self.similarity = _jaccard(train, p.neighbors)
+        else:
+            from implicit.nearest_neighbours import (
+                BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender)
+
+            model = {
+                "cosine": lambda: CosineRecommender(K=p.neighbors, num_threads=self.threads),
+                "cooccurrence": lambda: ItemItemRecommender(K=p.neighbors, num_threads=self.threads),
+                "tfidf": lambda: TFIDFRecommender(K=p.neighbors, num_threads=self.threads),
+                "bm25": lambda: BM25Recommender(K=p.neighbors, K1=p.bm25_k1, B=p.bm25_b, num_threads=self.threads),
+            }[p.similarity]()
+            import warnings
+
+            from implicit.utils import ParameterWarning
+
+            with warnings.catch_warnings():  # implicit's own normalisation hands itself a COO matrix
+                warnings.simplefilter("ignore", ParameterWarning)
+                model.fit(train.astype(np.float32), show_progress=False)
+            self.similarity = model.similarity.tocsr().astype(np.float32)
+        self.similarity.setdiag(0)
+        self.similarity.eliminate_zeros()
+        return self
+
+    def score(self, users, history):
+        if self.params.max_items is not None:
+            history = _keep_random_per_row(history, self.params.max_items, self.seed)
+        return (history @ self.similarity).toarray()
+
+    def similar_items(self, items, k):
+        return similar_from_rows(self.similarity[items].toarray(), items, k)
+
+    def state(self):
+        return csr_state(self.similarity, "similarity")
+
+    def set_state(self, arrays):
+        self.similarity = csr_from_state(arrays, "similarity")
+
+
+def _jaccard(train, neighbors: int):
+    binary = (train > 0).astype(np.float32).tocsc()
+    counts = np.asarray(binary.sum(axis=0)).ravel()
+    overlap = (binary.T @ binary).tocoo()
+    union = counts[overlap.row] + counts[overlap.col] - overlap.data
+    jaccard = sp.csr_matrix((overlap.data / np.maximum(union, 1), (overlap.row, overlap.col)), shape=overlap.shape)
+    return keep_top_per_row(jaccard, neighbors)
+
+
+def keep_top_per_row(matrix, k: int):
+    """Keep the k largest values of each CSR row (ties by column), vectorised."""
+    matrix = matrix.tocsr()
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
+    keep = order[rank < k]
+    return sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape, dtype=np.float32)
+
+
+def _keep_random_per_row(history, n: int, seed: int):
+    """At most n randomly chosen items of each row (seeded)."""
+    keys = np.random.default_rng(seed).random(history.nnz)
+    rows = np.repeat(np.arange(history.shape[0]), np.diff(history.indptr))
+    order = np.lexsort((keys, rows))
+    rank = np.arange(len(order)) - history.indptr[rows[order]]
+    keep = order[rank < n]
+    return sp.csr_matrix((history.data[keep], (rows[keep], history.indices[keep])), shape=history.shape)

@@ -1,0 +1,152 @@
+"""Tables and files people read: metrics.csv/json, the rich comparison table, report.md,
+and the parquet exports with original ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from recsys_cli.atomic import write_json, write_parquet, write_text
+
+LOWER_IS_BETTER = {"avg_popularity"}  # for marking the best value per column
+
+
+def metrics_frame(summaries: dict[str, dict[str, float]]) -> pl.DataFrame:
+    """One row per model: `model` + one column per `metric@k`, in the config's order."""
+    columns = list(dict.fromkeys(key for summary in summaries.values() for key in summary))
+    return pl.DataFrame(
+        [{"model": model, **{c: summary.get(c) for c in columns}} for model, summary in summaries.items()],
+        schema={"model": pl.String, **{c: pl.Float64 for c in columns}},
+    )
+
+
+def write_metrics(folder: Path, frame: pl.DataFrame, intervals: dict, protocol: dict) -> None:
+    write_atomic_csv(folder / "metrics.csv", frame)
+    write_json(folder / "metrics.json", {
+        "protocol": protocol,
+        "models": {row["model"]: {k: v for k, v in row.items() if k != "model"} for row in frame.to_dicts()},
+        "intervals_95": intervals,
+    })
+
+
+def write_atomic_csv(path: Path, frame: pl.DataFrame) -> None:
+    from recsys_cli.atomic import write_atomically
+
+    write_atomically(path, lambda tmp: frame.write_csv(tmp))
+
+
+def best_per_column(frame: pl.DataFrame) -> dict[str, str]:
+    best = {}
+    for column in frame.columns[1:]:
+        values = frame[column]
+        if values.null_count() == len(values):
+            continue
+        pick = values.arg_min() if column.split("@")[0] in LOWER_IS_BETTER else values.arg_max()
+        best[column] = frame["model"][pick]
+    return best
+
+
+def rich_tables(frame: pl.DataFrame, intervals: dict, title: str) -> list:
+    """One table per K (models x metrics), the best value per column in bold green, half the
+    95% bootstrap interval under each mean (the interval itself is in metrics.json)."""
+    from rich.table import Table
+
+    best = best_per_column(frame)
+    by_k: dict[str, list[str]] = {}
+    for column in frame.columns[1:]:
+        by_k.setdefault(column.split("@")[-1], []).append(column)
+    tables = []
+    for k, columns in by_k.items():
+        table = Table(title=f"{title} — @{k}", title_justify="left")
+        table.add_column("model", style="bold")
+        for column in columns:
+            table.add_column(column.split("@")[0], justify="right")
+        for row in frame.to_dicts():
+            cells = []
+            for column in columns:
+                value = row[column]
+                text = "" if value is None else f"{value:.4f}"
+                if best.get(column) == row["model"]:
+                    text = f"[bold green]{text}[/]"
+                low_high = intervals.get(row["model"], {}).get(column)
+                if low_high and value is not None and np.isfinite(low_high[0]):
+                    text += f"\n[dim]±{(low_high[1] - low_high[0]) / 2:.4f}[/]"
+                cells.append(text)
+            table.add_row(row["model"], *cells)
+        tables.append(table)
+    return tables
+
+
+def markdown_table(frame: pl.DataFrame) -> str:
+    best = best_per_column(frame)
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    lines = []
+    for row in frame.to_dicts():
+        cells = [row["model"]]
+        for column in frame.columns[1:]:
+            value = row[column]
+            text = "" if value is None else f"{value:.4f}"
+            cells.append(f"**{text}**" if best.get(column) == row["model"] else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return header + "\n".join(lines) + "\n"
+
+
+def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, manifest: dict, extra: str = "") -> None:
+    env = manifest.get("environment", {})
+    timings = [
+        f"| {stage} | {entry.get('status')} | {entry.get('seconds', 0):.2f} |"
+        for stage, entry in manifest.get("stages", {}).items()
+    ]
+    text = (
+        f"# {name} — run {manifest.get('run_id')}\n\n"
+        f"## Metrics\n\n{markdown_table(frame)}\n"
+        "Best value per column in bold. Means over test users; 95% bootstrap intervals are in metrics.json.\n\n"
+        f"## Protocol\n\n```\n{_yaml(protocol)}```\n\n"
+        f"## Stages\n\n| stage | status | seconds |\n|---|---|---|\n" + "\n".join(timings) + "\n\n"
+        f"## Environment\n\n```\n{_yaml(env)}```\n" + extra
+    )
+    write_text(folder / "report.md", text)
+
+
+def _yaml(value: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
+
+
+def id_lookup(table: pl.DataFrame, key: str) -> np.ndarray | pl.Series:
+    """Dense index -> original id, as an array indexable by index arrays."""
+    ids = table.sort(key)[table.columns[1]]
+    return ids.to_numpy() if ids.dtype.is_numeric() else ids
+
+
+def ranked_frame(left_name: str, right_name: str, anchors: np.ndarray, ids: np.ndarray, scores: np.ndarray,
+                 left_ids, right_ids) -> pl.DataFrame:
+    """Long table (left id, right id, rank 1.., score) from (n, k) top lists, dropping -inf filler."""
+    n, k = ids.shape
+    flat_ids, flat_scores = ids.ravel(), scores.ravel()
+    keep = np.isfinite(flat_scores)
+    anchor = np.repeat(anchors, k)[keep]
+    return pl.DataFrame({
+        left_name: _take(left_ids, anchor),
+        right_name: _take(right_ids, flat_ids[keep]),
+        "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), n)[keep],
+        "score": flat_scores[keep].astype(np.float32),
+    })
+
+
+def _take(ids, index: np.ndarray):
+    return ids[index] if isinstance(ids, np.ndarray) else ids.gather(index)
+
+
+def write_top_popular(path: Path, train, items: pl.DataFrame, n: int) -> None:
+    users_per_item = np.bincount(train.indices, minlength=train.shape[1])
+    order = np.lexsort((np.arange(len(users_per_item)), -users_per_item))[:n]
+    frame = pl.DataFrame({"item_idx": order.astype(np.int32), "rank": np.arange(1, len(order) + 1, dtype=np.int32),
+                          "users": users_per_item[order]})
+    extra = [c for c in ("item_id", "name") if c in items.columns]
+    frame = frame.join(items.select("item_idx", *extra), on="item_idx", how="left").drop("item_idx")
+    write_parquet(path, frame.select(*extra, "rank", "users"))

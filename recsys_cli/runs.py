@@ -1,0 +1,160 @@
+"""Run folders: `runs/<experiment>/<run-id>/` with a manifest, a lock, resume and `latest`.
+
+- The manifest records versions, seed, threads, the config fingerprint and, per stage, its
+  status, input fingerprint and timing. It is rewritten atomically after every stage, so a
+  crash or Ctrl-C leaves the run marked incomplete with every finished stage recorded.
+- A second `run` of the same config resumes the newest incomplete run folder: finished stages
+  whose fingerprints still match are skipped.
+- `runs/<experiment>/.lock` (an fcntl lock, released by the OS if the process dies) keeps two
+  runs of one experiment — two cron jobs — from writing at once.
+- `runs/<experiment>/latest` is a symlink to the last complete run, swapped atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from recsys_cli import __version__
+from recsys_cli.atomic import write_json
+
+
+class RunLocked(Exception):
+    """Another process holds the experiment's lock (exit code 1 under --no-wait)."""
+
+
+@contextlib.contextmanager
+def experiment_lock(folder: Path, wait: bool, on_wait=None) -> Iterator[None]:
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / ".lock", "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            if not wait:
+                raise RunLocked(f"another run of this experiment is in progress ({holder}); "
+                                f"lock: {folder / '.lock'}") from None
+            if on_wait:
+                on_wait(holder)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {_now()}")
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def environment() -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {}
+    for name in ("numpy", "scipy", "polars", "implicit", "optuna", "pydantic"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return {"recsys_cli": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+            "cpus": os.cpu_count(), "packages": packages}
+
+
+class Run:
+    """One run folder and its manifest."""
+
+    def __init__(self, path: Path, manifest: dict):
+        self.path = path
+        self.manifest = manifest
+
+    @classmethod
+    def open_or_resume(cls, runs_dir: Path, name: str, config_fingerprint: str, seed: int, threads: int) -> "Run":
+        experiment = runs_dir / name
+        for candidate in sorted((p for p in experiment.glob("*") if p.is_dir() and not p.is_symlink()), reverse=True):
+            manifest = _read(candidate / "manifest.json")
+            if manifest is None:
+                continue
+            if manifest.get("status") != "complete" and manifest.get("config_fingerprint") == config_fingerprint:
+                manifest["status"] = "running"
+                manifest["resumed_at"] = manifest.get("resumed_at", []) + [_now()]
+                run = cls(candidate, manifest)
+                run.save()
+                return run
+            break  # only the newest run folder may be resumed
+        run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        path = experiment / run_id
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = experiment / f"{run_id}-{suffix}"
+        path.mkdir(parents=True)
+        run = cls(path, {
+            "name": name, "run_id": path.name, "status": "running", "started_at": _now(),
+            "config_fingerprint": config_fingerprint, "seed": seed, "threads": threads,
+            "environment": environment(), "stages": {},
+        })
+        run.save()
+        return run
+
+    def save(self) -> None:
+        write_json(self.path / "manifest.json", self.manifest)
+
+    def stage_done(self, stage: str, fingerprint: str) -> bool:
+        entry = self.manifest["stages"].get(stage)
+        return bool(entry and entry.get("status") == "done" and entry.get("fingerprint") == fingerprint)
+
+    @contextlib.contextmanager
+    def stage(self, stage: str, fingerprint: str, **details) -> Iterator[dict]:
+        """Record a stage's status and timing around its work; failures are recorded too."""
+        entry = {"status": "running", "fingerprint": fingerprint, "started_at": _now(), **details}
+        self.manifest["stages"][stage] = entry
+        self.save()
+        started = time.perf_counter()
+        try:
+            yield entry
+        except BaseException as error:
+            entry["status"] = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            entry["error"] = f"{type(error).__name__}: {error}"
+            entry["seconds"] = round(time.perf_counter() - started, 3)
+            self.manifest["status"] = entry["status"]
+            self.save()
+            raise
+        entry["status"] = "done"
+        entry["seconds"] = round(time.perf_counter() - started, 3)
+        self.save()
+
+    def log(self, message: str) -> None:
+        with open(self.path / "log.txt", "a", encoding="utf-8") as handle:
+            handle.write(f"{_now()} {message}\n")
+
+    def complete(self) -> None:
+        self.manifest["status"] = "complete"
+        self.manifest["finished_at"] = _now()
+        self.save()
+        latest = self.path.parent / "latest"
+        tmp = self.path.parent / f".latest-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(self.path.name)
+        os.replace(tmp, latest)
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
