@@ -49,15 +49,18 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
         if progress is not None:
             progress(len(batch))
     top_ids = np.concatenate(all_ids) if all_ids else np.empty((0, depth), np.int32)
+    ordered = [f"{name}@{k}" for k in ks for name in names]  # the config's order, K by K
     per_user = pl.DataFrame({
         "user_idx": users,
         "n_test": np.diff(test.indptr)[users].astype(np.int32),
-        **{key: np.concatenate(parts) for key, parts in columns.items()},
+        **{key: np.concatenate(columns[key]) for key in ordered if key in columns},
     })
-    summary = {key: float(per_user[key].mean()) for key in columns}
+    summary = {}
+    for key in ordered:
+        if key in columns:
+            summary[key] = float(per_user[key].mean())
+        else:  # coverage: one value for the whole catalogue
+            summary[key] = coverage(top_ids, int(key.split("@")[1]), train.shape[1])
     intervals = {key: bootstrap_ci(per_user[key].to_numpy(), seed=seed) for key in columns}
-    if "coverage" in names:
-        for k in ks:
-            summary[f"coverage@{k}"] = coverage(top_ids, k, train.shape[1])
     return Evaluation(per_user, summary, intervals, users, top_ids,
                       np.concatenate(all_scores) if all_scores else np.empty((0, depth), np.float32))

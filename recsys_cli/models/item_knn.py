@@ -54,7 +54,7 @@ class ItemKNN(Recommender):
 
             with warnings.catch_warnings():  # implicit's own normalisation hands itself a COO matrix
                 warnings.simplefilter("ignore", ParameterWarning)
-                model.fit(train.astype(np.float32), show_progress=False)
+                model.fit(train.astype(np.float64), show_progress=False)  # its kNN kernel takes doubles
             self.similarity = model.similarity.tocsr().astype(np.float32)
         self.similarity.setdiag(0)
         self.similarity.eliminate_zeros()
