@@ -420,6 +420,8 @@ class ExperimentRun:
         from recsys_cli.report import id_lookup, ranked_frame, write_top_popular
 
         export = self.experiment.export
+        if not export.recommendations and not export.similar:
+            return
         dataset = Dataset.open(dataset_dir)
         user_ids, item_ids = id_lookup(dataset.users, "user_idx"), id_lookup(dataset.items, "item_idx")
         if export.users == "test":
