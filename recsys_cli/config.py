@@ -95,11 +95,54 @@ class SplitBlock(Strict):
                 if getattr(self, k) is not None}
 
 
+class SpaceEntry(Strict):
+    """One tuned parameter: a numeric range (`low`, `high`, `log`, `type`) or `choices`."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+    log: bool = False
+    type: Optional[Literal["int", "float"]] = None
+    choices: Optional[list[Any]] = None
+
+    @model_validator(mode="after")
+    def _range_or_choices(self):
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or not self.choices:
+                raise ValueError("give either non-empty `choices` or `low` and `high`")
+        elif self.low is None or self.high is None or self.low > self.high:
+            raise ValueError("give `low` <= `high` (or `choices`)")
+        elif self.log and self.low <= 0:
+            raise ValueError("a log range needs `low` > 0")
+        return self
+
+
+class TuneBlock(Strict):
+    trials: int = Field(30, ge=1, description="finished trials the study should reach")
+    timeout: Optional[float] = Field(None, gt=0, description="seconds for this model's search")
+    metric: str = Field("mrr@100", pattern=r"^[a-z_]+@[1-9][0-9]*$", description="metric@k to maximise")
+    space: Optional[dict[str, SpaceEntry]] = None  # default: the model type's own space
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    report_every: int = Field(5, ge=1, description="iterations between pruning reports")
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric):
+        if metric.split("@")[0] not in ALL_METRICS:
+            raise ValueError(f"unknown metric {metric.split('@')[0]!r}; expected one of {', '.join(ALL_METRICS)}")
+        return metric
+
+
 class ModelEntry(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     type: Literal[tuple(MODELS)]  # type: ignore[valid-type]
     params: dict[str, Any] = Field(default_factory=dict)
     filter_seen: Optional[bool] = None  # default: metrics.filter_seen
+    tune: Union[bool, TuneBlock, None] = None  # true = the model type's default search
+
+    def tune_block(self) -> "TuneBlock | None":
+        if self.tune is True:
+            return TuneBlock()
+        return self.tune or None
 
 
 class MetricsBlock(Strict):
@@ -209,15 +252,44 @@ def parse_experiment(raw: Any, source: str) -> Experiment:
         raise InputError("invalid experiment file:\n" + "\n".join(lines), path=source) from None
     lines = []
     for index, entry in enumerate(experiment.models):
+        allowed = ", ".join(model_class(entry.type).Params.model_fields)
         try:
             experiment.model_params(entry)
         except ValidationError as error:
-            allowed = ", ".join(model_class(entry.type).Params.model_fields)
             lines += [f"{line}; {entry.type} parameters: {allowed}" if "unknown key" in line else line
                       for line in _describe(error.errors(), ("models", index, "params"))]
+        lines += _space_errors(entry, index, allowed)
     if lines:
         raise InputError("invalid experiment file:\n" + "\n".join(lines), path=source)
     return experiment
+
+
+def _space_errors(entry: ModelEntry, index: int, allowed: str) -> list[str]:
+    """A tune space may only name the model's parameters, with values the model accepts."""
+    block = entry.tune_block()
+    if block is None:
+        return []
+    from recsys_cli.tuning import space_for
+
+    where = f"  models[{index}].tune"
+    try:
+        space = space_for(entry.type, block.space)
+    except ValueError as error:
+        return [f"{where}.space: {error}; {entry.type} parameters: {allowed}"]
+    if not space:
+        return [f"{where}: {entry.type} has no parameters to tune"]
+    params_cls = model_class(entry.type).Params
+    lines = []
+    from recsys_cli.tuning import is_integer_param
+
+    for name, spec in space.items():
+        for value in (spec.choices or [spec.low, spec.high]):
+            value = int(value) if is_integer_param(params_cls, name, spec) else value
+            try:
+                params_cls.model_validate({**entry.params, name: value})
+            except ValidationError as error:
+                lines.append(f"{where}.space.{name}: {value!r} is not a valid {name} ({error.errors()[0]['msg']})")
+    return lines
 
 
 def load_experiment(path: str | Path) -> tuple[Experiment, dict]:

@@ -147,8 +147,9 @@ class Reporter:
         pass
 
     def progress(self, description: str, total: int):
-        """Return a callable advancing a progress bar by n; the bar closes on `done()`."""
-        return lambda n: None
+        """Return a callable `advance(n, description=None)` for a progress bar; the bar
+        closes on `done()`."""
+        return lambda n, description=None: None
 
     def done(self) -> None:
         pass
@@ -157,38 +158,74 @@ class Reporter:
         pass
 
 
-@dataclass
 class SplitData:
-    path: Path
-    info: dict
-    train: object
-    test: object
-    history: object  # where test users' seen items come from
-    fold_in: bool  # user-holdout: test users are absent from train
+    """A split folder whose parts are read on first use, through `read_part` alone, so a
+    stage touches only what it needs (tuning never opens test.npz)."""
+
+    def __init__(self, path: Path, info: dict):
+        self.path = path
+        self.info = info
+        self._parts: dict = {}
+
+    def read_part(self, name: str):
+        import scipy.sparse as sp
+
+        if name not in self._parts:
+            self._parts[name] = sp.load_npz(self.path / f"{name}.npz").tocsr()
+        return self._parts[name]
+
+    def has(self, name: str) -> bool:
+        return (self.path / f"{name}.npz").exists()
+
+    @property
+    def train(self):
+        return self.read_part("train")
+
+    @property
+    def test(self):
+        test = self.read_part("test")
+        if test.nnz == 0:
+            raise InputError("the split's test part is empty: nothing to evaluate", path=self.path / "test.npz")
+        return test
+
+    @property
+    def fold_in(self) -> bool:
+        """user-holdout: test users are absent from train; their history is test_input."""
+        return self.has("test_input")
+
+    @property
+    def history(self):
+        return self.read_part("test_input") + self.train if self.fold_in else self.train
+
+    def validation(self) -> tuple:
+        """(valid_train, valid, history, fold_in) for tuning."""
+        if not (self.has("valid_train") and self.has("valid")):
+            raise InputError("the split has no validation part (valid_train.npz, valid.npz); "
+                             "split with `validation: true`", path=self.path)
+        train, valid = self.read_part("valid_train"), self.read_part("valid")
+        fold_in = self.has("valid_input")
+        return train, valid, (self.read_part("valid_input") + train if fold_in else train), fold_in
 
 
 def load_split(folder: Path) -> SplitData:
-    import scipy.sparse as sp
-
     info = _existing_info(folder, "split.json")
     if info is None:
         raise InputError("not a split folder (no split.json); make one with `recsys split`", path=folder)
-    train = sp.load_npz(folder / "train.npz").tocsr()
-    test = sp.load_npz(folder / "test.npz").tocsr()
-    fold_in = (folder / "test_input.npz").exists()
-    history = (sp.load_npz(folder / "test_input.npz").tocsr() + train) if fold_in else train
-    if test.nnz == 0:
-        raise InputError("the split's test part is empty: nothing to evaluate", path=folder / "test.npz")
-    return SplitData(folder, info, train, test, history, fold_in)
+    return SplitData(folder, info)
 
 
 class ExperimentRun:
     """One execution of an experiment file into its run folder."""
 
-    def __init__(self, experiment, runs_dir: Path, reporter: Reporter | None = None):
+    def __init__(self, experiment, runs_dir: Path, reporter: Reporter | None = None, jobs: int = 1,
+                 tune_trials: int | None = None, tune_timeout: float | None = None):
         from recsys_cli.atomic import fingerprint as fp
 
         self.experiment = experiment
+        self.jobs = jobs
+        self.tune_trials = tune_trials  # command-line overrides of every tune block
+        self.tune_timeout = tune_timeout
+        self.tuned: dict[str, dict] = {}  # model name -> tune stage record
         self.reporter = reporter or Reporter()
         self.runs_dir = runs_dir
         self.config = experiment.model_dump(mode="json")
@@ -278,6 +315,9 @@ class ExperimentRun:
     def _chain(self, until: str) -> dict:
         dataset_dir = self._ingest()
         split = self._split(dataset_dir)
+        for entry in self.experiment.models:
+            if entry.tune_block() is not None:
+                self._tune(entry, split)
         models = {entry.name: self._train(entry, split) for entry in self.experiment.models}
         if until != "train":
             for entry in self.experiment.models:
@@ -330,10 +370,12 @@ class ExperimentRun:
             data = load_split(block.path)
         else:
             params = block.params()
-            folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, block.seed, block.validation])[:8]}"
+            # Tuning needs a validation part: carve it even when the config does not ask.
+            validation = block.validation or any(e.tune_block() for e in self.experiment.models)
+            folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, block.seed, validation])[:8]}"
 
             def work(entry):
-                result = split(dataset_dir, block.strategy, folder, params, seed=block.seed, validation=block.validation)
+                result = split(dataset_dir, block.strategy, folder, params, seed=block.seed, validation=validation)
                 entry.update(path=str(folder), skipped=result.skipped)
 
             self._always("split", work)
@@ -346,8 +388,49 @@ class ExperimentRun:
 
         cls = model_class(entry.type)
         return fp({"split": split.info["fingerprint"], "type": entry.type,
-                   "params": self.experiment.model_params(entry).model_dump(), "seed": self.experiment.seed,
+                   "params": self._params(entry).model_dump(), "seed": self.experiment.seed,
                    "threads": None if cls.deterministic else self.experiment.threads})
+
+    def _params(self, entry):
+        """The config's parameters, overridden by the tuned best when the entry tunes."""
+        from recsys_cli.models.registry import model_class
+
+        best = self.tuned.get(entry.name, {}).get("best_params", {})
+        return model_class(entry.type).Params.model_validate({**entry.params, **best})
+
+    def _tune(self, entry, split: SplitData) -> None:
+        from recsys_cli import tuning
+        from recsys_cli.atomic import fingerprint as fp
+
+        block = entry.tune_block()
+        space = tuning.space_for(entry.type, block.space)
+        study_key = fp({"split": split.info["fingerprint"], "type": entry.type, "params": entry.params,
+                        "space": {k: v.model_dump() for k, v in space.items()}, "metric": block.metric,
+                        "seed": self.experiment.seed, "pruner": block.pruner, "report_every": block.report_every,
+                        "filter_seen": self._filter_seen(entry)})
+        study_name = f"{self.experiment.name}-{entry.name}-{study_key[:8]}"
+        storage = self.runs_dir / self.experiment.name / "tune" / entry.name / "study.db"
+        target = self.tune_trials or block.trials
+        folder = f"tune/{entry.name}"
+
+        def work(record):
+            advance = self.reporter.progress(f"tune {entry.name}", target)
+            outcome = tuning.run_study(
+                model_type=entry.type, base_params=entry.params, block=block, space=space,
+                storage_path=storage, study_name=study_name, validation=split.validation(),
+                filter_seen=self._filter_seen(entry), seed=self.experiment.seed,
+                threads=self.experiment.threads, jobs=self.jobs, trials=target, timeout=self.tune_timeout,
+                on_trial=lambda n, best: advance(n, f"tune {entry.name} (best {block.metric} {best:.4f})"
+                                                  if best is not None else None),
+            )
+            self.reporter.done()
+            best = {**entry.params, **outcome.best_params}
+            files = tuning.write_outputs(self.run.path / folder, outcome, entry.name, entry.type, best, storage, study_name)
+            record.update(outcome.record(), metric=block.metric, study=study_name, storage=str(storage),
+                          files=files, objective="validation split (valid_train -> valid); test untouched")
+
+        record, _ = self._timed(f"tune/{entry.name}", fp([study_key, target]), [folder], work)
+        self.tuned[entry.name] = record
 
     def _train(self, entry, split: SplitData):
         from recsys_cli.atomic import atomic_directory
@@ -358,11 +441,11 @@ class ExperimentRun:
         holder = {}
 
         def work(record):
-            model = cls(self.experiment.model_params(entry), seed=self.experiment.seed, threads=self.experiment.threads)
+            model = cls(self._params(entry), seed=self.experiment.seed, threads=self.experiment.threads)
             model.fit(split.train)
             with atomic_directory(self.run.path / folder) as tmp:
                 model.save(tmp)
-            record.update(type=entry.type, deterministic=cls.deterministic)
+            record.update(type=entry.type, deterministic=cls.deterministic, params=model.params.model_dump())
             holder["model"] = model
 
         self._timed(f"train/{entry.name}", self._train_key(entry, split), [folder], work)
@@ -456,10 +539,24 @@ class ExperimentRun:
 
         write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split), self.run.manifest)
 
+    def tuning_summary(self) -> dict:
+        """Per tuned model: default vs best on validation, and the best on test (once)."""
+        out = {}
+        for name, record in self.tuned.items():
+            out[name] = {
+                "metric": record["metric"], "default_validation": record["default_value"],
+                "best_validation": record["best_value"], "test": self.summaries.get(name, {}).get(record["metric"]),
+                "best_params": record["best_params"], "complete": record["complete"], "pruned": record["pruned"],
+                "failed": record["failed"], "seconds": record["seconds"],
+                "seconds_saved_by_pruning": record["seconds_saved_by_pruning"],
+            }
+        return out
+
     def summary(self) -> dict:
         return {
             "name": self.experiment.name, "run_id": self.run.path.name, "path": str(self.run.path),
             "status": self.run.manifest["status"], "metrics": self.summaries, "intervals_95": self.intervals,
+            "tuning": self.tuning_summary(),
             "stages": {k: {"status": v.get("status"), "seconds": v.get("seconds"), "reused_from": v.get("reused_from")}
                        for k, v in self.run.manifest["stages"].items()},
         }
@@ -485,3 +582,39 @@ def run_experiment(config_path: Path, runs_dir: Path = Path("runs"), until: str 
 
     experiment, _ = load_experiment(config_path)
     return ExperimentRun(experiment, runs_dir, reporter).execute(until=until, wait=wait)
+
+
+def tune_experiment(config_path: Path, runs_dir: Path = Path("runs"), models: list[str] | None = None,
+                    trials: int | None = None, timeout: float | None = None, jobs: int = 1,
+                    metric: str | None = None, wait: bool = True, reporter: Reporter | None = None) -> dict:
+    """`recsys tune`: tune the chosen models on validation (those named, else those with a
+    `tune:` entry, else every model with something to tune), then train each best on the
+    whole train split and evaluate it once on test."""
+    from pydantic import ValidationError
+
+    from recsys_cli.config import TuneBlock, load_experiment
+    from recsys_cli.models.registry import model_class
+
+    experiment, _ = load_experiment(config_path)
+    known = [m.name for m in experiment.models]
+    unknown = [m for m in models or [] if m not in known]
+    if unknown:
+        raise InputError(f"no model named {', '.join(unknown)} in the experiment; it has {', '.join(known)}",
+                         path=config_path)
+    chosen = [m for m in experiment.models if (m.name in models if models else m.tune_block() is not None)]
+    if not chosen:
+        chosen = [m for m in experiment.models if model_class(m.type).tune_space]
+    tuned = []
+    for entry in chosen:
+        block = entry.tune_block() or TuneBlock()
+        if metric is not None:
+            try:
+                block = TuneBlock.model_validate({**block.model_dump(), "metric": metric})
+            except ValidationError as error:
+                raise InputError(f"--metric {metric!r}: {error.errors()[0]['msg']}") from None
+        tuned.append(entry.model_copy(update={"tune": block}))
+    if not tuned:
+        raise InputError("nothing to tune: no model in the experiment has parameters to search", path=config_path)
+    experiment = experiment.model_copy(update={"models": tuned})
+    runner = ExperimentRun(experiment, runs_dir, reporter, jobs=jobs, tune_trials=trials, tune_timeout=timeout)
+    return runner.execute(until="evaluate", wait=wait)

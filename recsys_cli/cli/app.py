@@ -8,7 +8,7 @@ import typer
 
 from recsys_cli import __version__
 from recsys_cli.cli.download import download
-from recsys_cli.cli.experiment import evaluate, run, train
+from recsys_cli.cli.experiment import evaluate, run, train, tune
 from recsys_cli.cli.info import info
 from recsys_cli.cli.ingest import ingest_app
 from recsys_cli.cli.split import split
@@ -28,6 +28,7 @@ app.command("split")(split)
 app.command("train")(train)
 app.command("evaluate")(evaluate)
 app.command("run")(run)
+app.command("tune")(tune)
 
 
 def _version(value: bool) -> None:

@@ -25,7 +25,7 @@ class Evaluation:
 
 
 def evaluate(model, train, test, history, ks: list[int], names: list[str], *, filter_seen: bool = True,
-             fold_in: bool = False, keep: int = 0, seed: int = 0, progress=None) -> Evaluation:
+             fold_in: bool = False, keep: int = 0, seed: int = 0, progress=None, bootstrap: bool = True) -> Evaluation:
     """Rank the full catalogue for every user with test items and score the top max(ks).
 
     `history` gives each user's seen items (train, or test_input for a user-holdout split);
@@ -61,6 +61,6 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
             summary[key] = float(per_user[key].mean())
         else:  # coverage: one value for the whole catalogue
             summary[key] = coverage(top_ids, int(key.split("@")[1]), train.shape[1])
-    intervals = {key: bootstrap_ci(per_user[key].to_numpy(), seed=seed) for key in columns}
+    intervals = {key: bootstrap_ci(per_user[key].to_numpy(), seed=seed) for key in columns} if bootstrap else {}
     return Evaluation(per_user, summary, intervals, users, top_ids,
                       np.concatenate(all_scores) if all_scores else np.empty((0, depth), np.float32))

@@ -29,6 +29,11 @@ class IALSParams(ALSParams):
 
 class ALS(ImplicitFactorModel):
     Params = ALSParams
+    tune_space = {
+        "factors": {"low": 16, "high": 256, "log": True, "type": "int"},
+        "regularization": {"low": 1e-3, "high": 10.0, "log": True},
+        "iterations": {"choices": [10, 15, 25]},
+    }
 
     def build(self):
         from implicit.cpu.als import AlternatingLeastSquares
@@ -47,6 +52,7 @@ class ALS(ImplicitFactorModel):
 
 class IALS(ALS):
     Params = IALSParams
+    tune_space = {**ALS.tune_space, "alpha": {"low": 0.1, "high": 100.0, "log": True}}
 
     def prepare(self, train):
         confidence = train.astype(np.float32, copy=True)

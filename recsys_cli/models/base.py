@@ -31,6 +31,9 @@ class Recommender:
     Params: ClassVar[type[BaseModel]] = NoParams
     has_similar_items: ClassVar[bool] = False
     deterministic: ClassVar[bool] = True  # bitwise reproducible when multithreaded
+    # Default tune space: parameter -> {low, high, log, type} or {choices}.
+    tune_space: ClassVar[dict[str, dict]] = {}
+    iterative: ClassVar[bool] = False  # fit(train, callback) calls back every iteration
 
     def __init__(self, params: BaseModel | dict | None = None, *, seed: int = 42, threads: int = 0):
         if not isinstance(params, BaseModel):

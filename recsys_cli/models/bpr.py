@@ -20,6 +20,12 @@ class BPRParams(BaseModel):
 class BPR(ImplicitFactorModel):
     Params = BPRParams
     deterministic = False
+    tune_space = {
+        "factors": {"low": 16, "high": 256, "log": True, "type": "int"},
+        "learning_rate": {"low": 1e-3, "high": 0.3, "log": True},
+        "regularization": {"low": 1e-4, "high": 0.1, "log": True},
+        "iterations": {"choices": [50, 100, 200]},
+    }
 
     def build(self):
         from implicit.cpu.bpr import BayesianPersonalizedRanking

@@ -46,6 +46,7 @@ def check_fits(n_items: int, available: int | None = None) -> None:
 class EASE(Recommender):
     Params = EASEParams
     has_similar_items = True
+    tune_space = {"l2": {"low": 1.0, "high": 10_000.0, "log": True}}
 
     def fit(self, train):
         self.n_items = train.shape[1]

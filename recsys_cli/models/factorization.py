@@ -20,6 +20,7 @@ def single_threaded_blas():
 
 class ImplicitFactorModel(Recommender):
     has_similar_items = True
+    iterative = True
 
     def build(self):
         """The implicit model object for self.params."""

@@ -32,6 +32,10 @@ class ItemKNNParams(BaseModel):
 class ItemKNN(Recommender):
     Params = ItemKNNParams
     has_similar_items = True
+    tune_space = {
+        "similarity": {"choices": ["cosine", "bm25", "tfidf", "jaccard", "cooccurrence"]},
+        "neighbors": {"low": 10, "high": 1000, "log": True, "type": "int"},
+    }
 
     def fit(self, train):
         self.n_items = train.shape[1]

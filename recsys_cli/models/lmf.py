@@ -21,6 +21,12 @@ class LMFParams(BaseModel):
 class LMF(ImplicitFactorModel):
     Params = LMFParams
     deterministic = False
+    tune_space = {
+        "factors": {"low": 16, "high": 128, "log": True, "type": "int"},
+        "learning_rate": {"low": 0.1, "high": 3.0, "log": True},
+        "regularization": {"low": 0.01, "high": 10.0, "log": True},
+        "iterations": {"choices": [20, 30, 50]},
+    }
 
     def build(self):
         from implicit.cpu.lmf import LogisticMatrixFactorization

@@ -21,6 +21,7 @@ class RandomModel(Recommender):
     size); batches depend only on the catalogue size, so a rerun gives the same lists."""
 
     Params = RandomParams
+    tune_space = {"weighting": {"choices": ["uniform", "popularity"]}}
 
     def fit(self, train):
         self.n_items = train.shape[1]

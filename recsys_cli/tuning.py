@@ -1,0 +1,257 @@
+"""Optuna studies that maximise a metric (MRR@100 by default) on the validation split.
+
+- Trials fit on `valid_train` and are scored on `valid`; test data is never opened here.
+- The study is Optuna RDB storage on SQLite under `runs/<experiment>/tune/<model>/study.db`,
+  named after the experiment, the model and a key of what defines the search (split, space,
+  metric, seed, pruner), so the same command resumes it: `trials` is the number of finished
+  trials the study should reach. Trials left RUNNING by a killed process are marked FAIL
+  when the study reopens (the experiment lock guarantees nobody else is running them).
+- The sampler is TPE, seeded; the model's parameters from the config (or the model's
+  defaults) are enqueued as trial 0, so the best is never worse than them on validation.
+- Iterative models (als, ials, bpr, lmf) report the metric every `report_every` iterations
+  through implicit's fit callback, and a median or Hyperband pruner stops hopeless trials.
+- With `jobs` > 1 trials run in threads (implicit releases the GIL) and the cores are split
+  between trials and implicit's own threads.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from recsys_cli.models.registry import model_class
+
+
+def space_for(model_type: str, custom: dict | None):
+    """The search space: the config's, checked against the model's parameters, or the
+    model type's default."""
+    from recsys_cli.config import SpaceEntry
+
+    cls = model_class(model_type)
+    if custom is None:
+        return {name: SpaceEntry(**spec) for name, spec in cls.tune_space.items()}
+    unknown = sorted(set(custom) - set(cls.Params.model_fields))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}")
+    return dict(custom)
+
+
+def is_integer_param(params_cls, name: str, spec) -> bool:
+    """`type: int` in the space, or else the model declares the parameter as an int."""
+    if spec.type is not None:
+        return spec.type == "int"
+    return params_cls.model_fields[name].annotation is int
+
+
+def suggest(trial, space: dict, params_cls) -> dict[str, Any]:
+    params = {}
+    for name, spec in space.items():
+        if spec.choices is not None:
+            params[name] = trial.suggest_categorical(name, spec.choices)
+        elif is_integer_param(params_cls, name, spec):
+            params[name] = trial.suggest_int(name, int(spec.low), int(spec.high), log=spec.log)
+        else:
+            params[name] = trial.suggest_float(name, float(spec.low), float(spec.high), log=spec.log)
+    return params
+
+
+def include_start(space: dict, start: dict) -> dict:
+    """Widen each range (or extend each choice list) to contain the starting parameters, so
+    that trial 0 — the config's own parameters — is a valid point of the space."""
+    widened = {}
+    for name, spec in space.items():
+        value = start.get(name)
+        if value is None:
+            widened[name] = spec
+        elif spec.choices is not None:
+            widened[name] = spec if value in spec.choices else spec.model_copy(update={"choices": [*spec.choices, value]})
+        else:
+            widened[name] = spec.model_copy(update={"low": min(spec.low, value), "high": max(spec.high, value)})
+    return widened
+
+
+def _max_iterations(space: dict, base) -> int:
+    spec = space.get("iterations")
+    if spec is None:
+        return getattr(base, "iterations", 1)
+    return int(max(spec.choices)) if spec.choices is not None else int(spec.high)
+
+
+@dataclass
+class TuneOutcome:
+    best_params: dict
+    best_value: float
+    default_value: float | None
+    complete: int
+    pruned: int
+    failed: int
+    seconds: float
+    seconds_saved_by_pruning: float
+    trials: Any = field(repr=False)  # polars DataFrame
+
+    def record(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "trials"}
+
+
+def _pruner(kind: str, report_every: int, max_iterations: int):
+    import optuna
+
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=report_every)
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=report_every, max_resource=max(max_iterations, report_every))
+    return optuna.pruners.NopPruner()
+
+
+def _threads_per_trial(threads: int, jobs: int) -> int:
+    cores = threads or os.cpu_count() or 1
+    return max(1, cores // max(1, jobs))
+
+
+def run_study(
+    *, model_type: str, base_params: dict, block, space: dict, storage_path: Path, study_name: str,
+    validation: tuple, filter_seen: bool, seed: int, threads: int, jobs: int = 1,
+    trials: int | None = None, timeout: float | None = None,
+    on_trial: Callable[[int, float | None], None] | None = None,
+) -> TuneOutcome:
+    import optuna
+    from optuna.trial import TrialState
+
+    from recsys_cli.evaluation.evaluate import evaluate
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cls = model_class(model_type)
+    valid_train, valid, history, fold_in = validation
+    metric_name, k = block.metric.split("@")
+    storage_path.parent.mkdir(parents=True, exist_ok=True)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{storage_path}")
+    start = cls.Params.model_validate(base_params).model_dump()
+    space = include_start(space, start)
+    max_iterations = _max_iterations(space, cls.Params.model_validate(base_params))
+    study = optuna.create_study(
+        storage=storage, study_name=study_name, direction="maximize", load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=_pruner(block.pruner if cls.iterative else "none", block.report_every, max_iterations),
+    )
+    for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        storage.set_trial_state_values(stale._trial_id, state=TrialState.FAIL)
+    if not study.trials:
+        study.enqueue_trial({name: start[name] for name in space if name in start})
+
+    def score(model) -> float:
+        result = evaluate(model, valid_train, valid, history, [int(k)], [metric_name],
+                          filter_seen=filter_seen, fold_in=fold_in, seed=seed, bootstrap=False)
+        return result.summary[block.metric]
+
+    per_trial_threads = _threads_per_trial(threads, jobs)
+
+    def objective(trial) -> float:
+        params = {**base_params, **suggest(trial, space, cls.Params)}
+        model = cls(params, seed=seed, threads=per_trial_threads)
+        if not cls.iterative or block.pruner == "none":
+            model.fit(valid_train)
+            return score(model)
+        planned = model.params.iterations
+        trial.set_user_attr("iterations_planned", planned)
+
+        def callback(iteration, *_):
+            step = iteration + 1
+            trial.set_user_attr("iterations_done", step)
+            if step % block.report_every == 0 and step < planned:
+                trial.report(score(model), step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+        model.fit(valid_train, callback=callback)
+        return score(model)
+
+    def progress(study_, trial) -> None:
+        if on_trial is not None:
+            best = study_.best_value if any(t.state == TrialState.COMPLETE for t in study_.trials) else None
+            on_trial(1, best)
+
+    finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials)
+    target = trials if trials is not None else block.trials
+    started = time.perf_counter()
+    if finished < target:
+        study.optimize(objective, n_trials=target - finished, timeout=timeout or block.timeout,
+                       n_jobs=jobs, callbacks=[progress], catch=(ArithmeticError, np.linalg.LinAlgError))
+    return _outcome(study, time.perf_counter() - started)
+
+
+def _outcome(study, seconds: float) -> TuneOutcome:
+    import polars as pl
+    from optuna.trial import TrialState
+
+    rows = []
+    saved = 0.0
+    for t in study.trials:
+        duration = t.duration.total_seconds() if t.duration else None
+        done, planned = t.user_attrs.get("iterations_done"), t.user_attrs.get("iterations_planned")
+        if t.state == TrialState.PRUNED and duration and done and planned:
+            saved += duration * (planned / done - 1)
+        rows.append({"number": t.number, "state": t.state.name, "value": t.value, "duration_s": duration,
+                     "iterations_done": done, **{f"params_{k}": v for k, v in t.params.items()}})
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        raise RuntimeError("no trial completed; see log.txt")
+    first = study.trials[0]
+    return TuneOutcome(
+        best_params=dict(study.best_params), best_value=float(study.best_value),
+        default_value=float(first.value) if first.state == TrialState.COMPLETE else None,
+        complete=len(complete), pruned=sum(t.state == TrialState.PRUNED for t in study.trials),
+        failed=sum(t.state == TrialState.FAIL for t in study.trials),
+        seconds=round(seconds, 3), seconds_saved_by_pruning=round(saved, 3), trials=frame,
+    )
+
+
+def write_outputs(folder: Path, outcome: TuneOutcome, entry_name: str, model_type: str, params: dict,
+                  storage_path: Path, study_name: str) -> list[str]:
+    """best.yaml, trials.parquet and PNG plots; returns the files written (relative)."""
+    import yaml
+
+    from recsys_cli.atomic import write_parquet, write_text
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(folder / "best.yaml", yaml.safe_dump(
+        [{"name": entry_name, "type": model_type, "params": params}], sort_keys=False))
+    write_parquet(folder / "trials.parquet", outcome.trials)
+    return ["best.yaml", "trials.parquet"] + write_plots(folder, storage_path, study_name)
+
+
+def write_plots(folder: Path, storage_path: Path, study_name: str) -> list[str]:
+    """Optimisation history, parameter importances and slice plots (skipped, not failed,
+    when the study is too small for one)."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.visualization import matplotlib as plots
+
+    study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{storage_path}")
+    written = []
+    for name, draw in (("history.png", plots.plot_optimization_history),
+                       ("importances.png", plots.plot_param_importances),
+                       ("slice.png", plots.plot_slice)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # optuna marks its matplotlib plots experimental
+                axes = draw(study)
+        except (RuntimeError, ValueError, ZeroDivisionError):
+            continue
+        figure = np.ravel(axes)[0].figure
+        from recsys_cli.atomic import write_atomically
+
+        write_atomically(folder / name, lambda tmp: figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png"))
+        plt.close(figure)
+        written.append(name)
+    return written

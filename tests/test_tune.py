@@ -1,0 +1,125 @@
+"""`recsys tune`: resumable studies, the default-first guarantee, validation-only search."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from recsys_cli import pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(ROOT / "configs" / "ci-smoke.yaml", tmp_path / "smoke.yaml")
+    return tmp_path
+
+
+def _finished(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as connection:
+        return dict(connection.execute("select state, count(*) from trials group by state").fetchall())
+
+
+def test_tune_reports_default_first_and_writes_its_outputs(cli, project):
+    result = cli("tune", "smoke.yaml", "--model", "ials", "--trials", "8", "--json")
+    assert result.code == 0, result.err
+    tuning = result.json()["tuning"]["ials"]
+    assert tuning["best_validation"] >= tuning["default_validation"]
+    assert tuning["test"] is not None and tuning["complete"] + tuning["pruned"] == 8
+    run = Path(result.json()["path"])
+    trials = pl.read_parquet(run / "tune" / "ials" / "trials.parquet").sort("number")
+    defaults = yaml.safe_load((project / "smoke.yaml").read_text())["models"][2]["params"]
+    first = trials.row(0, named=True)
+    assert first["params_factors"] == defaults["factors"] and first["params_iterations"] == defaults["iterations"]
+    best = yaml.safe_load((run / "tune" / "ials" / "best.yaml").read_text())[0]
+    assert best["type"] == "ials" and best["params"]["factors"] == tuning["best_params"]["factors"]
+    assert {"history.png", "slice.png"} <= {p.name for p in (run / "tune" / "ials").iterdir()}
+    assert result.json()["metrics"]["ials"]["mrr@100"] == tuning["test"]
+
+
+def test_a_killed_study_resumes_and_the_count_carries_on(project):
+    command = [sys.executable, "-m", "recsys_cli", "tune", "smoke.yaml", "--model", "i2i", "--trials", "400", "--quiet"]
+    process = subprocess.Popen(command, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = project / "runs" / "ci-smoke" / "tune" / "i2i" / "study.db"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if db.exists() and _finished(db).get("COMPLETE", 0) >= 3:
+            break
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = _finished(db).get("COMPLETE", 0)
+    assert done_before >= 3
+    summary = pipeline.tune_experiment(project / "smoke.yaml", project / "runs", models=["i2i"], trials=done_before + 2)
+    states = _finished(db)
+    assert states["COMPLETE"] + states.get("PRUNED", 0) == done_before + 2  # carried on, not restarted
+    assert states.get("RUNNING", 0) == 0  # the trial in flight when killed is marked failed
+    assert summary["tuning"]["i2i"]["complete"] == states["COMPLETE"]
+    runs = [p for p in (project / "runs" / "ci-smoke").iterdir() if p.name[0].isdigit()]
+    assert len(runs) == 1  # the interrupted run folder was resumed
+
+
+def test_the_search_never_reads_test_data(project, monkeypatch):
+    reads: list[str] = []
+    original = pipeline.SplitData.read_part
+
+    def spy(self, name):
+        reads.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(pipeline.SplitData, "read_part", spy)
+    from recsys_cli import tuning
+
+    real_study = tuning.run_study
+    marks = {}
+
+    def study_then_mark(**kwargs):
+        outcome = real_study(**kwargs)
+        marks["after_search"] = len(reads)
+        return outcome
+
+    monkeypatch.setattr(tuning, "run_study", study_then_mark)
+    pipeline.tune_experiment(project / "smoke.yaml", project / "runs", models=["ease"], trials=4)
+    during_search = reads[:marks["after_search"]]
+    assert "test" not in during_search and {"valid_train", "valid"} <= set(during_search)
+    assert "test" in reads[marks["after_search"]:]  # the final, single evaluation of the best
+
+
+def test_run_with_tune_true_trains_the_best_parameters(cli, project):
+    config = yaml.safe_load((project / "smoke.yaml").read_text())
+    config["models"] = [{"name": "ease", "type": "ease", "params": {"l2": 1.0}, "tune": {"trials": 6}}]
+    (project / "smoke.yaml").write_text(yaml.safe_dump(config))
+    summary = cli("run", "smoke.yaml", "--json").json()
+    best = summary["tuning"]["ease"]["best_params"]["l2"]
+    manifest = yaml.safe_load((Path(summary["path"]) / "manifest.json").read_text())
+    assert manifest["stages"]["train/ease"]["params"]["l2"] == best
+    assert summary["tuning"]["ease"]["best_validation"] >= summary["tuning"]["ease"]["default_validation"]
+    assert summary["status"] == "complete"
+
+
+def test_bad_tune_blocks_are_reported(cli, project):
+    config = yaml.safe_load((project / "smoke.yaml").read_text())
+    config["models"][2]["tune"] = {"trials": 5, "space": {"factorz": {"low": 8, "high": 64}, }}
+    (project / "smoke.yaml").write_text(yaml.safe_dump(config))
+    result = cli("tune", "smoke.yaml")
+    assert result.code == 2 and "models[2].tune.space: unknown parameter(s) factorz" in result.err
+    config["models"][2]["tune"] = {"space": {"factors": {"low": 0, "high": 64}}, "metric": "mrr@100"}
+    (project / "smoke.yaml").write_text(yaml.safe_dump(config))
+    result = cli("tune", "smoke.yaml")
+    assert result.code == 2 and "models[2].tune.space.factors: 0" in result.err
+    config["models"][2]["tune"] = {"metric": "mmr@100"}
+    (project / "smoke.yaml").write_text(yaml.safe_dump(config))
+    assert "unknown metric 'mmr'" in cli("tune", "smoke.yaml").err
+    assert cli("tune", "smoke.yaml", "--model", "nope").code == 2
