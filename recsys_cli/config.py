@@ -165,6 +165,17 @@ class ExportBlock(Strict):
     users: Literal["test", "all"] = "test"
 
 
+class CompareBlock(Strict):
+    """`compare:` in an experiment file: `recsys run` ends with `recsys compare` on the run."""
+
+    models: Optional[list[str]] = None
+    k: int = Field(10, ge=1)
+    anchors: int = Field(1000, ge=1)
+    items: list[str] = Field(default_factory=list)
+    item_names: list[str] = Field(default_factory=list)
+    metric: Optional[str] = None
+
+
 class Experiment(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     dataset: Union[Path, IngestBlock]
@@ -172,6 +183,7 @@ class Experiment(Strict):
     models: list[ModelEntry] = Field(min_length=1)
     metrics: MetricsBlock = Field(default_factory=MetricsBlock)
     export: ExportBlock = Field(default_factory=ExportBlock)
+    compare: Optional[CompareBlock] = None
     seed: int = 42
     threads: int = Field(0, ge=0, description="0 = all cores")
 

@@ -326,6 +326,8 @@ class ExperimentRun:
         if until == "report":
             self._export(models, split, dataset_dir)
             self._report(split)
+            if self.experiment.compare is not None:
+                self._compare()
             self.run.complete()
         else:
             self.run.manifest["status"] = f"{until} done"
@@ -538,6 +540,18 @@ class ExperimentRun:
         from recsys_cli.report import metrics_frame, write_report
 
         write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split), self.run.manifest)
+
+    def _compare(self) -> None:
+        from recsys_cli.compare import compare_run
+
+        block = self.experiment.compare
+
+        def work(record):
+            result = compare_run(self.run.path, block.models, k=block.k, anchors=block.anchors, item_ids=block.items,
+                                 item_names=block.item_names, seed=self.experiment.seed, metric=block.metric)
+            record.update(path=result["path"])
+
+        self._always("compare", work)
 
     def tuning_summary(self) -> dict:
         """Per tuned model: default vs best on validation, and the best on test (once)."""

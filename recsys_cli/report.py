@@ -150,3 +150,63 @@ def write_top_popular(path: Path, train, items: pl.DataFrame, n: int) -> None:
     extra = [c for c in ("item_id", "name") if c in items.columns]
     frame = frame.join(items.select("item_idx", *extra), on="item_idx", how="left").drop("item_idx")
     write_parquet(path, frame.select(*extra, "rank", "users"))
+
+
+def markdown_frame(frame: pl.DataFrame) -> str:
+    """Any small table as markdown (floats to 4 decimals)."""
+    def cell(value) -> str:
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    return header + "\n".join("| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()) + "\n"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: Path) -> None:
+    from recsys_cli.atomic import write_atomically
+
+    write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png"))
+
+
+def heatmap(path: Path, names: list[str], pairs: pl.DataFrame, value: str, title: str) -> None:
+    """A symmetric model x model heatmap of `value` from (model_a, model_b, value) rows."""
+    plt = _pyplot()
+    index = {n: i for i, n in enumerate(names)}
+    grid = np.eye(len(names))
+    for row in pairs.iter_rows(named=True):
+        i, j = index[row["model_a"]], index[row["model_b"]]
+        grid[i, j] = grid[j, i] = row[value]
+    figure, axis = plt.subplots(figsize=(1.2 * len(names) + 2, 1.0 * len(names) + 1.5))
+    image = axis.imshow(grid, vmin=0, vmax=1, cmap="viridis")
+    axis.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    axis.set_yticks(range(len(names)), names)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            axis.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", color="white" if grid[i, j] < 0.6 else "black")
+    axis.set_title(title)
+    figure.colorbar(image, ax=axis)
+    _save(figure, path)
+    plt.close(figure)
+
+
+def histograms(path: Path, values: dict[str, np.ndarray], title: str) -> None:
+    """One histogram panel per model (scales differ: cosine vs factor dot products)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(values), figsize=(3.2 * len(values), 2.8), squeeze=False)
+    for axis, (name, data) in zip(axes[0], values.items()):
+        axis.hist(data, bins=40, color="steelblue")
+        axis.set_title(name)
+        axis.set_xlabel("similarity")
+    axes[0][0].set_ylabel("count")
+    figure.suptitle(title)
+    figure.tight_layout()
+    _save(figure, path)
+    plt.close(figure)

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from recsys_cli import __version__
+from recsys_cli.cli.compare import compare
 from recsys_cli.cli.download import download
 from recsys_cli.cli.experiment import evaluate, run, train, tune
 from recsys_cli.cli.info import info
@@ -29,6 +30,7 @@ app.command("train")(train)
 app.command("evaluate")(evaluate)
 app.command("run")(run)
 app.command("tune")(tune)
+app.command("compare")(compare)
 
 
 def _version(value: bool) -> None:

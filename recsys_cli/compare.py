@@ -1,0 +1,301 @@
+"""How differently the models of a run see item similarity and users (seeds 000 and 001).
+
+All list comparisons are vectorised over anchors (or users): for two (n, k) top-k id arrays
+the match cube M[a, i, j] = (A[a, i] == B[a, j]) gives, by 2-D prefix sums, the overlap X_d
+of the two depth-d prefixes for every d at once. From it:
+- overlap@k = X_k / k (seed 000's measure_sim, the share of one list found in the other),
+- Jaccard@k = X_k / (2k - X_k),
+- RBO (Webber, Moffat & Zobel 2010), extrapolated for equal-length lists:
+  RBO_ext = X_k/k * p^k + (1 - p)/p * sum_d X_d/d * p^d, with persistence p = 0.9.
+Metric differences use paired tests on per-user test values: Wilcoxon signed-rank (Holm-
+corrected across model pairs) and a paired bootstrap interval of the mean difference; a pair
+is called different only when both agree (a rank test can reject while the mean difference's
+interval still covers zero).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from recsys_cli.errors import InputError
+
+RBO_PERSISTENCE = 0.9
+STRATA = ("head", "torso", "tail")
+
+
+def prefix_overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """X[n, d-1] = |a[n, :d] ∩ b[n, :d]| for d = 1..k (lists without repeats)."""
+    matches = (a[:, :, None] == b[:, None, :]).astype(np.int32)
+    prefix = matches.cumsum(axis=1).cumsum(axis=2)
+    return np.diagonal(prefix, axis1=1, axis2=2)
+
+
+def list_agreement(a: np.ndarray, b: np.ndarray, p: float = RBO_PERSISTENCE) -> dict[str, np.ndarray]:
+    """Per-row overlap@k, Jaccard@k and RBO of two equally long top-k lists."""
+    k = a.shape[1]
+    overlaps = prefix_overlaps(a, b).astype(np.float64)
+    depth = np.arange(1, k + 1)
+    found = overlaps[:, -1]
+    rbo = found / k * p**k + (1 - p) / p * (overlaps / depth * p**depth).sum(axis=1)
+    return {"overlap": found / k, "jaccard": found / (2 * k - found), "rbo": rbo}
+
+
+def choose_anchors(popularity: np.ndarray, n: int, seed: int, top: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The `top` most popular items plus a seeded sample stratified by popularity: items
+    ranked by popularity are cut into head / torso / tail (the top 20% of interactions' worth
+    of items, the next 30%, the rest) and sampled evenly. Returns (items, stratum names)."""
+    order = np.lexsort((np.arange(len(popularity)), -popularity))
+    order = order[popularity[order] > 0]
+    share = np.cumsum(popularity[order]) / max(popularity.sum(), 1)
+    stratum = np.where(share <= 0.2, 0, np.where(share <= 0.5, 1, 2))
+    stratum[0] = 0
+    chosen = [order[:top]]
+    rng = np.random.default_rng(seed)
+    per_stratum = max(0, n - top) // 3
+    for s in range(3):
+        pool = np.setdiff1d(order[stratum == s], order[:top])
+        chosen.append(rng.choice(pool, size=min(per_stratum, len(pool)), replace=False))
+    items = np.concatenate(chosen).astype(np.int32)
+    rank_of = np.empty(len(popularity), dtype=np.int64)
+    rank_of[order] = np.arange(len(order))
+    names = np.array(STRATA)[stratum[rank_of[items]]]
+    names[:len(chosen[0])] = "top"
+    return items, names
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values."""
+    m = len(pvalues)
+    order = np.argsort(pvalues)
+    adjusted = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * pvalues[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+def paired_significance(per_user: dict[str, np.ndarray], metric: str, resamples: int = 2000, seed: int = 0,
+                        alpha: float = 0.05) -> pl.DataFrame:
+    """For each model pair: mean difference (a - b), its paired 95% bootstrap interval, the
+    Wilcoxon signed-rank p-value and the Holm-adjusted one, and a plain verdict."""
+    from scipy.stats import wilcoxon
+
+    from recsys_cli.evaluation.statistics import bootstrap_ci
+
+    rows = []
+    for a, b in combinations(per_user, 2):
+        diff = per_user[a] - per_user[b]
+        if np.allclose(diff, 0):
+            p = 1.0
+        else:
+            p = float(wilcoxon(per_user[a], per_user[b], zero_method="zsplit").pvalue)
+        low, high = bootstrap_ci(diff, resamples=resamples, seed=seed)
+        rows.append({"model_a": a, "model_b": b, "metric": metric, "mean_a": float(per_user[a].mean()),
+                     "mean_b": float(per_user[b].mean()), "difference": float(diff.mean()),
+                     "ci_low": low, "ci_high": high, "p_wilcoxon": p})
+    frame = pl.DataFrame(rows)
+    if frame.height == 0:
+        return frame
+    frame = frame.with_columns(pl.Series("p_holm", holm(frame["p_wilcoxon"].to_numpy())))
+    # Significant only when the rank test and the interval of the mean difference agree.
+    rank_test = pl.col("p_holm") < alpha
+    interval = (pl.col("ci_low") > 0) | (pl.col("ci_high") < 0)
+    winner = pl.when(pl.col("difference") > 0).then(pl.col("model_a")).otherwise(pl.col("model_b"))
+    return frame.with_columns(
+        pl.when(rank_test & interval).then(pl.format("{} better", winner))
+        .when(rank_test | interval).then(pl.lit("unclear: the tests disagree"))
+        .otherwise(pl.lit("not significant"))
+        .alias("verdict")
+    )
+
+
+@dataclass
+class RunContext:
+    """A finished run folder: its config, models, split and item metadata."""
+
+    path: Path
+    config: dict
+    manifest: dict
+    models: dict = field(default_factory=dict)  # name -> fitted model
+
+    @classmethod
+    def open(cls, path: Path, names: list[str] | None) -> "RunContext":
+        import yaml
+
+        from recsys_cli.models.registry import model_class
+
+        path = Path(path)
+        if (path / "latest").exists() and not (path / "manifest.json").exists():
+            path = (path / "latest").resolve()
+        if not (path / "manifest.json").exists():
+            raise InputError("not a run folder (no manifest.json); give runs/<experiment>/<run-id> or its latest", path=path)
+        config = yaml.safe_load((path / "config.yaml").read_text())
+        manifest = json.loads((path / "manifest.json").read_text())
+        trained = {stage.split("/", 1)[1]: entry["type"] for stage, entry in manifest["stages"].items()
+                   if stage.startswith("train/") and entry.get("status") == "done"}
+        wanted = names or list(trained)
+        missing = [n for n in wanted if n not in trained]
+        if missing:
+            raise InputError(f"no trained model {', '.join(missing)} in this run; it has {', '.join(trained)}", path=path)
+        context = cls(path, config, manifest)
+        context.models = {n: model_class(trained[n]).load(path / "models" / n) for n in wanted}
+        return context
+
+    def dataset_dir(self) -> Path:
+        dataset = self.config["dataset"]
+        if isinstance(dataset, dict):
+            return Path(dataset.get("out") or Path("data") / self.config["name"])
+        return Path(dataset)
+
+    def split(self):
+        from recsys_cli.pipeline import load_split
+
+        split_path = self.config["split"].get("path") or self.manifest["stages"]["split"]["path"]
+        return load_split(Path(split_path))
+
+
+def resolve_anchor_items(items: pl.DataFrame, ids: list[str], names: list[str]) -> np.ndarray:
+    """--item (original ids) and --item-name (case-insensitive; an exact title wins, else a
+    unique substring) -> item indices. Ambiguous or unknown names are bad input, listing matches."""
+    chosen = []
+    id_text = items["item_id"].cast(pl.String)
+    for value in ids:
+        hit = items.filter(id_text == str(value))
+        if hit.height == 0:
+            raise InputError(f"--item {value}: no such item id in the dataset")
+        chosen.append(int(hit["item_idx"][0]))
+    for query in names:
+        if "name" not in items.columns:
+            raise InputError("--item-name: this dataset has no item names")
+        lowered = items["name"].str.to_lowercase()
+        exact = items.filter(lowered == query.lower())
+        matches = exact if exact.height else items.filter(lowered.str.contains(query.lower(), literal=True))
+        if matches.height != 1:
+            listed = "; ".join(f"{r['item_id']}: {r['name']}" for r in matches.head(10).iter_rows(named=True))
+            reason = "matches no item" if matches.height == 0 else f"is ambiguous ({matches.height} matches: {listed})"
+            raise InputError(f"--item-name {query!r} {reason}; use --item ID or a longer name")
+        chosen.append(int(matches["item_idx"][0]))
+    return np.array(chosen, dtype=np.int32)
+
+
+def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anchors: int = 1000,
+                item_ids: list[str] | None = None, item_names: list[str] | None = None, seed: int = 42,
+                metric: str | None = None) -> dict:
+    """Everything `recsys compare` computes; writes RUN_DIR/compare/ and appends to report.md."""
+    from recsys_cli.atomic import write_json, write_parquet
+    from recsys_cli.data.dataset import Dataset
+    from recsys_cli.models.base import item_popularity
+    from recsys_cli.report import heatmap, histograms, markdown_frame
+
+    context = RunContext.open(run_dir, models)
+    out = context.path / "compare"
+    out.mkdir(exist_ok=True)
+    split = context.split()
+    dataset = Dataset.open(context.dataset_dir())
+    popularity = item_popularity(split.train)
+    result: dict = {"path": str(out), "k": k, "models": list(context.models)}
+
+    similar_models = {n: m for n, m in context.models.items() if m.has_similar_items}
+    anchor_items, strata = choose_anchors(popularity, anchors, seed)
+    lists = {n: m.similar_items(anchor_items, k) for n, m in similar_models.items()}
+    rows = []
+    for a, b in combinations(lists, 2):
+        agreement = list_agreement(lists[a][0], lists[b][0])
+        rows.append(pl.DataFrame({"model_a": a, "model_b": b, "item_idx": anchor_items, "stratum": strata, **agreement}))
+    if rows:
+        per_anchor = pl.concat(rows)
+        write_parquet(out / "similar_agreement.parquet", per_anchor)
+        by_pair = per_anchor.group_by("model_a", "model_b", maintain_order=True).agg(
+            pl.col("overlap", "jaccard", "rbo").mean())
+        by_stratum = per_anchor.group_by("model_a", "model_b", "stratum", maintain_order=True).agg(
+            pl.col("overlap", "jaccard", "rbo").mean())
+        write_parquet(out / "similar_agreement_summary.parquet", by_pair)
+        write_parquet(out / "similar_agreement_by_stratum.parquet", by_stratum)
+        heatmap(out / "similar_overlap.png", list(lists), by_pair, "overlap", f"similar items: overlap@{k}")
+        heatmap(out / "similar_rbo.png", list(lists), by_pair, "rbo", f"similar items: RBO (p={RBO_PERSISTENCE})")
+        result["similar_agreement"] = by_pair.to_dicts()
+        result["similar_agreement_by_stratum"] = by_stratum.to_dicts()
+
+    distributions = {n: lists[n][1][np.isfinite(lists[n][1])].ravel() for n in lists}
+    if distributions:
+        histograms(out / "similarity_values.png", distributions, f"similarity values of the top-{k} similar items")
+        result["similar_popularity"] = [
+            {"model": n, "anchor_mean_popularity": float(popularity[anchor_items].mean()),
+             "similar_mean_popularity": float(popularity[lists[n][0]].mean())} for n in lists]
+
+    users = np.flatnonzero(np.diff(split.test.indptr)).astype(np.int32)
+    recommendations = {n: m.recommend(users, split.history, k, fold_in=split.fold_in)[0] for n, m in context.models.items()}
+    rec_rows = [{"model_a": a, "model_b": b, **{key: float(v.mean()) for key, v in
+                                                list_agreement(recommendations[a], recommendations[b]).items()}}
+                for a, b in combinations(recommendations, 2)]
+    if rec_rows:
+        rec_frame = pl.DataFrame(rec_rows)
+        write_parquet(out / "recommendation_agreement.parquet", rec_frame)
+        heatmap(out / "recommendation_overlap.png", list(recommendations), rec_frame, "overlap",
+                f"recommendations: overlap@{k} over {len(users):,} test users")
+        result["recommendation_agreement"] = rec_rows
+
+    anchors_asked = resolve_anchor_items(dataset.items, item_ids or [], item_names or [])
+    if len(anchors_asked) and similar_models:
+        side = side_by_side(anchors_asked, {n: m.similar_items(anchors_asked, k)[0] for n, m in similar_models.items()},
+                            dataset.items)
+        write_parquet(out / "side_by_side.parquet", side)
+        result["side_by_side"] = side.to_dicts()
+
+    metric = metric or _headline_metric(context)
+    per_user = {}
+    for name in context.models:
+        path = context.path / "per_user" / f"{name}.parquet"
+        if path.exists():
+            frame = pl.read_parquet(path)
+            if metric in frame.columns:
+                per_user[name] = frame.sort("user_idx")[metric].to_numpy()
+    if len(per_user) >= 2:
+        significance = paired_significance(per_user, metric, seed=seed)
+        write_parquet(out / "significance.parquet", significance)
+        result["significance"] = significance.to_dicts()
+
+    write_json(out / "compare.json", result)
+    _append_report(context.path, result, markdown_frame)
+    return result
+
+
+def side_by_side(anchors: np.ndarray, similar: dict[str, np.ndarray], items: pl.DataFrame) -> pl.DataFrame:
+    """One row per (anchor, rank), one column per model with the similar item's name."""
+    label = items.sort("item_idx").select(
+        pl.col("name") if "name" in items.columns else pl.col("item_id").cast(pl.String))[:, 0].to_numpy()
+    k = next(iter(similar.values())).shape[1]
+    return pl.DataFrame({
+        "anchor": np.repeat(label[anchors], k),
+        "rank": np.tile(np.arange(1, k + 1), len(anchors)),
+        **{name: label[ids].ravel() for name, ids in similar.items()},
+    })
+
+
+def _headline_metric(context: RunContext) -> str:
+    metrics = context.config.get("metrics", {})
+    names = metrics.get("names") or ["mrr"]
+    ks = metrics.get("k") or [100]
+    return f"{names[0]}@{max(ks)}"
+
+
+def _append_report(run_path: Path, result: dict, markdown_frame) -> None:
+    from recsys_cli.atomic import write_text
+
+    report = run_path / "report.md"
+    text = report.read_text() if report.exists() else ""
+    text = text.split("\n## Compare\n")[0].rstrip() + "\n\n## Compare\n\n"
+    if "similar_agreement" in result:
+        text += f"### Similar items agreement (@{result['k']})\n\n" + markdown_frame(pl.DataFrame(result["similar_agreement"])) + "\n"
+    if "recommendation_agreement" in result:
+        text += f"### Recommendation agreement (@{result['k']})\n\n" + markdown_frame(pl.DataFrame(result["recommendation_agreement"])) + "\n"
+    if "significance" in result:
+        text += "### Significance (paired Wilcoxon, Holm-corrected)\n\n" + markdown_frame(pl.DataFrame(result["significance"])) + "\n"
+    if "side_by_side" in result:
+        text += "### Side by side\n\n" + markdown_frame(pl.DataFrame(result["side_by_side"])) + "\n"
+    write_text(report, text)
