@@ -30,8 +30,9 @@ STRATA = ("head", "torso", "tail")
 
 
 def prefix_overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """X[n, d-1] = |a[n, :d] ∩ b[n, :d]| for d = 1..k (lists without repeats)."""
-    matches = (a[:, :, None] == b[:, None, :]).astype(np.int32)
+    """X[n, d-1] = |a[n, :d] ∩ b[n, :d]| for d = 1..k (lists without repeats; -1 pads a
+    short list and matches nothing)."""
+    matches = ((a[:, :, None] == b[:, None, :]) & (a[:, :, None] >= 0)).astype(np.int32)
     prefix = matches.cumsum(axis=1).cumsum(axis=2)
     return np.diagonal(prefix, axis1=1, axis2=2)
 
@@ -57,10 +58,11 @@ def choose_anchors(popularity: np.ndarray, n: int, seed: int, top: int = 5) -> t
     stratum[0] = 0
     chosen = [order[:top]]
     rng = np.random.default_rng(seed)
-    per_stratum = max(0, n - top) // 3
+    rest = max(0, n - top)
     for s in range(3):
         pool = np.setdiff1d(order[stratum == s], order[:top])
-        chosen.append(rng.choice(pool, size=min(per_stratum, len(pool)), replace=False))
+        wanted = rest // 3 + (1 if s < rest % 3 else 0)
+        chosen.append(rng.choice(pool, size=min(wanted, len(pool)), replace=False))
     items = np.concatenate(chosen).astype(np.int32)
     rank_of = np.empty(len(popularity), dtype=np.int64)
     rank_of[order] = np.arange(len(order))
@@ -226,7 +228,7 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
         histograms(out / "similarity_values.png", distributions, f"similarity values of the top-{k} similar items")
         result["similar_popularity"] = [
             {"model": n, "anchor_mean_popularity": float(popularity[anchor_items].mean()),
-             "similar_mean_popularity": float(popularity[lists[n][0]].mean())} for n in lists]
+             "similar_mean_popularity": float(popularity[lists[n][0][lists[n][0] >= 0]].mean())} for n in lists]
 
     users = np.flatnonzero(np.diff(split.test.indptr)).astype(np.int32)
     recommendations = {n: m.recommend(users, split.history, k, fold_in=split.fold_in)[0] for n, m in context.models.items()}

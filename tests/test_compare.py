@@ -25,6 +25,8 @@ def test_a_list_agrees_fully_with_itself_and_not_at_all_with_a_disjoint_one():
     assert same["rbo"] == pytest.approx([1.0, 1.0])
     disjoint = list_agreement(a, a + 100)
     assert disjoint["overlap"].tolist() == [0.0, 0.0] and disjoint["rbo"].tolist() == [0.0, 0.0]
+    padded = np.array([[1, -1, -1, -1]])  # short lists are padded with -1, which matches nothing
+    assert list_agreement(padded, padded)["overlap"].tolist() == [0.25]
 
 
 def test_rbo_against_a_hand_computed_case():

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys_cli.models.base import Recommender, csr_from_state, csr_state, similar_from_rows
+from recsys_cli.models.base import Recommender, csr_from_state, csr_state
 
 
 class ItemKNNParams(BaseModel):
@@ -70,7 +70,7 @@ class ItemKNN(Recommender):
         return (history @ self.similarity).toarray()
 
     def similar_items(self, items, k):
-        return similar_from_rows(self.similarity[items].toarray(), items, k)
+        return sparse_row_topk(self.similarity[items], items, k)
 
     def state(self):
         return csr_state(self.similarity, "similarity")
@@ -96,6 +96,24 @@ def keep_top_per_row(matrix, k: int):
     rank = np.arange(len(order)) - matrix.indptr[rows[order]]
     keep = order[rank < k]
     return sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape, dtype=np.float32)
+
+
+def sparse_row_topk(rows, anchors: np.ndarray, k: int):
+    """Top-k (ids, scores) of each sparse similarity row, the anchor itself excluded and ties
+    by item index; rows with fewer than k neighbours are padded with id -1, score -inf."""
+    rows = rows.tocsr()
+    row_of = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    keep = rows.indices != np.asarray(anchors)[row_of]
+    row_of, columns, values = row_of[keep], rows.indices[keep], rows.data[keep]
+    order = np.lexsort((columns, -values, row_of))
+    starts = np.searchsorted(row_of[order], np.arange(rows.shape[0]))
+    rank = np.arange(len(order)) - starts[row_of[order]]
+    chosen = order[rank < k]
+    ids = np.full((rows.shape[0], k), -1, dtype=np.int32)
+    scores = np.full((rows.shape[0], k), -np.inf, dtype=np.float32)
+    ids[row_of[chosen], rank[rank < k]] = columns[chosen]
+    scores[row_of[chosen], rank[rank < k]] = values[chosen]
+    return ids, scores
 
 
 def _keep_random_per_row(history, n: int, seed: int):
