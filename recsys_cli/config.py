@@ -137,6 +137,7 @@ class ModelEntry(Strict):
     type: Literal[tuple(MODELS)]  # type: ignore[valid-type]
     params: dict[str, Any] = Field(default_factory=dict)
     filter_seen: Optional[bool] = None  # default: metrics.filter_seen
+    use_weights: bool = False  # on a rated dataset, fit ranking models on the ratings' values
     tune: Union[bool, TuneBlock, None] = None  # true = the model type's default search
 
     def tune_block(self) -> "TuneBlock | None":

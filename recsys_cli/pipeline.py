@@ -314,6 +314,9 @@ class ExperimentRun:
 
     def _chain(self, until: str) -> dict:
         dataset_dir = self._ingest()
+        from recsys_cli.data.dataset import Dataset
+
+        self.weight_kind = Dataset.open(dataset_dir).info.get("weight_kind", "implicit")
         split = self._split(dataset_dir)
         for entry in self.experiment.models:
             if entry.tune_block() is not None:
@@ -389,7 +392,7 @@ class ExperimentRun:
         from recsys_cli.models.registry import model_class
 
         cls = model_class(entry.type)
-        return fp({"split": split.info["fingerprint"], "type": entry.type,
+        return fp({"split": split.info["fingerprint"], "type": entry.type, "use_weights": entry.use_weights,
                    "params": self._params(entry).model_dump(), "seed": self.experiment.seed,
                    "threads": None if cls.deterministic else self.experiment.threads})
 
@@ -444,7 +447,7 @@ class ExperimentRun:
 
         def work(record):
             model = cls(self._params(entry), seed=self.experiment.seed, threads=self.experiment.threads)
-            model.fit(split.train)
+            model.fit(self._train_matrix(entry, cls, split.train))
             with atomic_directory(self.run.path / folder) as tmp:
                 model.save(tmp)
             record.update(type=entry.type, deterministic=cls.deterministic, params=model.params.model_dump())
@@ -452,6 +455,15 @@ class ExperimentRun:
 
         self._timed(f"train/{entry.name}", self._train_key(entry, split), [folder], work)
         return holder.get("model") or cls.load(self.run.path / folder)
+
+    def _train_matrix(self, entry, cls, train):
+        """On a rated dataset a ranking model sees interactions, not rating values, unless
+        its entry says `use_weights: true`; rating models always see the ratings."""
+        if self.weight_kind != "rating" or cls.predicts_ratings or entry.use_weights:
+            return train
+        binary = train.copy()
+        binary.data[:] = 1.0
+        return binary
 
     def _filter_seen(self, entry) -> bool:
         return self.experiment.metrics.filter_seen if entry.filter_seen is None else entry.filter_seen

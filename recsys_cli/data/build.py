@@ -108,6 +108,7 @@ def build_dataset(
             **filter_stats,
         },
         "has_timestamps": timestamps.len() > 0,
+        "weight_kind": tables.weight_kind,
         "time_range": [int(timestamps.min()), int(timestamps.max())] if timestamps.len() else None,
         "item_metadata": [c for c in items_table.columns if c not in ("item_idx", "item_id")],
         "build_seconds": None,

@@ -32,6 +32,7 @@ class SourceTables:
     items: pl.DataFrame | None = None
     users: pl.DataFrame | None = None
     stats: dict = field(default_factory=dict)
+    weight_kind: str = "implicit"  # "rating" when weights are explicit ratings
 
 
 def require_columns(columns, required, path, *, what="column") -> None:

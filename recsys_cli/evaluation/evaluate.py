@@ -24,6 +24,16 @@ class Evaluation:
     top_scores: np.ndarray
 
 
+def rating_errors(model, test, chunk: int = 1 << 20) -> dict[str, float]:
+    """RMSE and MAE of predicted against held-out ratings (the test matrix's values)."""
+    coo = test.tocoo()
+    errors = np.concatenate([
+        model.predict(coo.row[s:s + chunk], coo.col[s:s + chunk]) - coo.data[s:s + chunk]
+        for s in range(0, coo.nnz, chunk)
+    ]).astype(np.float64)
+    return {"rmse": float(np.sqrt(np.mean(errors**2))), "mae": float(np.mean(np.abs(errors)))}
+
+
 def evaluate(model, train, test, history, ks: list[int], names: list[str], *, filter_seen: bool = True,
              fold_in: bool = False, keep: int = 0, seed: int = 0, progress=None, bootstrap: bool = True) -> Evaluation:
     """Rank the full catalogue for every user with test items and score the top max(ks).
@@ -62,5 +72,7 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
         else:  # coverage: one value for the whole catalogue
             summary[key] = coverage(top_ids, int(key.split("@")[1]), train.shape[1])
     intervals = {key: bootstrap_ci(per_user[key].to_numpy(), seed=seed) for key in columns} if bootstrap else {}
+    if getattr(model, "predicts_ratings", False):
+        summary.update(rating_errors(model, test))
     return Evaluation(per_user, summary, intervals, users, top_ids,
                       np.concatenate(all_scores) if all_scores else np.empty((0, depth), np.float32))

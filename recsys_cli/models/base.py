@@ -34,6 +34,7 @@ class Recommender:
     # Default tune space: parameter -> {low, high, log, type} or {choices}.
     tune_space: ClassVar[dict[str, dict]] = {}
     iterative: ClassVar[bool] = False  # fit(train, callback) calls back every iteration
+    predicts_ratings: ClassVar[bool] = False  # has predict(users, items) -> ratings (RMSE/MAE)
 
     def __init__(self, params: BaseModel | dict | None = None, *, seed: int = 42, threads: int = 0):
         if not isinstance(params, BaseModel):

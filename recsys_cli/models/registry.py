@@ -17,6 +17,10 @@ MODELS = {
     "bpr": "recsys_cli.models.bpr:BPR",
     "lmf": "recsys_cli.models.lmf:LMF",
     "ease": "recsys_cli.models.ease:EASE",
+    "slim": "recsys_cli.models.slim:SLIM",
+    "pure-svd": "recsys_cli.models.pure_svd:PureSVD",
+    "funk-svd": "recsys_cli.models.explicit:FunkSVD",
+    "als-explicit": "recsys_cli.models.explicit:ALSExplicit",
 }
 
 

@@ -59,7 +59,8 @@ def read(path: Path, min_rating: float | None = None) -> SourceTables:
     events = ratings.lazy().select(
         "user_id", "item_id", pl.col("rating").cast(pl.Float32).alias("weight"), "timestamp"
     )
-    return SourceTables(events=events, items=items, files=bundle.files(), stats=stats)
+    return SourceTables(events=events, items=items, files=bundle.files(), stats=stats,
+                        weight_kind="implicit" if min_rating is not None else "rating")
 
 
 def _checked_ratings(frame: pl.DataFrame, location: str) -> pl.DataFrame:
