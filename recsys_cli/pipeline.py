@@ -313,7 +313,7 @@ class ExperimentRun:
         write_text(self.run.path / "config.yaml", yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True))
 
     def _chain(self, until: str) -> dict:
-        dataset_dir = self._ingest()
+        dataset_dir = self.dataset_dir = self._ingest()
         from recsys_cli.data.dataset import Dataset
 
         self.weight_kind = Dataset.open(dataset_dir).info.get("weight_kind", "implicit")
@@ -425,6 +425,7 @@ class ExperimentRun:
                 storage_path=storage, study_name=study_name, validation=split.validation(),
                 filter_seen=self._filter_seen(entry), seed=self.experiment.seed,
                 threads=self.experiment.threads, jobs=self.jobs, trials=target, timeout=self.tune_timeout,
+                prepare=self._with_metadata,
                 on_trial=lambda n, best: advance(n, f"tune {entry.name} (best {block.metric} {best:.4f})"
                                                   if best is not None else None),
             )
@@ -446,8 +447,10 @@ class ExperimentRun:
         holder = {}
 
         def work(record):
-            model = cls(self._params(entry), seed=self.experiment.seed, threads=self.experiment.threads)
+            model = self._with_metadata(cls(self._params(entry), seed=self.experiment.seed, threads=self.experiment.threads))
             model.fit(self._train_matrix(entry, cls, split.train))
+            if hasattr(model, "report_details"):
+                record.update(model.report_details())
             with atomic_directory(self.run.path / folder) as tmp:
                 model.save(tmp)
             record.update(type=entry.type, deterministic=cls.deterministic, params=model.params.model_dump())
@@ -455,6 +458,14 @@ class ExperimentRun:
 
         self._timed(f"train/{entry.name}", self._train_key(entry, split), [folder], work)
         return holder.get("model") or cls.load(self.run.path / folder)
+
+    def _with_metadata(self, model):
+        """Give item metadata (items.parquet) to models that use it (content, rerank)."""
+        if getattr(model, "uses_item_metadata", False):
+            from recsys_cli.data.dataset import Dataset
+
+            model.set_item_metadata(Dataset.open(self.dataset_dir).items)
+        return model
 
     def _train_matrix(self, entry, cls, train):
         """On a rated dataset a ranking model sees interactions, not rating values, unless

@@ -11,7 +11,7 @@ import polars as pl
 
 from recsys_cli.atomic import write_json, write_parquet, write_text
 
-LOWER_IS_BETTER = {"avg_popularity"}  # for marking the best value per column
+LOWER_IS_BETTER = {"avg_popularity", "rmse", "mae"}  # for marking the best value per column
 
 
 def metrics_frame(summaries: dict[str, dict[str, float]]) -> pl.DataFrame:
@@ -57,10 +57,10 @@ def rich_tables(frame: pl.DataFrame, intervals: dict, title: str) -> list:
     best = best_per_column(frame)
     by_k: dict[str, list[str]] = {}
     for column in frame.columns[1:]:
-        by_k.setdefault(column.split("@")[-1], []).append(column)
+        by_k.setdefault(f"@{column.split('@')[1]}" if "@" in column else "rating prediction", []).append(column)
     tables = []
     for k, columns in by_k.items():
-        table = Table(title=f"{title} — @{k}", title_justify="left")
+        table = Table(title=f"{title} — {k}", title_justify="left")
         table.add_column("model", style="bold")
         for column in columns:
             table.add_column(column.split("@")[0], justify="right")
@@ -96,6 +96,11 @@ def markdown_table(frame: pl.DataFrame) -> str:
 
 def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, manifest: dict, extra: str = "") -> None:
     env = manifest.get("environment", {})
+    for stage, entry in manifest.get("stages", {}).items():
+        if entry.get("feature_importances"):
+            ranked = sorted(entry["feature_importances"].items(), key=lambda kv: -kv[1])
+            extra += (f"\n## Feature importances of {stage.split('/', 1)[1]} (share of gain)\n\n| feature | importance |\n|---|---|\n"
+                      + "\n".join(f"| {name} | {value:.4f} |" for name, value in ranked) + "\n")
     timings = [
         f"| {stage} | {entry.get('status')} | {entry.get('seconds', 0):.2f} |"
         for stage, entry in manifest.get("stages", {}).items()

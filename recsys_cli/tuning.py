@@ -118,6 +118,7 @@ def run_study(
     validation: tuple, filter_seen: bool, seed: int, threads: int, jobs: int = 1,
     trials: int | None = None, timeout: float | None = None,
     on_trial: Callable[[int, float | None], None] | None = None,
+    prepare: Callable = lambda model: model,
 ) -> TuneOutcome:
     import optuna
     from optuna.trial import TrialState
@@ -152,7 +153,7 @@ def run_study(
 
     def objective(trial) -> float:
         params = {**base_params, **suggest(trial, space, cls.Params)}
-        model = cls(params, seed=seed, threads=per_trial_threads)
+        model = prepare(cls(params, seed=seed, threads=per_trial_threads))
         if not cls.iterative or block.pruner == "none":
             model.fit(valid_train)
             return score(model)

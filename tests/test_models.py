@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 import scipy.sparse as sp
 
@@ -86,7 +87,11 @@ def test_personalised_models_recover_planted_blocks(model_type):
 def test_protocol_filtering_similar_items_and_save_load(model_type, tmp_path):
     train = blocks(users_per_block=8, items_per_block=5)
     cls = model_class(model_type)
-    model = cls(seed=1, threads=1).fit(train)
+    model = cls(seed=1, threads=1)
+    if getattr(model, "uses_item_metadata", False):
+        model.set_item_metadata(pl.DataFrame({"item_idx": np.arange(10, dtype=np.int32),
+                                              "category": ["a"] * 5 + ["b"] * 5}))
+    model.fit(train)
     users = np.arange(train.shape[0])
     ids, scores = model.recommend(users, train, 4)
     assert ids.shape == (len(users), 4) and scores.dtype == np.float32
@@ -96,6 +101,8 @@ def test_protocol_filtering_similar_items_and_save_load(model_type, tmp_path):
     assert np.all(np.diff(scores, axis=1)[np.isfinite(np.diff(scores, axis=1))] <= 1e-6)
     model.save(tmp_path / "m")
     again = cls.load(tmp_path / "m")
+    if getattr(again, "uses_item_metadata", False) and not hasattr(again, "features"):
+        again.set_item_metadata(pl.DataFrame({"item_idx": np.arange(10, dtype=np.int32), "category": ["a"] * 5 + ["b"] * 5}))
     assert np.array_equal(again.recommend(users, train, 4)[0], ids) or model_type == "random"
     if cls.has_similar_items:
         anchors = np.array([0, 7])

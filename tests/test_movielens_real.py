@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -47,3 +49,20 @@ def test_time_splits_on_real_timestamps(likes, expected, tmp_path):
     cut = pipeline.split(likes.path, "temporal", tmp_path / "t", {"test_ratio": 0.1})
     held = cut.info["parts"]["test"]["interactions"] + cut.info["parts"].get("test_cold", {"interactions": 0})["interactions"]
     assert held == round(0.1 * expected["likes"])
+
+
+def test_explicit_ratings_run_end_to_end(tmp_path, monkeypatch):
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ratings.yaml").write_text(yaml.safe_dump({
+        "name": "ratings", "dataset": {"format": "movielens", "path": str(ML_LATEST_SMALL)},
+        "split": {"strategy": "random-holdout", "test_ratio": 0.2},
+        "models": [{"name": "funk-svd", "type": "funk-svd", "params": {"epochs": 10}}, {"name": "pop", "type": "popular"}],
+        "metrics": {"k": [10], "names": ["mrr", "recall"]}, "export": {"recommendations": 0, "similar": 0},
+    }))
+    summary = pipeline.run_experiment(tmp_path / "ratings.yaml", tmp_path / "runs")
+    metrics = pl.read_csv(Path(summary["path"]) / "metrics.csv")
+    funk = metrics.filter(pl.col("model") == "funk-svd").row(0, named=True)
+    assert 0.8 < funk["rmse"] < 1.0 and funk["mae"] < funk["rmse"]
+    assert metrics.filter(pl.col("model") == "pop")["rmse"].is_null().all()

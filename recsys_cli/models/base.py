@@ -115,6 +115,15 @@ def similar_from_rows(rows: np.ndarray, items: np.ndarray, k: int):
     return topk(rows, k)
 
 
+def cosine_similar_items(item_factors: np.ndarray, items: np.ndarray, k: int):
+    """Top-k items by cosine of their factor vectors, the anchor excluded, batched."""
+    normed = item_factors / (np.linalg.norm(item_factors, axis=1, keepdims=True) + 1e-12)
+    step = rows_per_batch(len(item_factors))
+    parts = [similar_from_rows(normed[items[s:s + step]] @ normed.T, items[s:s + step], k)
+             for s in range(0, len(items), step)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def item_popularity(train) -> np.ndarray:
     """Number of users with each item in train."""
     return np.bincount(train.indices, minlength=train.shape[1]).astype(np.float32)

@@ -11,13 +11,11 @@ rank by predicted rating.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys_cli.models.base import Recommender, similar_from_rows
-from recsys_cli.models.topk import rows_per_batch
-
-import numba
+from recsys_cli.models.base import Recommender, cosine_similar_items
 
 
 def _njit(**options):
@@ -64,9 +62,9 @@ def _solve_rows(indptr, indices, targets, fixed, reg, out):  # pragma: no cover 
 class FunkSVDParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     factors: int = Field(50, ge=1, le=1024)
-    epochs: int = Field(20, ge=1, le=1000)
+    epochs: int = Field(40, ge=1, le=1000)
     learning_rate: float = Field(0.005, gt=0)
-    regularization: float = Field(0.02, ge=0)
+    regularization: float = Field(0.05, ge=0)
     init_std: float = Field(0.1, gt=0)
 
 
@@ -74,7 +72,7 @@ class ALSExplicitParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     factors: int = Field(20, ge=1, le=1024)
     iterations: int = Field(15, ge=1, le=1000)
-    regularization: float = Field(5.0, ge=0)
+    regularization: float = Field(15.0, ge=0)
 
 
 class RatingModel(Recommender):
@@ -92,11 +90,7 @@ class RatingModel(Recommender):
                 + self.user_factors[users] @ self.item_factors.T).astype(np.float32)
 
     def similar_items(self, items, k):
-        normed = self.item_factors / (np.linalg.norm(self.item_factors, axis=1, keepdims=True) + 1e-12)
-        step = rows_per_batch(self.n_items)
-        parts = [similar_from_rows(normed[items[s:s + step]] @ normed.T, items[s:s + step], k)
-                 for s in range(0, len(items), step)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return cosine_similar_items(self.item_factors, items, k)
 
     def state(self):
         return {"mu": np.array([self.mu]), "user_bias": self.user_bias, "item_bias": self.item_bias,

@@ -44,7 +44,11 @@ class ImplicitFactorModel(Recommender):
             users, rows, N=min(k, self.n_items),
             filter_already_liked_items=filter_seen, recalculate_user=fold_in,
         )
-        return np.asarray(ids, dtype=np.int32).reshape(len(users), -1), np.asarray(scores, dtype=np.float32).reshape(len(users), -1)
+        ids = np.asarray(ids, dtype=np.int32).reshape(len(users), -1)
+        scores = np.asarray(scores, dtype=np.float32).reshape(len(users), -1)
+        # implicit pads lists longer than a user's unseen items with seen ones scored -FLT_MAX.
+        scores[scores <= np.finfo(np.float32).min] = -np.inf
+        return ids, scores
 
     def similar_items(self, items, k):
         items = np.asarray(items, dtype=np.int32)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys_cli.models.base import Recommender, similar_from_rows
-from recsys_cli.models.topk import rows_per_batch
+from recsys_cli.models.base import Recommender, cosine_similar_items
 
 
 class PureSVDParams(BaseModel):
@@ -35,11 +34,7 @@ class PureSVD(Recommender):
         return np.asarray(((history > 0).astype(np.float32) @ self.item_factors) @ self.item_factors.T)
 
     def similar_items(self, items, k):
-        normed = self.item_factors / (np.linalg.norm(self.item_factors, axis=1, keepdims=True) + 1e-12)
-        step = rows_per_batch(self.n_items)
-        parts = [similar_from_rows(normed[items[s:s + step]] @ normed.T, items[s:s + step], k)
-                 for s in range(0, len(items), step)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return cosine_similar_items(self.item_factors, items, k)
 
     def state(self):
         return {"item_factors": self.item_factors}

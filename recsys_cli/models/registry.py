@@ -21,6 +21,9 @@ MODELS = {
     "pure-svd": "recsys_cli.models.pure_svd:PureSVD",
     "funk-svd": "recsys_cli.models.explicit:FunkSVD",
     "als-explicit": "recsys_cli.models.explicit:ALSExplicit",
+    "warp": "recsys_cli.models.warp:WARP",
+    "content": "recsys_cli.models.content:Content",
+    "rerank": "recsys_cli.models.rerank:Rerank",
 }
 
 

@@ -1,0 +1,177 @@
+"""Two-stage recommender (seed 004): candidate generators, then a LightGBM lambdarank ranker.
+
+Training: a seeded random `holdout` share of each user's train interactions becomes the
+ranker's target; the generators are fitted on the rest and propose their top candidates for
+those users; features are each generator's score and rank (rank n + 1 when it did not
+propose the item), the item's popularity and the user's activity (a content generator's
+score is the content similarity). Labels mark the candidates found in the held-out part.
+Serving: the generators are refitted on the whole train split, propose candidates, and the
+ranker orders them. Feature importances (gain) are kept for the report.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from recsys_cli.models.base import Recommender, item_popularity
+
+
+class GeneratorSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    params: dict = Field(default_factory=dict)
+    candidates: int = Field(100, ge=1, le=5000)
+
+
+class RerankParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    generators: list[GeneratorSpec] = Field(default_factory=lambda: [
+        GeneratorSpec(type="ials", candidates=100), GeneratorSpec(type="item-knn", candidates=100),
+        GeneratorSpec(type="popular", candidates=50)], min_length=1)
+    holdout: float = Field(0.2, gt=0, lt=1, description="share of each user's train interactions used as targets")
+    max_train_users: int = Field(20_000, ge=10, description="users sampled to train the ranker")
+    n_estimators: int = Field(300, ge=1)
+    learning_rate: float = Field(0.05, gt=0)
+    num_leaves: int = Field(31, ge=2)
+    min_child_samples: int = Field(20, ge=1)
+
+
+class Rerank(Recommender):
+    Params = RerankParams
+    deterministic = False  # LightGBM and some generators are multithreaded
+
+    def __init__(self, params=None, *, seed: int = 42, threads: int = 0):
+        super().__init__(params, seed=seed, threads=threads)
+        from recsys_cli.models.registry import model_class
+
+        self.generator_classes = [model_class(g.type) for g in self.params.generators]
+        self.uses_item_metadata = any(getattr(c, "uses_item_metadata", False) for c in self.generator_classes)
+        self.items = None
+        self.feature_importances: dict[str, float] = {}
+
+    def set_item_metadata(self, items) -> None:
+        self.items = items
+
+    def _generators(self, train):
+        models = []
+        for spec, cls in zip(self.params.generators, self.generator_classes):
+            model = cls(spec.params, seed=self.seed, threads=self.threads)
+            if getattr(cls, "uses_item_metadata", False):
+                model.set_item_metadata(self.items)
+            models.append(model.fit(train))
+        return models
+
+    def feature_names(self) -> list[str]:
+        names = [f"{spec.type}_{i}" for i, spec in enumerate(self.params.generators)]
+        return [f"{n}_{kind}" for n in names for kind in ("score", "rank")] + ["item_popularity", "user_activity"]
+
+    def _candidates(self, generators, users, history, filter_seen=True) -> pl.DataFrame:
+        """(user, item, features...) for the union of every generator's top candidates."""
+        frame = None
+        for index, (spec, model) in enumerate(zip(self.params.generators, generators)):
+            ids, scores = model.recommend(users, history, spec.candidates, filter_seen=filter_seen)
+            keep = np.isfinite(scores.ravel()) & (ids.ravel() >= 0)
+            name = f"{spec.type}_{index}"
+            part = pl.DataFrame({
+                "user": np.repeat(users, ids.shape[1])[keep], "item": ids.ravel()[keep],
+                f"{name}_score": scores.ravel()[keep],
+                f"{name}_rank": np.tile(np.arange(1, ids.shape[1] + 1, dtype=np.float32), len(users))[keep],
+            })
+            frame = part if frame is None else frame.join(part, on=["user", "item"], how="full", coalesce=True)
+        fills = [pl.col(f"{s.type}_{i}_rank").fill_null(float(s.candidates + 1)) for i, s in enumerate(self.params.generators)]
+        activity = np.diff(history[users].indptr).astype(np.float32)
+        frame = frame.with_columns(*fills).join(
+            pl.DataFrame({"user": users, "user_activity": activity}), on="user", how="left")
+        return frame.with_columns(pl.Series("item_popularity", self.popularity[frame["item"].to_numpy()])).sort("user", "item")
+
+    def fit(self, train):
+        import lightgbm as lgb
+
+        train = train.tocsr()
+        self.n_items = train.shape[1]
+        rng = np.random.default_rng(self.seed)
+        history, target = _holdout(train, self.params.holdout, rng)
+        users = np.flatnonzero(np.diff(target.indptr))
+        if len(users) > self.params.max_train_users:
+            users = np.sort(rng.choice(users, self.params.max_train_users, replace=False))
+        self.popularity = item_popularity(history)
+        candidates = self._candidates(self._generators(history), users.astype(np.int32), history)
+        positives = pl.DataFrame({"user": np.repeat(np.arange(target.shape[0]), np.diff(target.indptr)).astype(np.int32),
+                                  "item": target.indices.astype(np.int32), "label": np.ones(target.nnz, np.int8)})
+        data = candidates.join(positives, on=["user", "item"], how="left").with_columns(pl.col("label").fill_null(0))
+        useful = data.group_by("user").agg(pl.col("label").max().alias("any")).filter(pl.col("any") > 0)["user"]
+        data = data.filter(pl.col("user").is_in(useful.implode())).sort("user", "item")
+        names = self.feature_names()
+        self.ranker = lgb.LGBMRanker(
+            objective="lambdarank", n_estimators=self.params.n_estimators, learning_rate=self.params.learning_rate,
+            num_leaves=self.params.num_leaves, min_child_samples=self.params.min_child_samples,
+            random_state=self.seed, n_jobs=self.threads or -1, verbose=-1)
+        groups = data.group_by("user", maintain_order=True).len()["len"].to_numpy()
+        self.ranker.fit(data.select(names).to_numpy(), data["label"].to_numpy(), group=groups, feature_name=names)
+        self.booster = self.ranker.booster_
+        gains = self.booster.feature_importance("gain")
+        self.feature_importances = {n: float(g) for n, g in zip(names, gains / max(gains.sum(), 1e-12))}
+        self.popularity = item_popularity(train)
+        self.serving = self._generators(train)
+        return self
+
+    def recommend(self, users, history, k, filter_seen=True, fold_in=False):
+        users = np.asarray(users, dtype=np.int32)
+        frame = self._candidates(self.serving, users, history, filter_seen=filter_seen)
+        scores = self.booster.predict(frame.select(self.feature_names()).to_numpy())
+        ranked = frame.select("user", "item").with_columns(pl.Series("score", scores.astype(np.float32))).sort(
+            ["user", "score", "item"], descending=[False, True, False])
+        ranked = ranked.with_columns(pl.int_range(pl.len()).over("user").alias("rank")).filter(pl.col("rank") < k)
+        position = np.searchsorted(users, ranked["user"].to_numpy()) if np.all(np.diff(users) >= 0) else \
+            pl.DataFrame({"user": users, "row": np.arange(len(users))}).join(ranked.select("user"), on="user", how="right")["row"].to_numpy()
+        ids = np.full((len(users), k), -1, dtype=np.int32)
+        out = np.full((len(users), k), -np.inf, dtype=np.float32)
+        ids[position, ranked["rank"].to_numpy()] = ranked["item"].to_numpy()
+        out[position, ranked["rank"].to_numpy()] = ranked["score"].to_numpy()
+        return ids, out
+
+    def report_details(self) -> dict:
+        return {"feature_importances": self.feature_importances}
+
+    def state(self):
+        arrays = {"popularity": self.popularity, "booster": np.array(self.booster.model_to_string()),
+                  "importance_names": np.array(list(self.feature_importances)),
+                  "importance_values": np.array(list(self.feature_importances.values()))}
+        for index, model in enumerate(self.serving):
+            arrays.update({f"g{index}_{k}": v for k, v in model.state().items()})
+            arrays[f"g{index}_n_items"] = np.array([model.n_items])
+        return arrays
+
+    def set_state(self, arrays):
+        import lightgbm as lgb
+
+        self.popularity = arrays["popularity"]
+        self.booster = lgb.Booster(model_str=str(arrays["booster"]))
+        self.feature_importances = dict(zip(arrays["importance_names"].tolist(), arrays["importance_values"].tolist()))
+        self.serving = []
+        for index, (spec, cls) in enumerate(zip(self.params.generators, self.generator_classes)):
+            model = cls(spec.params, seed=self.seed, threads=self.threads)
+            prefix = f"g{index}_"
+            model.set_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix) and k != f"{prefix}n_items"})
+            model.n_items = int(arrays[f"{prefix}n_items"][0])
+            self.serving.append(model)
+
+
+def _holdout(train, share: float, rng):
+    """Split each user's interactions: a `share` (at least one, never all) becomes targets."""
+    import scipy.sparse as sp
+
+    counts = np.diff(train.indptr)
+    rows = np.repeat(np.arange(train.shape[0]), counts)
+    order = np.lexsort((rng.random(train.nnz), rows))
+    rank = np.empty(train.nnz, dtype=np.int64)
+    rank[order] = np.arange(train.nnz) - train.indptr[rows[order]]
+    wanted = np.where(counts >= 2, np.clip(np.round(share * counts), 1, counts - 1), 0)
+    held = rank < wanted[rows]
+
+    def part(mask):
+        return sp.csr_matrix((train.data[mask], (rows[mask], train.indices[mask])), shape=train.shape)
+
+    return part(~held), part(held)
