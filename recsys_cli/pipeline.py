@@ -601,15 +601,16 @@ class ExperimentRun:
 
 def _recommend_in_chunks(model, users: np.ndarray, split: SplitData, k: int, filter_seen: bool):
     from recsys_cli.evaluation.evaluate import USERS_PER_CHUNK
+    from recsys_cli.models.topk import in_batches
 
-    parts = [model.recommend(users[s:s + USERS_PER_CHUNK], split.history, k, filter_seen=filter_seen, fold_in=split.fold_in)
-             for s in range(0, len(users), USERS_PER_CHUNK)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return in_batches(lambda batch: model.recommend(batch, split.history, k, filter_seen=filter_seen,
+                                                    fold_in=split.fold_in), users, USERS_PER_CHUNK)
 
 
 def _similar_in_chunks(model, anchors: np.ndarray, k: int, chunk: int = 4096):
-    parts = [model.similar_items(anchors[s:s + chunk], k) for s in range(0, len(anchors), chunk)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    from recsys_cli.models.topk import in_batches
+
+    return in_batches(lambda batch: model.similar_items(batch, k), anchors, chunk)
 
 
 def run_experiment(config_path: Path, runs_dir: Path = Path("runs"), until: str = "report", wait: bool = True,

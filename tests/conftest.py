@@ -23,6 +23,16 @@ class CliResult:
 
 
 @pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A user's project folder: the working directory, holding the smoke config as smoke.yaml."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(Path(__file__).resolve().parents[1] / "configs" / "ci-smoke.yaml", tmp_path / "smoke.yaml")
+    return tmp_path
+
+
+@pytest.fixture
 def cli(capsys):
     """Run `recsys ARGS...` in-process; returns exit code, stdout and stderr."""
 

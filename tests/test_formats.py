@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
-from conftest import FIXTURES, dense, read_events, read_matrix
+from conftest import FIXTURES, read_events, read_matrix
 
 
 def _ingest(cli, *args):

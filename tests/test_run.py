@@ -4,7 +4,6 @@ reproducibility and bad configs."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -14,17 +13,6 @@ import yaml
 from recsys_cli import pipeline
 from recsys_cli.models.als import IALS
 from recsys_cli.runs import experiment_lock
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A working directory with the smoke config, as a user's project folder."""
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(ROOT / "configs" / "ci-smoke.yaml", tmp_path / "smoke.yaml")
-    return tmp_path
-
 
 def _config(path: Path, **changes) -> Path:
     config = yaml.safe_load(path.read_text())

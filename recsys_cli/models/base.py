@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from recsys_cli.atomic import write_json
-from recsys_cli.models.topk import mask_seen, rows_per_batch, topk
+from recsys_cli.models.topk import in_batches, mask_seen, rows_per_batch, topk
 
 
 class NoParams(BaseModel):
@@ -118,10 +118,8 @@ def similar_from_rows(rows: np.ndarray, items: np.ndarray, k: int):
 def cosine_similar_items(item_factors: np.ndarray, items: np.ndarray, k: int):
     """Top-k items by cosine of their factor vectors, the anchor excluded, batched."""
     normed = item_factors / (np.linalg.norm(item_factors, axis=1, keepdims=True) + 1e-12)
-    step = rows_per_batch(len(item_factors))
-    parts = [similar_from_rows(normed[items[s:s + step]] @ normed.T, items[s:s + step], k)
-             for s in range(0, len(items), step)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return in_batches(lambda batch: similar_from_rows(normed[batch] @ normed.T, batch, k), items,
+                      rows_per_batch(len(item_factors)))
 
 
 def item_popularity(train) -> np.ndarray:

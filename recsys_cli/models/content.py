@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.errors import InputError
 from recsys_cli.models.base import Recommender, csr_from_state, csr_state, similar_from_rows
-from recsys_cli.models.topk import rows_per_batch
+from recsys_cli.models.topk import in_batches, rows_per_batch
 
 NOT_FEATURES = {"item_idx", "item_id", "name", "title"}
 
@@ -83,10 +83,8 @@ class Content(Recommender):
         return (profile @ self.features.T).toarray()
 
     def similar_items(self, items, k):
-        step = rows_per_batch(self.n_items)
-        parts = [similar_from_rows((self.features[items[s:s + step]] @ self.features.T).toarray(), items[s:s + step], k)
-                 for s in range(0, len(items), step)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return in_batches(lambda batch: similar_from_rows((self.features[batch] @ self.features.T).toarray(), batch, k),
+                          items, rows_per_batch(self.n_items))
 
     def state(self):
         return csr_state(self.features, "features")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.errors import InputError
 from recsys_cli.models.base import Recommender, similar_from_rows
-from recsys_cli.models.topk import rows_per_batch
+from recsys_cli.models.topk import in_batches, rows_per_batch
 
 DENSE_COPIES = 3  # the Gram matrix, its inverse and the float32 weights live at once
 
@@ -66,9 +66,8 @@ class EASE(Recommender):
         return np.asarray((history > 0).astype(np.float32) @ self.weights)
 
     def similar_items(self, items, k):
-        step = rows_per_batch(self.n_items)
-        parts = [similar_from_rows(self.weights[items[s:s + step]], items[s:s + step], k) for s in range(0, len(items), step)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return in_batches(lambda batch: similar_from_rows(self.weights[batch], batch, k), items,
+                          rows_per_batch(self.n_items))
 
     def state(self):
         return {"weights": self.weights}

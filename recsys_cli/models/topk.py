@@ -38,6 +38,12 @@ def topk(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.take_along_axis(scores, ids, axis=1).astype(np.float32)
 
 
+def in_batches(top_lists, rows: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Apply `top_lists(slice) -> (ids, scores)` to consecutive slices of `rows` and stack."""
+    parts = [top_lists(rows[start:start + step]) for start in range(0, len(rows), step)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def mask_seen(scores: np.ndarray, history) -> None:
     """Set the scores of the items in each row's history (a CSR batch) to -inf, in place."""
     rows = np.repeat(np.arange(history.shape[0]), np.diff(history.indptr))
