@@ -321,7 +321,12 @@ class ExperimentRun:
         for entry in self.experiment.models:
             if entry.tune_block() is not None:
                 self._tune(entry, split)
-        models = {entry.name: self._train(entry, split) for entry in self.experiment.models}
+        advance = self.reporter.progress("training", len(self.experiment.models))
+        models = {}
+        for entry in self.experiment.models:
+            models[entry.name] = self._train(entry, split)
+            advance(1, f"training (done: {entry.name})")
+        self.reporter.done()
         if until != "train":
             for entry in self.experiment.models:
                 self._evaluate(entry, models[entry.name], split)

@@ -176,12 +176,23 @@ def run_study(
             best = study_.best_value if any(t.state == TrialState.COMPLETE for t in study_.trials) else None
             on_trial(1, best)
 
-    finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials)
     target = trials if trials is not None else block.trials
+    budget = timeout or block.timeout
     started = time.perf_counter()
-    if finished < target:
-        study.optimize(objective, n_trials=target - finished, timeout=timeout or block.timeout,
-                       n_jobs=jobs, callbacks=[progress], catch=(ArithmeticError, np.linalg.LinAlgError))
+    catch = (ArithmeticError, np.linalg.LinAlgError)
+    # Enqueued trials run alone first: on SQLite (no row locks) two threads could both pop
+    # the same waiting trial.
+    def finished() -> int:
+        return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+    waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    if waiting and finished() < target:
+        study.optimize(objective, n_trials=min(waiting, target - finished()), timeout=budget, n_jobs=1,
+                       callbacks=[progress], catch=catch)
+    left = None if budget is None else budget - (time.perf_counter() - started)
+    if finished() < target and (left is None or left > 0):
+        study.optimize(objective, n_trials=target - finished(), timeout=left, n_jobs=jobs, callbacks=[progress],
+                       catch=catch)
     return _outcome(study, time.perf_counter() - started)
 
 

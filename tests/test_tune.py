@@ -115,3 +115,10 @@ def test_bad_tune_blocks_are_reported(cli, project):
     (project / "smoke.yaml").write_text(yaml.safe_dump(config))
     assert "unknown metric 'mmr'" in cli("tune", "smoke.yaml").err
     assert cli("tune", "smoke.yaml", "--model", "nope").code == 2
+
+
+def test_parallel_jobs_reach_the_trial_count(cli, project):
+    result = cli("tune", "smoke.yaml", "--model", "ials", "--trials", "6", "--jobs", "2", "--json")
+    assert result.code == 0, result.err
+    tuning = result.json()["tuning"]["ials"]
+    assert tuning["complete"] + tuning["pruned"] == 6

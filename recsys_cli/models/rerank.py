@@ -41,6 +41,11 @@ class RerankParams(BaseModel):
 class Rerank(Recommender):
     Params = RerankParams
     deterministic = False  # LightGBM and some generators are multithreaded
+    tune_space = {
+        "n_estimators": {"low": 50, "high": 600, "log": True, "type": "int"},
+        "learning_rate": {"low": 0.01, "high": 0.2, "log": True},
+        "num_leaves": {"low": 7, "high": 127, "log": True, "type": "int"},
+    }
 
     def __init__(self, params=None, *, seed: int = 42, threads: int = 0):
         super().__init__(params, seed=seed, threads=threads)
