@@ -137,7 +137,6 @@ def split(
 
 # --- experiments: ingest -> split -> train -> evaluate -> export -> report ------------------
 
-STEPS = ("train", "evaluate", "report")  # how far `recsys train|evaluate|run` go
 
 
 class Reporter:
