@@ -64,6 +64,8 @@ class Content(Recommender):
     Params = ContentParams
     has_similar_items = True
     uses_item_metadata = True
+    # which metadata columns count: only coarse ones (genres, categories) ... nearly all
+    tune_space = {"max_distinct_share": {"choices": [0.05, 0.2, 0.5, 1.0]}}
 
     def set_item_metadata(self, items: pl.DataFrame) -> None:
         self.features, self.feature_names = item_features(items, self.params.columns, self.params.max_distinct_share)
