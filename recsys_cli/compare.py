@@ -148,6 +148,12 @@ class RunContext:
         context.models = {n: model_class(trained[n]).load(path / "models" / n) for n in wanted}
         return context
 
+    def filter_seen(self, name: str) -> bool:
+        """Whether the run ranked this model with seen items filtered (metrics.json's protocol)."""
+        metrics = self.path / "metrics.json"
+        protocol = json.loads(metrics.read_text())["protocol"] if metrics.exists() else {}
+        return protocol.get("filter_seen", {}).get(name, True)
+
     def dataset_dir(self) -> Path:
         dataset = self.config["dataset"]
         if isinstance(dataset, dict):
@@ -230,8 +236,9 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
             {"model": n, "anchor_mean_popularity": float(popularity[anchor_items].mean()),
              "similar_mean_popularity": float(popularity[lists[n][0][lists[n][0] >= 0]].mean())} for n in lists]
 
-    users = np.flatnonzero(np.diff(split.test.indptr)).astype(np.int32)
-    recommendations = {n: m.recommend(users, split.history, k, fold_in=split.fold_in)[0] for n, m in context.models.items()}
+    users = split.test_users
+    recommendations = {n: m.recommend(users, split.history, k, filter_seen=context.filter_seen(n), fold_in=split.fold_in)[0]
+                       for n, m in context.models.items()}
     rec_rows = [{"model_a": a, "model_b": b, **{key: float(v.mean()) for key, v in
                                                 list_agreement(recommendations[a], recommendations[b]).items()}}
                 for a, b in combinations(recommendations, 2)]

@@ -91,8 +91,7 @@ def split(
 
     dataset = Dataset.open(dataset_dir)
     params = {k: v for k, v in (params or {}).items() if v is not None}
-    if strategy not in splits.STRATEGIES:
-        raise InputError(f"unknown split strategy {strategy!r}; expected one of {', '.join(splits.STRATEGIES)}")
+    splits.check_strategy(strategy)  # before any data is read
     key = fingerprint({"dataset": dataset.fingerprint, "strategy": strategy, "params": params,
                        "seed": seed, "validation": validation, "version": 1})
     previous = _existing_info(out, "split.json")
@@ -106,7 +105,7 @@ def split(
     parts.setdefault("test", cells.to_csr(np.zeros(len(labels), dtype=bool)))
     if validation:
         train_cells = cells.subset(labels == splits.TRAIN)
-        valid_params = splits.validation_params(strategy, params, cells, labels)
+        valid_params = splits.validation_params(strategy, params, labels)
         valid_labels = splits.assign(train_cells, strategy, valid_params, seed + 1)
         for code in np.unique(valid_labels):
             parts[splits.VALIDATION_FILES[code]] = train_cells.to_csr(valid_labels == code)
@@ -192,18 +191,30 @@ class SplitData:
         """user-holdout: test users are absent from train; their history is test_input."""
         return self.has("test_input")
 
+    def _history(self, train_part: str, input_part: str):
+        """Where users' seen items come from: train, plus the fold-in part of a user-holdout
+        split. Composed once per pair of parts."""
+        key = f"{train_part}+{input_part}"
+        if key not in self._parts:
+            train = self.read_part(train_part)
+            self._parts[key] = self.read_part(input_part) + train if self.has(input_part) else train
+        return self._parts[key]
+
     @property
     def history(self):
-        return self.read_part("test_input") + self.train if self.fold_in else self.train
+        return self._history("train", "test_input")
+
+    @property
+    def test_users(self) -> np.ndarray:
+        return np.flatnonzero(np.diff(self.test.indptr)).astype(np.int32)
 
     def validation(self) -> tuple:
         """(valid_train, valid, history, fold_in) for tuning."""
         if not (self.has("valid_train") and self.has("valid")):
             raise InputError("the split has no validation part (valid_train.npz, valid.npz); "
                              "split with `validation: true`", path=self.path)
-        train, valid = self.read_part("valid_train"), self.read_part("valid")
-        fold_in = self.has("valid_input")
-        return train, valid, (self.read_part("valid_input") + train if fold_in else train), fold_in
+        history = self._history("valid_train", "valid_input")
+        return self.read_part("valid_train"), self.read_part("valid"), history, self.has("valid_input")
 
 
 def load_split(folder: Path) -> SplitData:
@@ -233,6 +244,7 @@ class ExperimentRun:
         self.latest = None
         self.summaries: dict[str, dict] = {}
         self.intervals: dict[str, dict] = {}
+        self.test_top_lists: dict[str, tuple] = {}  # model -> (ids, scores) from a fresh evaluation
 
     # -- stage bookkeeping ------------------------------------------------------------------
     def _adopt(self, stage: str, key: str, paths: list[str]) -> bool:
@@ -259,20 +271,21 @@ class ExperimentRun:
         self.run.save()
         return True
 
-    def _timed(self, stage: str, key: str, paths: list[str], work, **details):
-        """Run `work(entry)` as a recorded stage unless it can be adopted; report either way."""
+    def _timed(self, stage: str, key: str, paths: list[str], work) -> dict:
+        """Run `work(entry)` as a recorded stage unless it can be adopted; report either way.
+        Returns the stage's manifest record."""
         import time
 
         if self._adopt(stage, key, paths):
             self.reporter.stage(stage, 0.0, skipped=True)
             self.run.log(f"{stage}: up to date")
-            return self.run.manifest["stages"][stage], True
+            return self.run.manifest["stages"][stage]
         started = time.perf_counter()
-        with self.run.stage(stage, key, **details) as entry:
+        with self.run.stage(stage, key) as entry:
             work(entry)
         self.reporter.stage(stage, time.perf_counter() - started, skipped=False)
         self.run.log(f"{stage}: done in {entry['seconds']}s")
-        return entry, False
+        return entry
 
     # -- the chain --------------------------------------------------------------------------
     def execute(self, until: str = "report", wait: bool = True) -> dict:
@@ -312,10 +325,11 @@ class ExperimentRun:
         write_text(self.run.path / "config.yaml", yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True))
 
     def _chain(self, until: str) -> dict:
-        dataset_dir = self.dataset_dir = self._ingest()
         from recsys_cli.data.dataset import Dataset
 
-        self.weight_kind = Dataset.open(dataset_dir).info.get("weight_kind", "implicit")
+        dataset_dir = self._ingest()
+        self.dataset = Dataset.open(dataset_dir)  # items/users tables are read once, on first use
+        self.weight_kind = self.dataset.info.get("weight_kind", "implicit")
         split = self._split(dataset_dir)
         for entry in self.experiment.models:
             if entry.tune_block() is not None:
@@ -331,7 +345,7 @@ class ExperimentRun:
                 self._evaluate(entry, models[entry.name], split)
             self._write_metrics(split)
         if until == "report":
-            self._export(models, split, dataset_dir)
+            self._export(models, split)
             self._report(split)
             if self.experiment.compare is not None:
                 self._compare()
@@ -439,7 +453,7 @@ class ExperimentRun:
             record.update(outcome.record(), metric=block.metric, study=study_name, storage=str(storage),
                           files=files, objective="validation split (valid_train -> valid); test untouched")
 
-        record, _ = self._timed(f"tune/{entry.name}", fp([study_key, target]), [folder], work)
+        record = self._timed(f"tune/{entry.name}", fp([study_key, target]), [folder], work)
         self.tuned[entry.name] = record
 
     def _train(self, entry, split: SplitData):
@@ -466,9 +480,7 @@ class ExperimentRun:
     def _with_metadata(self, model):
         """Give item metadata (items.parquet) to models that use it (content, rerank)."""
         if getattr(model, "uses_item_metadata", False):
-            from recsys_cli.data.dataset import Dataset
-
-            model.set_item_metadata(Dataset.open(self.dataset_dir).items)
+            model.set_item_metadata(self.dataset.items)
         return model
 
     def _train_matrix(self, entry, cls, train):
@@ -492,17 +504,21 @@ class ExperimentRun:
         key = fp([self._train_key(entry, split), self.config["metrics"], self._filter_seen(entry)])
         path = f"per_user/{entry.name}.parquet"
 
+        export = self.experiment.export
+        keep = export.recommendations if export.users == "test" else 0
+
         def work(record):
-            n_users = int(np.count_nonzero(np.diff(split.test.indptr)))
-            advance = self.reporter.progress(f"evaluate {entry.name}", n_users)
+            advance = self.reporter.progress(f"evaluate {entry.name}", len(split.test_users))
             result = evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
-                              filter_seen=self._filter_seen(entry), fold_in=split.fold_in,
+                              filter_seen=self._filter_seen(entry), fold_in=split.fold_in, keep=keep,
                               seed=self.experiment.seed, progress=advance)
             self.reporter.done()
             write_parquet(self.run.path / path, result.per_user)
             record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users))
+            if keep:  # the export of the same users' top-N needs no second pass
+                self.test_top_lists[entry.name] = (result.top_ids[:, :keep], result.top_scores[:, :keep])
 
-        record, _ = self._timed(f"evaluate/{entry.name}", key, [path], work)
+        record = self._timed(f"evaluate/{entry.name}", key, [path], work)
         self.summaries[entry.name] = record["summary"]
         self.intervals[entry.name] = {k: tuple(v) for k, v in record["intervals"].items()}
 
@@ -514,7 +530,7 @@ class ExperimentRun:
             "k": metrics.k,
             "ranking": "full catalogue; ties by item index (implicit-based models: implicit's top-k)",
             "filter_seen": {e.name: self._filter_seen(e) for e in self.experiment.models},
-            "test_users": int(np.count_nonzero(np.diff(split.test.indptr))),
+            "test_users": len(split.test_users),
             "catalogue_items": int(split.train.shape[1]),
             "fold_in": split.fold_in,
             "means": "over users with test items; coverage over the catalogue",
@@ -525,21 +541,16 @@ class ExperimentRun:
 
         write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split))
 
-    def _export(self, models: dict, split: SplitData, dataset_dir: Path) -> None:
+    def _export(self, models: dict, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp
         from recsys_cli.atomic import write_parquet
-        from recsys_cli.data.dataset import Dataset
         from recsys_cli.report import id_lookup, ranked_frame, write_top_popular
 
         export = self.experiment.export
         if not export.recommendations and not export.similar:
             return
-        dataset = Dataset.open(dataset_dir)
-        user_ids, item_ids = id_lookup(dataset.users, "user_idx"), id_lookup(dataset.items, "item_idx")
-        if export.users == "test":
-            users = np.flatnonzero(np.diff(split.test.indptr)).astype(np.int32)
-        else:
-            users = np.arange(split.train.shape[0], dtype=np.int32)
+        user_ids, item_ids = id_lookup(self.dataset.users, "user_idx"), id_lookup(self.dataset.items, "item_idx")
+        users = split.test_users if export.users == "test" else np.arange(split.train.shape[0], dtype=np.int32)
         for entry in self.experiment.models:
             model, key = models[entry.name], fp([self._train_key(entry, split), self.config["export"], self._filter_seen(entry)])
             paths = []
@@ -550,7 +561,8 @@ class ExperimentRun:
 
             def work(record, entry=entry, model=model, paths=paths):
                 if export.recommendations:
-                    ids, scores = _recommend_in_chunks(model, users, split, export.recommendations, self._filter_seen(entry))
+                    ids, scores = self.test_top_lists.get(entry.name) or _recommend_in_chunks(
+                        model, users, split, export.recommendations, self._filter_seen(entry))
                     write_parquet(self.run.path / paths[0], ranked_frame("user_id", "item_id", users, ids, scores, user_ids, item_ids))
                 if export.similar and model.has_similar_items:
                     anchors = np.arange(split.train.shape[1], dtype=np.int32)
@@ -561,7 +573,7 @@ class ExperimentRun:
 
             self._timed(f"export/{entry.name}", key, paths, work)
         if export.recommendations:
-            write_top_popular(self.run.path / "top_popular.parquet", split.train, dataset.items, export.recommendations)
+            write_top_popular(self.run.path / "top_popular.parquet", split.train, self.dataset.items, export.recommendations)
 
     def _report(self, split: SplitData) -> None:
         from recsys_cli.report import metrics_frame, write_report

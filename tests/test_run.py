@@ -134,3 +134,23 @@ def test_user_holdout_and_temporal_protocols_run(cli, project):
     assert summary["metrics"]["ials"]["mrr@100"] > summary["metrics"]["pop"]["mrr@100"]
     _config(project / "smoke.yaml", split={"strategy": "temporal", "test_ratio": 0.2, "seed": 1})
     assert cli("run", "smoke.yaml", "-q").code == 0
+
+
+def test_exported_recommendations_equal_a_fresh_recommend(project):
+    """The export reuses the evaluation's top lists of test users; they must be what the
+    saved model recommends."""
+    import numpy as np
+
+    from recsys_cli.models.registry import model_class
+
+    summary = pipeline.run_experiment(project / "smoke.yaml", project / "runs")
+    run = Path(summary["path"])
+    split = pipeline.load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"]))
+    model = model_class("item-knn").load(run / "models" / "i2i")
+    ids, _ = model.recommend(split.test_users, split.history, 20)
+    exported = pl.read_parquet(run / "recommendations" / "i2i.parquet").sort("user_id", "rank")
+    users = pl.read_parquet(Path("data/ci-smoke/users.parquet")).sort("user_idx")["user_id"].to_numpy()
+    items = pl.read_parquet(Path("data/ci-smoke/items.parquet")).sort("item_idx")["item_id"].to_numpy()
+    expected = pl.DataFrame({"user_id": np.repeat(users[split.test_users], 20), "item_id": items[ids.ravel()],
+                             "rank": np.tile(np.arange(1, 21), len(split.test_users))}).sort("user_id", "rank")
+    assert exported.select("user_id", "item_id", "rank").equals(expected.with_columns(pl.col("rank").cast(pl.Int32)))

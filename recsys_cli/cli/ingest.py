@@ -148,11 +148,9 @@ def _parse_weights(pairs: list[str]) -> dict[str, float] | None:
 
     weights = {}
     for pair in pairs:
-        name, sep, value = pair.partition("=")
-        try:
+        name, _, value = pair.partition("=")
+        try:  # no '=' leaves value empty, which float() refuses too
             weights[name.strip()] = float(value)
         except ValueError:
-            sep = ""
-        if not sep:
-            raise InputError(f"--action-weight {pair!r}: expected TYPE=NUMBER, e.g. view=0.5")
+            raise InputError(f"--action-weight {pair!r}: expected TYPE=NUMBER, e.g. view=0.5") from None
     return weights or None

@@ -186,10 +186,14 @@ def strategy_params(name: str) -> dict[str, object]:
     return {p.name: p.default for p in list(signature.parameters.values())[2:]}
 
 
-def assign(cells: Cells, strategy: str, params: dict, seed: int) -> np.ndarray:
-    """Label every cell for `strategy`; refuse unknown parameters and an empty test part."""
+def check_strategy(strategy: str) -> None:
     if strategy not in STRATEGIES:
         raise InputError(f"unknown split strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+
+
+def assign(cells: Cells, strategy: str, params: dict, seed: int) -> np.ndarray:
+    """Label every cell for `strategy`; refuse unknown parameters and an empty test part."""
+    check_strategy(strategy)
     allowed = strategy_params(strategy)
     unknown = sorted(set(params) - set(allowed))
     if unknown:
@@ -207,7 +211,7 @@ def assign(cells: Cells, strategy: str, params: dict, seed: int) -> np.ndarray:
     return labels
 
 
-def validation_params(strategy: str, params: dict, cells: Cells, labels: np.ndarray) -> dict:
+def validation_params(strategy: str, params: dict, labels: np.ndarray) -> dict:
     """Parameters that carve validation out of train 'with the same strategy'. A fixed
     date would leave train with no test, so temporal validation cuts the same share by time."""
     if strategy == "temporal" and params.get("before") is not None:
