@@ -98,7 +98,7 @@ def split(
     if not force and previous is not None and previous.get("fingerprint") == key:
         return StageResult(out, previous, skipped=True)
 
-    events = dataset.events() if strategy in splits.TIME_STRATEGIES else None
+    events = dataset.scan_events() if strategy in splits.TIME_STRATEGIES else None
     cells = splits.Cells.from_matrix(dataset.matrix, events)
     labels = splits.assign(cells, strategy, params, seed)
     parts = {splits.PART_FILES[code]: cells.to_csr(labels == code) for code in np.unique(labels)}

@@ -33,6 +33,9 @@ SHARED_OPTIONS = [
             "as fractions (0.03 0.03 = 3%): the tiny slice for CI smoke runs.")]),
     inspect.Parameter("slice_seed", inspect.Parameter.KEYWORD_ONLY, default=42, annotation=Annotated[
         int, typer.Option(help="Seed of --debug-slice's user sample.")]),
+    inspect.Parameter("aggregate", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
+        bool, typer.Option(help="Stream the log into one row per (user, item) pair (event count, first/last "
+                           "time), with memory bounded by the pairs: for logs larger than memory. Always on for yambda.")]),
     inspect.Parameter("force", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=ForceOption),
     inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=QuietOption),
     inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOption),
@@ -59,6 +62,7 @@ def format_command(fmt: str):
                 dedupe=shared["dedupe"],
                 debug_slice=shared["debug_slice"],
                 seed=shared["slice_seed"],
+                aggregate=shared["aggregate"],
             )
             with status(f"Ingesting {fmt} into {shared['out']}...", shared["quiet"] or shared["as_json"]):
                 result = pipeline.ingest(fmt, source, shared["out"], options, filters, force=shared["force"])
@@ -113,6 +117,20 @@ def yandex_music(path: SourceArg):
     """Listening events (events.parquet + items.parquet, or tracks + catalog_names).
     Example: recsys ingest yandex-music data/raw/music --out data/music --min-user-interactions 5"""
     return path, {}
+
+
+@format_command("yambda")
+def yambda(
+    path: Annotated[Path, typer.Argument(help="A Yambda flat folder, e.g. yambda/flat/50m (listens/likes/dislikes.parquet).")],
+    include: Annotated[list[str], typer.Option(
+        help="Parts to read: listens, likes, dislikes (repeatable). A disliked (user, item) pair is dropped.")] = ["listens", "likes"],
+    organic_only: Annotated[bool, typer.Option(help="Keep organic events only (is_organic = 1), not recommendation-driven ones.")] = False,
+    listen_ratio: Annotated[Optional[float], typer.Option(
+        metavar="PCT", help="Count a listen (as a like) only when played_ratio_pct >= PCT; the paper uses 50.")] = None,
+):
+    """Yandex Music's Yambda log, streamed into (user, item) pairs.
+    Example: recsys ingest yambda yambda/flat/50m --out data/yambda-50m --organic-only --listen-ratio 50"""
+    return path, {"include": tuple(include), "organic_only": organic_only, "listen_ratio": listen_ratio}
 
 
 @format_command("npz")

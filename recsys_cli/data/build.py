@@ -55,6 +55,11 @@ def build_dataset(
     dataset_fingerprint: str,
 ) -> dict:
     """Clean, index and write the dataset folder atomically; return dataset.json's content."""
+    if tables.aggregate or filters.aggregate:
+        from recsys_cli.data.streaming import build_pair_dataset
+
+        return build_pair_dataset(tables, out, fmt=fmt, options=options, filters=filters, digests=digests,
+                                  dataset_fingerprint=dataset_fingerprint)
     started = time.perf_counter()
     events = _collect_events(tables)
     raw_rows = events.height

@@ -56,6 +56,10 @@ class Dataset:
     def events(self) -> pl.DataFrame:
         return pl.read_parquet(self.path / "events.parquet")
 
+    def scan_events(self) -> pl.LazyFrame:
+        """A lazy scan of events.parquet, for logs that do not fit in memory."""
+        return pl.scan_parquet(self.path / "events.parquet")
+
     @cached_property
     def items(self) -> pl.DataFrame:
         return pl.read_parquet(self.path / "items.parquet")

@@ -17,6 +17,7 @@ class IngestFilters:
     dedupe: bool = False
     debug_slice: tuple[float, float] | None = None  # (item share, user share), fractions
     seed: int = 42
+    aggregate: bool = False  # stream the log into (user, item) pairs (data/streaming.py)
 
     def __post_init__(self):
         if self.debug_slice is not None:

@@ -17,6 +17,7 @@ FORMATS = {
     "dzen": "recsys_cli.data.formats.dzen",
     "ozon": "recsys_cli.data.formats.ozon",
     "yandex-music": "recsys_cli.data.formats.yandex_music",
+    "yambda": "recsys_cli.data.formats.yambda",
     "npz": "recsys_cli.data.formats.npz",
     "table": "recsys_cli.data.formats.table",
     "synthetic": "recsys_cli.data.formats.synthetic",

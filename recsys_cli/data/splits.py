@@ -38,15 +38,19 @@ class Cells:
     order: np.ndarray | None = None  # first event's row in events.parquet (time order)
 
     @classmethod
-    def from_matrix(cls, matrix, events: pl.DataFrame | None = None) -> "Cells":
+    def from_matrix(cls, matrix, events: pl.DataFrame | pl.LazyFrame | None = None) -> "Cells":
+        """`events` may be a lazy scan of events.parquet: it is then streamed down to one
+        row per cell, so a split never holds the raw event log in memory."""
         users = np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
         cells = cls(users, matrix.indices.astype(np.int32), matrix.data, tuple(matrix.shape))
         if events is not None:
             first = (
-                events.with_row_index("_row")
+                events.lazy().select("user_idx", "item_idx", "timestamp")
+                .with_row_index("_row")
                 .group_by("user_idx", "item_idx")
                 .agg(pl.col("timestamp").min(), pl.col("_row").min())
                 .sort("user_idx", "item_idx")
+                .collect(engine="streaming")
             )
             if first.height != len(users):
                 raise RuntimeError("events.parquet and matrix.npz disagree; re-run the ingest")

@@ -33,6 +33,7 @@ class SourceTables:
     users: pl.DataFrame | None = None
     stats: dict = field(default_factory=dict)
     weight_kind: str = "implicit"  # "rating" when weights are explicit ratings
+    aggregate: bool = False  # too big for one row per event: stream into pairs (data/streaming.py)
 
 
 def require_columns(columns, required, path, *, what="column") -> None:
