@@ -177,6 +177,18 @@ class CompareBlock(Strict):
     metric: Optional[str] = None
 
 
+class RayBlock(Strict):
+    """`ray:` of an experiment with `backend: ray` (see backends/ray_backend.py)."""
+
+    address: Optional[str] = None  # null: a local Ray for the run; auto: `ray start`'s; ray://host:10001
+    num_cpus: Optional[int] = Field(None, ge=1, description="CPUs of the local Ray (null = all)")
+    shard_users: int = Field(8192, ge=1, description="users per evaluation / export task")
+    task_cpus: int = Field(1, ge=1, description="CPUs per evaluation / export task")
+    trial_cpus: int = Field(1, ge=1, description="CPUs (and model threads) per tuning trial")
+    parallel_trials: Optional[int] = Field(None, ge=1, description="trials at once (null = cluster CPUs / trial_cpus)")
+    storage: Optional[str] = Field(None, description="Optuna RDB URL; default: a journal file under tune/")
+
+
 class Experiment(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     dataset: Union[Path, IngestBlock]
@@ -187,6 +199,8 @@ class Experiment(Strict):
     compare: Optional[CompareBlock] = None
     seed: int = 42
     threads: int = Field(0, ge=0, description="0 = all cores")
+    backend: Literal["local", "ray"] = "local"
+    ray: RayBlock = Field(default_factory=RayBlock)
 
     @field_validator("models")
     @classmethod
@@ -206,7 +220,7 @@ class Experiment(Strict):
         return self.dataset
 
 
-BLOCKS = {"split": SplitBlock, "metrics": MetricsBlock, "export": ExportBlock, "models": ModelEntry}
+BLOCKS = {"ray": RayBlock, "split": SplitBlock, "metrics": MetricsBlock, "export": ExportBlock, "models": ModelEntry}
 
 
 def _is_union_tag(part) -> bool:

@@ -6,6 +6,7 @@ running it again with the same inputs is a no-op.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,7 +301,11 @@ class ExperimentRun:
             self.latest = self._latest_run(folder)
             self._write_config()
             try:
-                return self._chain(until)
+                from recsys_cli.backends import open_backend
+
+                with open_backend(self.experiment) as self.backend:
+                    self.run.manifest["backend"] = self.backend.describe()
+                    return self._chain(until)
             except BaseException as error:
                 status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
                 self.run.manifest["status"] = status
@@ -432,18 +437,18 @@ class ExperimentRun:
                         "seed": self.experiment.seed, "pruner": block.pruner, "report_every": block.report_every,
                         "filter_seen": self._filter_seen(entry)})
         study_name = f"{self.experiment.name}-{entry.name}-{study_key[:8]}"
-        storage = self.runs_dir / self.experiment.name / "tune" / entry.name / "study.db"
+        storage = self.backend.study_storage(self.runs_dir / self.experiment.name / "tune" / entry.name)
         target = self.tune_trials or block.trials
         folder = f"tune/{entry.name}"
 
         def work(record):
             advance = self.reporter.progress(f"tune {entry.name}", target)
-            outcome = tuning.run_study(
+            outcome = self.backend.run_study(
                 model_type=entry.type, base_params=entry.params, block=block, space=space,
                 storage_path=storage, study_name=study_name, validation=split.validation(),
                 filter_seen=self._filter_seen(entry), seed=self.experiment.seed,
                 threads=self.experiment.threads, jobs=self.jobs, trials=target, timeout=self.tune_timeout,
-                prepare=self._with_metadata,
+                prepare=functools.partial(_with_item_metadata, self.dataset),
                 on_trial=lambda n, best: advance(n, f"tune {entry.name} (best {block.metric} {best:.4f})"
                                                   if best is not None else None),
             )
@@ -478,10 +483,7 @@ class ExperimentRun:
         return holder.get("model") or cls.load(self.run.path / folder)
 
     def _with_metadata(self, model):
-        """Give item metadata (items.parquet) to models that use it (content, rerank)."""
-        if getattr(model, "uses_item_metadata", False):
-            model.set_item_metadata(self.dataset.items)
-        return model
+        return _with_item_metadata(self.dataset, model)
 
     def _train_matrix(self, entry, cls, train):
         """On a rated dataset a ranking model sees interactions, not rating values, unless
@@ -498,8 +500,6 @@ class ExperimentRun:
     def _evaluate(self, entry, model, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp
         from recsys_cli.atomic import write_parquet
-        from recsys_cli.evaluation.evaluate import evaluate
-
         metrics = self.experiment.metrics
         key = fp([self._train_key(entry, split), self.config["metrics"], self._filter_seen(entry)])
         path = f"per_user/{entry.name}.parquet"
@@ -509,7 +509,7 @@ class ExperimentRun:
 
         def work(record):
             advance = self.reporter.progress(f"evaluate {entry.name}", len(split.test_users))
-            result = evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
+            result = self.backend.evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
                               filter_seen=self._filter_seen(entry), fold_in=split.fold_in, keep=keep,
                               seed=self.experiment.seed, progress=advance)
             self.reporter.done()
@@ -561,8 +561,9 @@ class ExperimentRun:
 
             def work(record, entry=entry, model=model, paths=paths):
                 if export.recommendations:
-                    ids, scores = self.test_top_lists.get(entry.name) or _recommend_in_chunks(
-                        model, users, split, export.recommendations, self._filter_seen(entry))
+                    ids, scores = self.test_top_lists.get(entry.name) or self.backend.recommend(
+                        model, users, split.history, export.recommendations, filter_seen=self._filter_seen(entry),
+                        fold_in=split.fold_in)
                     write_parquet(self.run.path / paths[0], ranked_frame("user_id", "item_id", users, ids, scores, user_ids, item_ids))
                 if export.similar and model.has_similar_items:
                     anchors = np.arange(split.train.shape[1], dtype=np.int32)
@@ -615,12 +616,12 @@ class ExperimentRun:
         }
 
 
-def _recommend_in_chunks(model, users: np.ndarray, split: SplitData, k: int, filter_seen: bool):
-    from recsys_cli.evaluation.evaluate import USERS_PER_CHUNK
-    from recsys_cli.models.topk import in_batches
-
-    return in_batches(lambda batch: model.recommend(batch, split.history, k, filter_seen=filter_seen,
-                                                    fold_in=split.fold_in), users, USERS_PER_CHUNK)
+def _with_item_metadata(dataset, model):
+    """Give item metadata (items.parquet) to models that use it (content, rerank). A module
+    function of the (picklable) dataset, so tuning trials can run it on Ray workers."""
+    if getattr(model, "uses_item_metadata", False):
+        model.set_item_metadata(dataset.items)
+    return model
 
 
 def _similar_in_chunks(model, anchors: np.ndarray, k: int, chunk: int = 4096):

@@ -108,6 +108,22 @@ def _pruner(kind: str, report_every: int, max_iterations: int):
     return optuna.pruners.NopPruner()
 
 
+def open_storage(location):
+    """Optuna storage: a SQLite file (`*.db`), an Optuna journal file (`*.journal`, which
+    several processes and hosts on a shared file system can use at once), or an RDB URL."""
+    import optuna
+
+    if isinstance(location, str) and "://" in location:
+        return optuna.storages.RDBStorage(location)
+    path = Path(location)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".journal":
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    return optuna.storages.RDBStorage(f"sqlite:///{path}")
+
+
 def _threads_per_trial(threads: int, jobs: int) -> int:
     cores = threads or os.cpu_count() or 1
     return max(1, cores // max(1, jobs))
@@ -118,8 +134,10 @@ def run_study(
     validation: tuple, filter_seen: bool, seed: int, threads: int, jobs: int = 1,
     trials: int | None = None, timeout: float | None = None,
     on_trial: Callable[[int, float | None], None] | None = None,
-    prepare: Callable = lambda model: model,
+    prepare: Callable = lambda model: model, optimize: Callable | None = None,
 ) -> TuneOutcome:
+    """`optimize(study, objective, suggest, **study.optimize's options)`, when given, runs
+    the trials instead of study.optimize (the Ray backend: one task per trial)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -129,8 +147,7 @@ def run_study(
     cls = model_class(model_type)
     valid_train, valid, history, fold_in = validation
     metric_name, k = block.metric.split("@")
-    storage_path.parent.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{storage_path}")
+    storage = open_storage(storage_path)
     start = cls.Params.model_validate(base_params).model_dump()
     space = include_start(space, start)
     max_iterations = _max_iterations(space, cls.Params.model_validate(base_params))
@@ -180,19 +197,24 @@ def run_study(
     budget = timeout or block.timeout
     started = time.perf_counter()
     catch = (ArithmeticError, np.linalg.LinAlgError)
-    # Enqueued trials run alone first: on SQLite (no row locks) two threads could both pop
-    # the same waiting trial.
+    def run(n_trials: int, timeout: float | None, n_jobs: int) -> None:
+        if optimize is None:
+            study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, callbacks=[progress], catch=catch)
+        else:
+            optimize(study, objective, lambda trial: suggest(trial, space, cls.Params), n_trials=n_trials,
+                     timeout=timeout, n_jobs=n_jobs, callbacks=[progress], catch=catch)
+
     def finished() -> int:
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
+    # Enqueued trials run alone first: on SQLite (no row locks) two threads could both pop
+    # the same waiting trial.
     waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
     if waiting and finished() < target:
-        study.optimize(objective, n_trials=min(waiting, target - finished()), timeout=budget, n_jobs=1,
-                       callbacks=[progress], catch=catch)
+        run(min(waiting, target - finished()), budget, 1)
     left = None if budget is None else budget - (time.perf_counter() - started)
     if finished() < target and (left is None or left > 0):
-        study.optimize(objective, n_trials=target - finished(), timeout=left, n_jobs=jobs, callbacks=[progress],
-                       catch=catch)
+        run(target - finished(), left, jobs)
     return _outcome(study, time.perf_counter() - started)
 
 
@@ -249,7 +271,7 @@ def write_plots(folder: Path, storage_path: Path, study_name: str) -> list[str]:
     import optuna
     from optuna.visualization import matplotlib as plots
 
-    study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{storage_path}")
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_path))
     written = []
     for name, draw in (("history.png", plots.plot_optimization_history),
                        ("importances.png", plots.plot_param_importances),

@@ -42,8 +42,13 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show the logs of libraries (Ray's workers...)."),
 ) -> None:
     """recsys: ingest -> split -> train -> evaluate -> tune -> compare, from the shell."""
+    if verbose:
+        import os
+
+        os.environ["RECSYS_VERBOSE"] = "1"
 
 
 def main(argv: list[str] | None = None) -> int:

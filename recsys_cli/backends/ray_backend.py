@@ -1,0 +1,237 @@
+"""`backend: ray`: all-user evaluation, exports and tuning trials on a Ray cluster.
+
+- Evaluation and exports are sharded by blocks of consecutive users: the fitted model,
+  train and history are put once in the object store; each task ranks its block (seen items
+  masked), takes the top K and computes the per-user metrics with the same `evaluate` as
+  the local backend; the driver concatenates the blocks in user order and computes the
+  means, coverage and intervals. Per-user results are therefore those of a local run.
+- Tuning: each trial is a Ray task with `trial_cpus` CPUs. The driver keeps the one seeded
+  sampler (ask, suggest, tell), so with one trial at a time the trials are the local ones;
+  workers reopen the study from storage that every host can reach (an Optuna journal file
+  on a shared file system by default, or the RDB URL in `ray.storage`) to report
+  intermediate values for pruning. The study stays resumable like the local one.
+- Training stays one task in the driver (today's fit, unchanged).
+- `address: null` starts a local Ray for the run and stops it after; `auto` joins the
+  cluster `ray start` made; `ray://host:10001` is a remote cluster. Ray's logs stay quiet
+  unless `recsys --verbose`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from recsys_cli.errors import InputError
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise InputError("backend: ray needs Ray; install it with: pip install 'recsys_cli[ray]'") from None
+    return ray
+
+
+def user_rows(matrix, start: int, stop: int):
+    """`matrix` with only the rows start..stop-1 kept (same shape): one shard's test part."""
+    import scipy.sparse as sp
+
+    lo, hi = matrix.indptr[start], matrix.indptr[stop]
+    indptr = np.clip(matrix.indptr, lo, hi) - lo
+    return sp.csr_matrix((matrix.data[lo:hi], matrix.indices[lo:hi], indptr), shape=matrix.shape)
+
+
+def _evaluate_shard(model, train, test, history, ks, names, options):
+    from recsys_cli.evaluation.evaluate import evaluate
+
+    result = evaluate(model, train, test, history, ks, names, bootstrap=False, **options)
+    return result.per_user, result.top_ids, result.top_scores
+
+
+def _recommend_shard(model, users, history, k, filter_seen, fold_in):
+    from recsys_cli.evaluation.evaluate import USERS_PER_CHUNK
+    from recsys_cli.models.topk import in_batches
+
+    return in_batches(lambda batch: model.recommend(batch, history, k, filter_seen=filter_seen, fold_in=fold_in),
+                      users, USERS_PER_CHUNK)
+
+
+def _run_trial(objective, study_name: str, storage, pruner, trial_id: int, catch: tuple):
+    """One Optuna trial in a worker: the trial's parameters were suggested by the driver."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from recsys_cli.tuning import open_storage
+
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage), pruner=pruner,
+                              sampler=optuna.samplers.RandomSampler())
+    try:
+        return "complete", float(objective(optuna.trial.Trial(study, trial_id)))
+    except optuna.TrialPruned:
+        return "pruned", None
+    except catch as error:
+        return "fail", f"{type(error).__name__}: {error}"
+
+
+class RayBackend:
+    name = "ray"
+
+    def __init__(self, block, verbose: bool | None = None):
+        self.block = block
+        self.verbose = os.environ.get("RECSYS_VERBOSE") == "1" if verbose is None else verbose
+        self._started = False
+
+    # -- the cluster --------------------------------------------------------------------------
+    def __enter__(self) -> "RayBackend":
+        import logging
+
+        ray = _ray()
+        if not ray.is_initialized():
+            address = self.block.address or "local"
+            options = dict(address=address, include_dashboard=False, log_to_driver=self.verbose,
+                           logging_level=logging.INFO if self.verbose else logging.ERROR)
+            if address == "local":
+                options["num_cpus"] = self.block.num_cpus
+            if not self.verbose:
+                os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+            try:
+                ray.init(**options)
+            except ConnectionError as error:
+                raise InputError(f"ray.address {address!r}: could not connect to a Ray cluster ({error})") from None
+            self._started = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._started:
+            _ray().shutdown()
+            self._started = False
+
+    def describe(self) -> dict:
+        ray = _ray()
+        return {"backend": self.name, "ray_version": ray.__version__, "address": self.block.address,
+                "cluster_resources": {k: v for k, v in ray.cluster_resources().items() if "node:" not in k},
+                "shard_users": self.block.shard_users, "task_cpus": self.block.task_cpus,
+                "trial_cpus": self.block.trial_cpus}
+
+    def _remote(self, func, cpus: int):
+        return _ray().remote(num_cpus=cpus, max_retries=0)(func)
+
+    def _gather(self, futures: list, sizes: list[int], progress) -> list:
+        """Results in submission order, advancing `progress` as shards finish."""
+        ray = _ray()
+        index = {future: i for i, future in enumerate(futures)}
+        results, pending = [None] * len(futures), list(futures)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for future in done:
+                results[index[future]] = ray.get(future)
+                if progress is not None:
+                    progress(sizes[index[future]])
+        return results
+
+    def _shards(self, users: np.ndarray) -> list[np.ndarray]:
+        size = self.block.shard_users
+        return [users[start:start + size] for start in range(0, len(users), size)]
+
+    # -- evaluation and exports -------------------------------------------------------------
+    def evaluate(self, model, train, test, history, ks, names, *, filter_seen=True, fold_in=False, keep=0,
+                 seed=0, progress=None, bootstrap=True):
+        import polars as pl
+
+        from recsys_cli.evaluation.evaluate import Evaluation, rating_errors
+        from recsys_cli.evaluation.metrics import coverage
+        from recsys_cli.evaluation.statistics import bootstrap_ci
+
+        ray = _ray()
+        users = np.flatnonzero(np.diff(test.indptr)).astype(np.int32)
+        shards = self._shards(users)
+        model_ref, train_ref, history_ref = ray.put(model), ray.put(train), ray.put(history)
+        task = self._remote(_evaluate_shard, self.block.task_cpus)
+        options = {"filter_seen": filter_seen, "fold_in": fold_in, "keep": keep, "seed": seed}
+        futures = [task.remote(model_ref, train_ref, user_rows(test, int(s[0]), int(s[-1]) + 1), history_ref,
+                               ks, names, options) for s in shards]
+        parts = self._gather(futures, [len(s) for s in shards], progress)
+        depth = max(max(ks), keep)
+        per_user = (pl.concat([p[0] for p in parts], rechunk=True) if parts
+                    else _evaluate_shard(model, train, test, history, ks, names, options)[0])
+        top_ids = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, depth), np.int32)
+        top_scores = np.concatenate([p[2] for p in parts]) if parts else np.empty((0, depth), np.float32)
+        summary = {}
+        for key in (f"{name}@{k}" for k in ks for name in names):  # the config's order, K by K
+            if key in per_user.columns:
+                summary[key] = float(per_user[key].mean())
+            else:  # coverage: one value for the whole catalogue
+                summary[key] = coverage(top_ids, int(key.split("@")[1]), train.shape[1])
+        metric_columns = [c for c in per_user.columns if "@" in c]
+        intervals = {c: bootstrap_ci(per_user[c].to_numpy(), seed=seed) for c in metric_columns} if bootstrap else {}
+        if getattr(model, "predicts_ratings", False):
+            summary.update(rating_errors(model, test))
+        return Evaluation(per_user, summary, intervals, users, top_ids, top_scores)
+
+    def recommend(self, model, users: np.ndarray, history, k: int, *, filter_seen: bool, fold_in: bool):
+        ray = _ray()
+        shards = self._shards(users)
+        if not shards:
+            return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
+        model_ref, history_ref = ray.put(model), ray.put(history)
+        task = self._remote(_recommend_shard, self.block.task_cpus)
+        parts = self._gather([task.remote(model_ref, s, history_ref, k, filter_seen, fold_in) for s in shards],
+                             [len(s) for s in shards], None)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    # -- tuning -----------------------------------------------------------------------------
+    def study_storage(self, folder: Path):
+        """The user's RDB URL, or an Optuna journal file (safe for several hosts on NFS)."""
+        return self.block.storage or folder / "study.journal"
+
+    def parallel_trials(self) -> int:
+        if self.block.parallel_trials:
+            return self.block.parallel_trials
+        cpus = int(_ray().cluster_resources().get("CPU", 1))
+        return max(1, cpus // self.block.trial_cpus)
+
+    def run_study(self, **kwargs):
+        from recsys_cli import tuning
+
+        parallel = self.parallel_trials()
+        kwargs.update(jobs=parallel, threads=parallel * self.block.trial_cpus)  # trial_cpus threads per trial
+        optimize = functools.partial(self._optimize, storage=kwargs["storage_path"], study_name=kwargs["study_name"])
+        return tuning.run_study(**kwargs, optimize=optimize)
+
+    def _optimize(self, study, objective, suggest, *, n_trials, timeout, n_jobs, callbacks, catch,
+                  storage, study_name):
+        """study.optimize with each trial a Ray task; the driver asks, suggests and tells."""
+        from optuna.trial import TrialState
+
+        ray = _ray()
+        objective_ref = ray.put(objective)  # the validation matrices travel once
+        task = self._remote(_run_trial, self.block.trial_cpus)
+        started, launched, running = time.perf_counter(), 0, {}
+        while running or launched < n_trials:
+            out_of_time = timeout is not None and time.perf_counter() - started > timeout
+            while len(running) < max(1, n_jobs) and launched < n_trials and not out_of_time:
+                trial = study.ask()
+                suggest(trial)
+                running[task.remote(objective_ref, study_name, storage, study.pruner, trial._trial_id, catch)] = trial
+                launched += 1
+            if not running:
+                break
+            done, _ = ray.wait(list(running), num_returns=1)
+            trial = running.pop(done[0])
+            try:
+                state, value = ray.get(done[0])
+            except Exception:
+                study.tell(trial, state=TrialState.FAIL)
+                raise
+            if state == "complete":
+                frozen = study.tell(trial, value)
+            else:
+                if state == "fail":
+                    trial.set_user_attr("fail_reason", value)
+                frozen = study.tell(trial, state=TrialState.PRUNED if state == "pruned" else TrialState.FAIL)
+            for callback in callbacks:
+                callback(study, frozen)
