@@ -245,6 +245,9 @@ class ExperimentRun:
         self.summaries: dict[str, dict] = {}
         self.intervals: dict[str, dict] = {}
         self.test_top_lists: dict[str, tuple] = {}  # model -> (ids, scores) from a fresh evaluation
+        self.breakdowns: dict[str, dict] = {}  # model -> metrics by user activity / item popularity
+        self.cold: dict | None = None  # the cold users' evaluation record (popularity fallback)
+        self.user_counts: dict | None = None  # test users: warm, cold
 
     # -- stage bookkeeping ------------------------------------------------------------------
     def _adopt(self, stage: str, key: str, paths: list[str]) -> bool:
@@ -343,6 +346,7 @@ class ExperimentRun:
         if until != "train":
             for entry in self.experiment.models:
                 self._evaluate(entry, models[entry.name], split)
+            self._evaluate_cold(split)
             self._write_metrics(split)
         if until == "report":
             self._export(models, split)
@@ -498,6 +502,7 @@ class ExperimentRun:
     def _evaluate(self, entry, model, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp
         from recsys_cli.atomic import write_parquet
+        from recsys_cli.evaluation.breakdown import breakdown
         from recsys_cli.evaluation.evaluate import evaluate
 
         metrics = self.experiment.metrics
@@ -514,13 +519,48 @@ class ExperimentRun:
                               seed=self.experiment.seed, progress=advance)
             self.reporter.done()
             write_parquet(self.run.path / path, result.per_user)
-            record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users))
+            record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users),
+                          breakdown=breakdown(result.per_user, result.top_ids, result.users, split.train, split.test,
+                                              split.history, metrics.k))
             if keep:  # the export of the same users' top-N needs no second pass
                 self.test_top_lists[entry.name] = (result.top_ids[:, :keep], result.top_scores[:, :keep])
 
         record = self._timed(f"evaluate/{entry.name}", key, [path], work)
         self.summaries[entry.name] = record["summary"]
         self.intervals[entry.name] = {k: tuple(v) for k, v in record["intervals"].items()}
+        self.breakdowns[entry.name] = record.get("breakdown", {})
+
+    def _evaluate_cold(self, split: SplitData) -> None:
+        """Test users with no train history (a temporal split's test_cold part): every model
+        falls back to popularity for them, so they are evaluated once, on their own rows."""
+        from recsys_cli.atomic import fingerprint as fp
+        from recsys_cli.evaluation.breakdown import evaluate_cold
+
+        if not split.has("test_cold") or split.read_part("test_cold").nnz == 0:
+            return
+        metrics = self.experiment.metrics
+
+        def work(record):
+            result = evaluate_cold(split.train, split.read_part("test_cold"), metrics.k, metrics.names,
+                                   seed=self.experiment.seed)
+            record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users),
+                          ranking="popularity fallback (train users per item), the same for every model")
+
+        key = fp([split.info["fingerprint"], self.config["metrics"], self.experiment.seed])
+        self.cold = self._timed("evaluate/cold-users", key, [], work)
+
+    def test_user_counts(self, split: SplitData) -> dict[str, int]:
+        return {"warm": len(split.test_users), "cold": self.cold["test_users"] if self.cold else 0}
+
+    def _breakdown_extra(self, split: SplitData) -> dict:
+        """metrics.json's warm/cold counts, cold users' metrics and the breakdown tables."""
+        from recsys_cli.evaluation.breakdown import combined
+
+        users = self.user_counts = self.test_user_counts(split)
+        cold = self.cold["summary"] if self.cold else None
+        return {"test_users": users, "cold_users": cold,
+                "all_test_users": {m: combined(v, users["warm"], cold, users["cold"]) for m, v in self.summaries.items()},
+                "breakdown": self.breakdowns}
 
     def protocol(self, split: SplitData) -> dict:
         metrics = self.experiment.metrics
@@ -531,6 +571,7 @@ class ExperimentRun:
             "ranking": "full catalogue; ties by item index (implicit-based models: implicit's top-k)",
             "filter_seen": {e.name: self._filter_seen(e) for e in self.experiment.models},
             "test_users": len(split.test_users),
+            "cold_test_users": self.cold["test_users"] if self.cold else 0,
             "catalogue_items": int(split.train.shape[1]),
             "fold_in": split.fold_in,
             "means": "over users with test items; coverage over the catalogue",
@@ -539,7 +580,8 @@ class ExperimentRun:
     def _write_metrics(self, split: SplitData) -> None:
         from recsys_cli.report import metrics_frame, write_metrics
 
-        write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split))
+        write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split),
+                      extra=self._breakdown_extra(split))
 
     def _export(self, models: dict, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp
@@ -576,9 +618,18 @@ class ExperimentRun:
             write_top_popular(self.run.path / "top_popular.parquet", split.train, self.dataset.items, export.recommendations)
 
     def _report(self, split: SplitData) -> None:
+        from recsys_cli.evaluation.breakdown import markdown
         from recsys_cli.report import metrics_frame, write_report
 
-        write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split), self.run.manifest)
+        extra = self._breakdown_extra(split)
+        text = markdown(extra["test_users"], extra["cold_users"], extra["all_test_users"], self.breakdowns,
+                        self._headline_metric())
+        write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split),
+                     self.run.manifest, extra=text)
+
+    def _headline_metric(self) -> str:
+        metrics = self.experiment.metrics
+        return f"{metrics.names[0]}@{max(metrics.k)}"
 
     def _compare(self) -> None:
         from recsys_cli.compare import compare_run
@@ -610,6 +661,8 @@ class ExperimentRun:
             "name": self.experiment.name, "run_id": self.run.path.name, "path": str(self.run.path),
             "status": self.run.manifest["status"], "metrics": self.summaries, "intervals_95": self.intervals,
             "tuning": self.tuning_summary(),
+            "test_users": self.user_counts,
+            "cold_users": self.cold["summary"] if self.cold else None,
             "stages": {k: {"status": v.get("status"), "seconds": v.get("seconds"), "reused_from": v.get("reused_from")}
                        for k, v in self.run.manifest["stages"].items()},
         }
