@@ -59,8 +59,28 @@ def ingest(
     info = build_dataset(
         tables, out, fmt=fmt, options=recorded_options, filters=filters, digests=digests,
         dataset_fingerprint=ingest_fingerprint(fmt, digests, recorded_options, filters),
+        weighting=_ingest_weighting(filters),
     )
     return StageResult(out, info, skipped=False)
+
+
+def _ingest_weighting(filters: IngestFilters):
+    from recsys_cli.models.weighting import apply_weighting
+
+    if filters.weighting in (None, "none"):
+        return None
+    return lambda matrix: apply_weighting(matrix, filters.weighting, eps=filters.weighting_eps)
+
+
+def ingest_warnings(info: dict) -> list[str]:
+    """What a user should know about a dataset before training on it (raw counts' spread)."""
+    from recsys_cli.models.weighting import spread_warning
+
+    values = info.get("weight_range")
+    if not values or info.get("weighting") not in (None, "none") or info.get("weight_kind") == "rating":
+        return []
+    warning = spread_warning(values["median"], values["max"])
+    return [warning] if warning else []
 
 
 def _ingest_is_current(previous: dict | None, fmt: str, options: dict, filters: IngestFilters) -> bool:
@@ -469,8 +489,15 @@ class ExperimentRun:
         holder = {}
 
         def work(record):
+            from recsys_cli.models.weighting import unweighted_warning
+
             model = self._with_metadata(cls(self._params(entry), seed=self.experiment.seed, threads=self.experiment.threads))
-            model.fit(self._train_matrix(entry, cls, split.train))
+            matrix = self._train_matrix(entry, cls, split.train)
+            warning = unweighted_warning(model.params, matrix)
+            if warning:
+                self.reporter.message(f"{entry.name}: {warning}")
+                record.update(warning=warning)
+            model.fit(matrix)
             if hasattr(model, "report_details"):
                 record.update(model.report_details())
             with atomic_directory(self.run.path / folder) as tmp:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, report_stage, status
+from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, err_console, report_stage, status
 
 ingest_app = typer.Typer(
     help="Turn a raw interaction log into a canonical dataset folder "
@@ -33,6 +33,12 @@ SHARED_OPTIONS = [
             "as fractions (0.03 0.03 = 3%): the tiny slice for CI smoke runs.")]),
     inspect.Parameter("slice_seed", inspect.Parameter.KEYWORD_ONLY, default=42, annotation=Annotated[
         int, typer.Option(help="Seed of --debug-slice's user sample.")]),
+    inspect.Parameter("weighting", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[str], typer.Option(
+            help="Transform matrix.npz's values: binary (every interaction 1) or log1p (log(1 + r/eps)) "
+            "for play counts; bm25/tfidf are model parameters. Default: the values as they are.")]),
+    inspect.Parameter("weighting_eps", inspect.Parameter.KEYWORD_ONLY, default=1.0, annotation=Annotated[
+        float, typer.Option(help="eps of --weighting log1p.")]),
     inspect.Parameter("force", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=ForceOption),
     inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=QuietOption),
     inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOption),
@@ -59,6 +65,8 @@ def format_command(fmt: str):
                 dedupe=shared["dedupe"],
                 debug_slice=shared["debug_slice"],
                 seed=shared["slice_seed"],
+                weighting=shared["weighting"],
+                weighting_eps=shared["weighting_eps"],
             )
             with status(f"Ingesting {fmt} into {shared['out']}...", shared["quiet"] or shared["as_json"]):
                 result = pipeline.ingest(fmt, source, shared["out"], options, filters, force=shared["force"])
@@ -68,6 +76,9 @@ def format_command(fmt: str):
                 "interactions": counts["interactions"], "density": counts["density"],
                 "timestamps": result.info["has_timestamps"],
             })
+            if not shared["quiet"]:
+                for warning in pipeline.ingest_warnings(result.info):
+                    err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
 
         command.__signature__ = inspect.Signature(own + SHARED_OPTIONS)
         ingest_app.command(fmt)(command)
