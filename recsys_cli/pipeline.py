@@ -531,9 +531,11 @@ class ExperimentRun:
         from recsys_cli.atomic import write_parquet
         from recsys_cli.evaluation.breakdown import breakdown
         from recsys_cli.evaluation.evaluate import evaluate
+        from recsys_cli.report import with_user_ids
 
         metrics = self.experiment.metrics
-        key = fp([self._train_key(entry, split), self.config["metrics"], self._filter_seen(entry)])
+        # "ids+breakdown": per_user files carry user ids and records the breakdown (older ones are redone).
+        key = fp([self._train_key(entry, split), self.config["metrics"], self._filter_seen(entry), "ids+breakdown"])
         path = f"per_user/{entry.name}.parquet"
 
         export = self.experiment.export
@@ -545,7 +547,7 @@ class ExperimentRun:
                               filter_seen=self._filter_seen(entry), fold_in=split.fold_in, keep=keep,
                               seed=self.experiment.seed, progress=advance)
             self.reporter.done()
-            write_parquet(self.run.path / path, result.per_user)
+            write_parquet(self.run.path / path, with_user_ids(result.per_user, self.dataset.users))
             record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users),
                           breakdown=breakdown(result.per_user, result.top_ids, result.users, split.train, split.test,
                                               split.history, metrics.k))
@@ -613,7 +615,7 @@ class ExperimentRun:
     def _export(self, models: dict, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp
         from recsys_cli.atomic import write_parquet
-        from recsys_cli.report import id_lookup, ranked_frame, write_top_popular
+        from recsys_cli.report import id_lookup, ranked_frame, with_item_names, write_top_popular
 
         export = self.experiment.export
         if not export.recommendations and not export.similar:
@@ -621,7 +623,8 @@ class ExperimentRun:
         user_ids, item_ids = id_lookup(self.dataset.users, "user_idx"), id_lookup(self.dataset.items, "item_idx")
         users = split.test_users if export.users == "test" else np.arange(split.train.shape[0], dtype=np.int32)
         for entry in self.experiment.models:
-            model, key = models[entry.name], fp([self._train_key(entry, split), self.config["export"], self._filter_seen(entry)])
+            model, key = models[entry.name], fp([self._train_key(entry, split), self.config["export"],
+                                                 self._filter_seen(entry), "names"])  # exports carry item names
             paths = []
             if export.recommendations:
                 paths.append(f"recommendations/{entry.name}.parquet")
@@ -632,12 +635,15 @@ class ExperimentRun:
                 if export.recommendations:
                     ids, scores = self.test_top_lists.get(entry.name) or _recommend_in_chunks(
                         model, users, split, export.recommendations, self._filter_seen(entry))
-                    write_parquet(self.run.path / paths[0], ranked_frame("user_id", "item_id", users, ids, scores, user_ids, item_ids))
+                    frame = ranked_frame("user_id", "item_id", users, ids, scores, user_ids, item_ids)
+                    write_parquet(self.run.path / paths[0], with_item_names(frame, self.dataset.items, "item_id", "name"))
                 if export.similar and model.has_similar_items:
                     anchors = np.arange(split.train.shape[1], dtype=np.int32)
                     ids, scores = _similar_in_chunks(model, anchors, export.similar)
+                    frame = ranked_frame("item_id", "similar_item_id", anchors, ids, scores, item_ids, item_ids)
+                    frame = with_item_names(frame, self.dataset.items, "item_id", "name")
                     write_parquet(self.run.path / paths[-1],
-                                  ranked_frame("item_id", "similar_item_id", anchors, ids, scores, item_ids, item_ids))
+                                  with_item_names(frame, self.dataset.items, "similar_item_id", "similar_name"))
                 record.update(files=paths)
 
             self._timed(f"export/{entry.name}", key, paths, work)

@@ -130,6 +130,7 @@ def markdown(users: dict, cold: dict | None, everyone: dict[str, dict], tables: 
                                                                   **cold}])))
         text += ("\nAll test users, cold ones scored by the fallback:\n\n"
                  + markdown_frame(pl.DataFrame([{"model": m, **v} for m, v in everyone.items()])))
+    tables = {model: table for model, table in tables.items() if table}
     if not tables:
         return text
     k = metric.split("@")[1]
