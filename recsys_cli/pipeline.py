@@ -578,18 +578,12 @@ class ExperimentRun:
         key = fp([split.info["fingerprint"], self.config["metrics"], self.experiment.seed])
         self.cold = self._timed("evaluate/cold-users", key, [], work)
 
-    def test_user_counts(self, split: SplitData) -> dict[str, int]:
-        return {"warm": len(split.test_users), "cold": self.cold["test_users"] if self.cold else 0}
-
     def _breakdown_extra(self, split: SplitData) -> dict:
-        """metrics.json's warm/cold counts, cold users' metrics and the breakdown tables."""
-        from recsys_cli.evaluation.breakdown import combined
+        from recsys_cli.evaluation.breakdown import warm_and_cold
 
-        users = self.user_counts = self.test_user_counts(split)
-        cold = self.cold["summary"] if self.cold else None
-        return {"test_users": users, "cold_users": cold,
-                "all_test_users": {m: combined(v, users["warm"], cold, users["cold"]) for m, v in self.summaries.items()},
-                "breakdown": self.breakdowns}
+        extra = warm_and_cold(self.summaries, self.breakdowns, len(split.test_users), self.cold)
+        self.user_counts = extra["test_users"]
+        return extra
 
     def protocol(self, split: SplitData) -> dict:
         metrics = self.experiment.metrics

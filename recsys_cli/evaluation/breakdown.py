@@ -117,6 +117,16 @@ def combined(warm: dict[str, float], n_warm: int, cold: dict[str, float] | None,
             and value is not None and cold[key] is not None}
 
 
+def warm_and_cold(summaries: dict[str, dict], breakdowns: dict[str, dict], n_warm: int, cold: dict | None) -> dict:
+    """metrics.json's additions: warm/cold user counts, the cold users' fallback metrics (from
+    their evaluation record), every model's means over all test users, and the breakdowns."""
+    n_cold = cold["test_users"] if cold else 0
+    cold_summary = cold["summary"] if cold else None
+    return {"test_users": {"warm": n_warm, "cold": n_cold}, "cold_users": cold_summary,
+            "all_test_users": {m: combined(v, n_warm, cold_summary, n_cold) for m, v in summaries.items()},
+            "breakdown": breakdowns}
+
+
 def markdown(users: dict, cold: dict | None, everyone: dict[str, dict], tables: dict[str, dict], metric: str) -> str:
     """report.md's sections: warm/cold counts, the cold users' row, and the breakdown tables
     for the headline `metric` (models side by side; every metric is in metrics.json)."""
