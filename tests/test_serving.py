@@ -156,6 +156,7 @@ def test_a_moved_run_folder_still_answers(cli, smoke_run, tmp_path, monkeypatch)
     assert lost.code == 2 and "--data" in lost.err and "data/ci-smoke" in lost.err
     shutil.copytree(project / "data", moved / "data")
     assert cli("recommend", copied_run, "--user", "1", "--json").code == 0
+    assert cli("compare", copied_run, "--anchors", "10", "--k", "3", "--models", "i2i,ials", "--json").code == 0
     shutil.move(moved / "data", tmp_path / "somewhere-else")
     given = cli("recommend", copied_run, "--user", "1", "--data", tmp_path / "somewhere-else" / "ci-smoke", "--json")
     assert given.code == 0, given.err
