@@ -155,16 +155,19 @@ class RunContext:
         return protocol.get("filter_seen", {}).get(name, True)
 
     def dataset_dir(self) -> Path:
+        from recsys_cli.serving import resolve_recorded
+
         dataset = self.config["dataset"]
-        if isinstance(dataset, dict):
-            return Path(dataset.get("out") or Path("data") / self.config["name"])
-        return Path(dataset)
+        recorded = Path(dataset.get("out") or Path("data") / self.config["name"]) if isinstance(dataset, dict) else Path(dataset)
+        return resolve_recorded(recorded, self.path, "dataset.json") or recorded  # a moved run: look near it
 
     def split(self):
         from recsys_cli.pipeline import load_split
 
-        split_path = self.config["split"].get("path") or self.manifest["stages"]["split"]["path"]
-        return load_split(Path(split_path))
+        from recsys_cli.serving import resolve_recorded
+
+        split_path = Path(self.config["split"].get("path") or self.manifest["stages"]["split"]["path"])
+        return load_split(resolve_recorded(split_path, self.path, "split.json") or split_path)
 
 
 def resolve_anchor_items(items: pl.DataFrame, ids: list[str], names: list[str]) -> np.ndarray:
@@ -216,7 +219,10 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
         agreement = list_agreement(lists[a][0], lists[b][0])
         rows.append(pl.DataFrame({"model_a": a, "model_b": b, "item_idx": anchor_items, "stratum": strata, **agreement}))
     if rows:
-        per_anchor = pl.concat(rows)
+        # The original item id (and name) beside the internal index.
+        labels = dataset.items.select("item_idx", *[c for c in ("item_id", "name") if c in dataset.items.columns])
+        per_anchor = pl.concat(rows).join(labels.with_columns(pl.col("item_idx").cast(pl.Int32)), on="item_idx",
+                                          how="left", maintain_order="left")
         write_parquet(out / "similar_agreement.parquet", per_anchor)
         by_pair = per_anchor.group_by("model_a", "model_b", maintain_order=True).agg(
             pl.col("overlap", "jaccard", "rbo").mean())

@@ -21,7 +21,8 @@ from recsys_cli.evaluation.metrics import ALL_METRICS
 from recsys_cli.models.registry import MODELS, model_class
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-FILTER_KEYS = ("min_user_interactions", "min_item_interactions", "dedupe", "debug_slice", "slice_seed", "aggregate")
+FILTER_KEYS = ("min_user_interactions", "min_item_interactions", "dedupe", "debug_slice", "slice_seed", "aggregate",
+               "weighting", "weighting_eps")
 
 
 class Strict(BaseModel):

@@ -60,8 +60,28 @@ def ingest(
     info = build_dataset(
         tables, out, fmt=fmt, options=recorded_options, filters=filters, digests=digests,
         dataset_fingerprint=ingest_fingerprint(fmt, digests, recorded_options, filters),
+        weighting=_ingest_weighting(filters),
     )
     return StageResult(out, info, skipped=False)
+
+
+def _ingest_weighting(filters: IngestFilters):
+    from recsys_cli.models.weighting import apply_weighting
+
+    if filters.weighting in (None, "none"):
+        return None
+    return lambda matrix: apply_weighting(matrix, filters.weighting, eps=filters.weighting_eps)
+
+
+def ingest_warnings(info: dict) -> list[str]:
+    """What a user should know about a dataset before training on it (raw counts' spread)."""
+    from recsys_cli.models.weighting import spread_warning
+
+    values = info.get("weight_range")
+    if not values or info.get("weighting") not in (None, "none") or info.get("weight_kind") == "rating":
+        return []
+    warning = spread_warning(values["median"], values["max"])
+    return [warning] if warning else []
 
 
 def _ingest_is_current(previous: dict | None, fmt: str, options: dict, filters: IngestFilters) -> bool:
@@ -246,6 +266,9 @@ class ExperimentRun:
         self.summaries: dict[str, dict] = {}
         self.intervals: dict[str, dict] = {}
         self.test_top_lists: dict[str, tuple] = {}  # model -> (ids, scores) from a fresh evaluation
+        self.breakdowns: dict[str, dict] = {}  # model -> metrics by user activity / item popularity
+        self.cold: dict | None = None  # the cold users' evaluation record (popularity fallback)
+        self.user_counts: dict | None = None  # test users: warm, cold
 
     # -- stage bookkeeping ------------------------------------------------------------------
     def _adopt(self, stage: str, key: str, paths: list[str]) -> bool:
@@ -348,6 +371,7 @@ class ExperimentRun:
         if until != "train":
             for entry in self.experiment.models:
                 self._evaluate(entry, models[entry.name], split)
+            self._evaluate_cold(split)
             self._write_metrics(split)
         if until == "report":
             self._export(models, split)
@@ -470,8 +494,15 @@ class ExperimentRun:
         holder = {}
 
         def work(record):
+            from recsys_cli.models.weighting import unweighted_warning
+
             model = self._with_metadata(cls(self._params(entry), seed=self.experiment.seed, threads=self.experiment.threads))
-            model.fit(self._train_matrix(entry, cls, split.train))
+            matrix = self._train_matrix(entry, cls, split.train)
+            warning = unweighted_warning(model.params, matrix)
+            if warning:
+                self.reporter.message(f"{entry.name}: {warning}")
+                record.update(warning=warning)
+            model.fit(matrix)
             if hasattr(model, "report_details"):
                 record.update(model.report_details())
             with atomic_directory(self.run.path / folder) as tmp:
@@ -500,8 +531,12 @@ class ExperimentRun:
     def _evaluate(self, entry, model, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp
         from recsys_cli.atomic import write_parquet
+        from recsys_cli.evaluation.breakdown import breakdown
+        from recsys_cli.report import with_user_ids
+
         metrics = self.experiment.metrics
-        key = fp([self._train_key(entry, split), self.config["metrics"], self._filter_seen(entry)])
+        # "ids+breakdown": per_user files carry user ids and records the breakdown (older ones are redone).
+        key = fp([self._train_key(entry, split), self.config["metrics"], self._filter_seen(entry), "ids+breakdown"])
         path = f"per_user/{entry.name}.parquet"
 
         export = self.experiment.export
@@ -510,17 +545,46 @@ class ExperimentRun:
         def work(record):
             advance = self.reporter.progress(f"evaluate {entry.name}", len(split.test_users))
             result = self.backend.evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
-                              filter_seen=self._filter_seen(entry), fold_in=split.fold_in, keep=keep,
-                              seed=self.experiment.seed, progress=advance)
+                                           filter_seen=self._filter_seen(entry), fold_in=split.fold_in, keep=keep,
+                                           seed=self.experiment.seed, progress=advance)
             self.reporter.done()
-            write_parquet(self.run.path / path, result.per_user)
-            record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users))
+            write_parquet(self.run.path / path, with_user_ids(result.per_user, self.dataset.users))
+            record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users),
+                          breakdown=breakdown(result.per_user, result.top_ids, result.users, split.train, split.test,
+                                              split.history, metrics.k))
             if keep:  # the export of the same users' top-N needs no second pass
                 self.test_top_lists[entry.name] = (result.top_ids[:, :keep], result.top_scores[:, :keep])
 
         record = self._timed(f"evaluate/{entry.name}", key, [path], work)
         self.summaries[entry.name] = record["summary"]
         self.intervals[entry.name] = {k: tuple(v) for k, v in record["intervals"].items()}
+        self.breakdowns[entry.name] = record.get("breakdown", {})
+
+    def _evaluate_cold(self, split: SplitData) -> None:
+        """Test users with no train history (a temporal split's test_cold part): every model
+        falls back to popularity for them, so they are evaluated once, on their own rows."""
+        from recsys_cli.atomic import fingerprint as fp
+        from recsys_cli.evaluation.breakdown import evaluate_cold
+
+        if not split.has("test_cold") or split.read_part("test_cold").nnz == 0:
+            return
+        metrics = self.experiment.metrics
+
+        def work(record):
+            result = evaluate_cold(split.train, split.read_part("test_cold"), metrics.k, metrics.names,
+                                   seed=self.experiment.seed)
+            record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users),
+                          ranking="popularity fallback (train users per item), the same for every model")
+
+        key = fp([split.info["fingerprint"], self.config["metrics"], self.experiment.seed])
+        self.cold = self._timed("evaluate/cold-users", key, [], work)
+
+    def _breakdown_extra(self, split: SplitData) -> dict:
+        from recsys_cli.evaluation.breakdown import warm_and_cold
+
+        extra = warm_and_cold(self.summaries, self.breakdowns, len(split.test_users), self.cold)
+        self.user_counts = extra["test_users"]
+        return extra
 
     def protocol(self, split: SplitData) -> dict:
         metrics = self.experiment.metrics
@@ -531,6 +595,7 @@ class ExperimentRun:
             "ranking": "full catalogue; ties by item index (implicit-based models: implicit's top-k)",
             "filter_seen": {e.name: self._filter_seen(e) for e in self.experiment.models},
             "test_users": len(split.test_users),
+            "cold_test_users": self.cold["test_users"] if self.cold else 0,
             "catalogue_items": int(split.train.shape[1]),
             "fold_in": split.fold_in,
             "means": "over users with test items; coverage over the catalogue",
@@ -539,12 +604,13 @@ class ExperimentRun:
     def _write_metrics(self, split: SplitData) -> None:
         from recsys_cli.report import metrics_frame, write_metrics
 
-        write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split))
+        write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split),
+                      extra=self._breakdown_extra(split))
 
     def _export(self, models: dict, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp
         from recsys_cli.atomic import write_parquet
-        from recsys_cli.report import id_lookup, ranked_frame, write_top_popular
+        from recsys_cli.report import id_lookup, ranked_frame, with_item_names, write_top_popular
 
         export = self.experiment.export
         if not export.recommendations and not export.similar:
@@ -552,7 +618,8 @@ class ExperimentRun:
         user_ids, item_ids = id_lookup(self.dataset.users, "user_idx"), id_lookup(self.dataset.items, "item_idx")
         users = split.test_users if export.users == "test" else np.arange(split.train.shape[0], dtype=np.int32)
         for entry in self.experiment.models:
-            model, key = models[entry.name], fp([self._train_key(entry, split), self.config["export"], self._filter_seen(entry)])
+            model, key = models[entry.name], fp([self._train_key(entry, split), self.config["export"],
+                                                 self._filter_seen(entry), "names"])  # exports carry item names
             paths = []
             if export.recommendations:
                 paths.append(f"recommendations/{entry.name}.parquet")
@@ -564,12 +631,15 @@ class ExperimentRun:
                     ids, scores = self.test_top_lists.get(entry.name) or self.backend.recommend(
                         model, users, split.history, export.recommendations, filter_seen=self._filter_seen(entry),
                         fold_in=split.fold_in)
-                    write_parquet(self.run.path / paths[0], ranked_frame("user_id", "item_id", users, ids, scores, user_ids, item_ids))
+                    frame = ranked_frame("user_id", "item_id", users, ids, scores, user_ids, item_ids)
+                    write_parquet(self.run.path / paths[0], with_item_names(frame, self.dataset.items, "item_id", "name"))
                 if export.similar and model.has_similar_items:
                     anchors = np.arange(split.train.shape[1], dtype=np.int32)
                     ids, scores = _similar_in_chunks(model, anchors, export.similar)
+                    frame = ranked_frame("item_id", "similar_item_id", anchors, ids, scores, item_ids, item_ids)
+                    frame = with_item_names(frame, self.dataset.items, "item_id", "name")
                     write_parquet(self.run.path / paths[-1],
-                                  ranked_frame("item_id", "similar_item_id", anchors, ids, scores, item_ids, item_ids))
+                                  with_item_names(frame, self.dataset.items, "similar_item_id", "similar_name"))
                 record.update(files=paths)
 
             self._timed(f"export/{entry.name}", key, paths, work)
@@ -577,9 +647,18 @@ class ExperimentRun:
             write_top_popular(self.run.path / "top_popular.parquet", split.train, self.dataset.items, export.recommendations)
 
     def _report(self, split: SplitData) -> None:
+        from recsys_cli.evaluation.breakdown import markdown
         from recsys_cli.report import metrics_frame, write_report
 
-        write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split), self.run.manifest)
+        extra = self._breakdown_extra(split)
+        text = markdown(extra["test_users"], extra["cold_users"], extra["all_test_users"], self.breakdowns,
+                        self._headline_metric())
+        write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split),
+                     self.run.manifest, extra=text)
+
+    def _headline_metric(self) -> str:
+        metrics = self.experiment.metrics
+        return f"{metrics.names[0]}@{max(metrics.k)}"
 
     def _compare(self) -> None:
         from recsys_cli.compare import compare_run
@@ -611,6 +690,8 @@ class ExperimentRun:
             "name": self.experiment.name, "run_id": self.run.path.name, "path": str(self.run.path),
             "status": self.run.manifest["status"], "metrics": self.summaries, "intervals_95": self.intervals,
             "tuning": self.tuning_summary(),
+            "test_users": self.user_counts,
+            "cold_users": self.cold["summary"] if self.cold else None,
             "stages": {k: {"status": v.get("status"), "seconds": v.get("seconds"), "reused_from": v.get("reused_from")}
                        for k, v in self.run.manifest["stages"].items()},
         }

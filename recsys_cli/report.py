@@ -23,12 +23,13 @@ def metrics_frame(summaries: dict[str, dict[str, float]]) -> pl.DataFrame:
     )
 
 
-def write_metrics(folder: Path, frame: pl.DataFrame, intervals: dict, protocol: dict) -> None:
+def write_metrics(folder: Path, frame: pl.DataFrame, intervals: dict, protocol: dict, extra: dict | None = None) -> None:
     write_atomic_csv(folder / "metrics.csv", frame)
     write_json(folder / "metrics.json", {
         "protocol": protocol,
         "models": {row["model"]: {k: v for k, v in row.items() if k != "model"} for row in frame.to_dicts()},
         "intervals_95": intervals,
+        **(extra or {}),
     })
 
 
@@ -141,6 +142,24 @@ def ranked_frame(left_name: str, right_name: str, anchors: np.ndarray, ids: np.n
         "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), n)[keep],
         "score": flat_scores[keep].astype(np.float32),
     })
+
+
+def with_item_names(frame: pl.DataFrame, items: pl.DataFrame, id_column: str, name_column: str) -> pl.DataFrame:
+    """`frame` with the item name of its `id_column` (original ids) as `name_column`, right
+    after it, when the dataset has names; rows keep their order."""
+    if "name" not in items.columns:
+        return frame
+    names = items.select(pl.col("item_id").alias(id_column), pl.col("name").alias(name_column))
+    joined = frame.join(names, on=id_column, how="left", maintain_order="left")
+    order = list(frame.columns)
+    order.insert(order.index(id_column) + 1, name_column)
+    return joined.select(order)
+
+
+def with_user_ids(per_user: pl.DataFrame, users: pl.DataFrame) -> pl.DataFrame:
+    """The per-user metric frame with the original user id beside the internal index."""
+    ids = id_lookup(users, "user_idx")
+    return per_user.insert_column(1, pl.Series("user_id", _take(ids, per_user["user_idx"].to_numpy())))
 
 
 def _take(ids, index: np.ndarray):

@@ -37,9 +37,9 @@ def test_run_writes_a_complete_run_folder(cli, project):
     protocol = json.loads((run / "metrics.json").read_text())["protocol"]
     assert protocol["split"]["strategy"] == "leave-one-random" and protocol["k"] == [10, 100]
     recs = pl.read_parquet(run / "recommendations" / "i2i.parquet")
-    assert recs.columns == ["user_id", "item_id", "rank", "score"] and recs["rank"].max() == 20
+    assert recs.columns == ["user_id", "item_id", "name", "rank", "score"] and recs["rank"].max() == 20
     similar = pl.read_parquet(run / "similar" / "ease.parquet")
-    assert similar.columns == ["item_id", "similar_item_id", "rank", "score"]
+    assert similar.columns == ["item_id", "name", "similar_item_id", "similar_name", "rank", "score"]
     assert not (similar["item_id"] == similar["similar_item_id"]).any()
     assert not (run / "similar" / "pop.parquet").exists()
     per_user = pl.read_parquet(run / "per_user" / "ials.parquet")

@@ -12,6 +12,8 @@ from recsys_cli.cli.download import download
 from recsys_cli.cli.experiment import evaluate, run, train, tune
 from recsys_cli.cli.info import info
 from recsys_cli.cli.ingest import ingest_app
+from recsys_cli.cli.recommend import recommend
+from recsys_cli.cli.similar import similar
 from recsys_cli.cli.split import split
 from recsys_cli.errors import InputError
 
@@ -31,6 +33,8 @@ app.command("evaluate")(evaluate)
 app.command("run")(run)
 app.command("tune")(tune)
 app.command("compare")(compare)
+app.command("recommend")(recommend)
+app.command("similar")(similar)
 
 
 def _version(value: bool) -> None:

@@ -77,9 +77,24 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
 
         for table in rich_tables(metrics_frame(summary["metrics"]), summary["intervals_95"], summary["name"]):
             out_console.print(table)
+        _print_test_users(summary)
     if summary.get("tuning"):
         _print_tuning(summary)
     out_console.print(f"[green]{summary['status']}:[/] {summary['path']}")
+
+
+def _print_test_users(summary: dict) -> None:
+    """How many test users the tables cover, and the cold ones' fallback metrics."""
+    users = summary.get("test_users")
+    if not users:
+        return
+    out_console.print(f"test users: {users['warm']:,} warm (the tables above), {users['cold']:,} cold (no train history)")
+    if summary.get("cold_users"):
+        from recsys_cli.report import metrics_frame, rich_tables
+
+        for table in rich_tables(metrics_frame({"cold: popularity (every model)": summary["cold_users"]}), {},
+                                 "cold users — every model falls back to popularity"):
+            out_console.print(table)
 
 
 def _print_tuning(summary: dict) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, report_stage, status
+from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, err_console, report_stage, status
 
 ingest_app = typer.Typer(
     help="Turn a raw interaction log into a canonical dataset folder "
@@ -36,6 +36,12 @@ SHARED_OPTIONS = [
     inspect.Parameter("aggregate", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
         bool, typer.Option(help="Stream the log into one row per (user, item) pair (event count, first/last "
                            "time), with memory bounded by the pairs: for logs larger than memory. Always on for yambda.")]),
+    inspect.Parameter("weighting", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+        Optional[str], typer.Option(
+            help="Transform matrix.npz's values: binary (every interaction 1) or log1p (log(1 + r/eps)) "
+            "for play counts; bm25/tfidf are model parameters. Default: the values as they are.")]),
+    inspect.Parameter("weighting_eps", inspect.Parameter.KEYWORD_ONLY, default=1.0, annotation=Annotated[
+        float, typer.Option(help="eps of --weighting log1p.")]),
     inspect.Parameter("force", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=ForceOption),
     inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=QuietOption),
     inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOption),
@@ -63,6 +69,8 @@ def format_command(fmt: str):
                 debug_slice=shared["debug_slice"],
                 seed=shared["slice_seed"],
                 aggregate=shared["aggregate"],
+                weighting=shared["weighting"],
+                weighting_eps=shared["weighting_eps"],
             )
             with status(f"Ingesting {fmt} into {shared['out']}...", shared["quiet"] or shared["as_json"]):
                 result = pipeline.ingest(fmt, source, shared["out"], options, filters, force=shared["force"])
@@ -72,6 +80,9 @@ def format_command(fmt: str):
                 "interactions": counts["interactions"], "density": counts["density"],
                 "timestamps": result.info["has_timestamps"],
             })
+            if not shared["quiet"]:
+                for warning in pipeline.ingest_warnings(result.info):
+                    err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
 
         command.__signature__ = inspect.Signature(own + SHARED_OPTIONS)
         ingest_app.command(fmt)(command)

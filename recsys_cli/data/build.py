@@ -53,13 +53,16 @@ def build_dataset(
     filters: IngestFilters,
     digests: list[dict],
     dataset_fingerprint: str,
+    weighting=None,
 ) -> dict:
-    """Clean, index and write the dataset folder atomically; return dataset.json's content."""
+    """Clean, index and write the dataset folder atomically; return dataset.json's content.
+    `weighting` (matrix -> matrix) transforms the aggregated values of matrix.npz; the events
+    keep their raw weights."""
     if tables.aggregate or filters.aggregate:
         from recsys_cli.data.streaming import build_pair_dataset
 
         return build_pair_dataset(tables, out, fmt=fmt, options=options, filters=filters, digests=digests,
-                                  dataset_fingerprint=dataset_fingerprint)
+                                  dataset_fingerprint=dataset_fingerprint, weighting=weighting)
     started = time.perf_counter()
     events = _collect_events(tables)
     raw_rows = events.height
@@ -87,6 +90,9 @@ def build_dataset(
         )
     )
     matrix = events_to_csr(indexed, (users.height, items.height))
+    raw_values = {"median": float(np.median(matrix.data)), "max": float(matrix.data.max())} if matrix.nnz else None
+    if weighting is not None:
+        matrix = weighting(matrix)
     users_table = _with_metadata(users, tables.users, "user_id", "user_idx")
     items_table = _with_metadata(items, tables.items, "item_id", "item_idx")
 
@@ -112,6 +118,8 @@ def build_dataset(
             **tables.stats,
             **filter_stats,
         },
+        "weight_range": raw_values,  # of the aggregated values, before any weighting
+        "weighting": filters.weighting,
         "has_timestamps": timestamps.len() > 0,
         "weight_kind": tables.weight_kind,
         "time_range": [int(timestamps.min()), int(timestamps.max())] if timestamps.len() else None,

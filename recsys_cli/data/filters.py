@@ -10,6 +10,9 @@ import polars as pl
 from recsys_cli.errors import InputError
 
 
+INGEST_WEIGHTINGS = (None, "none", "binary", "log1p")
+
+
 @dataclass(frozen=True)
 class IngestFilters:
     min_user_interactions: int = 0
@@ -18,6 +21,11 @@ class IngestFilters:
     debug_slice: tuple[float, float] | None = None  # (item share, user share), fractions
     seed: int = 42
     aggregate: bool = False  # stream the log into (user, item) pairs (data/streaming.py)
+    # How matrix.npz's values are weighted (models/weighting.py; applied by pipeline.ingest).
+    # Only per-cell transforms: an item weighting (bm25, tfidf) of the whole matrix would carry
+    # test interactions into the training weights, so those are model parameters instead.
+    weighting: str | None = None
+    weighting_eps: float = 1.0
 
     def __post_init__(self):
         if self.debug_slice is not None:
@@ -26,12 +34,21 @@ class IngestFilters:
                     raise InputError(
                         f"--debug-slice takes two fractions in (0, 1] (e.g. 0.03 0.03 for 3%), got {share}"
                     )
+        if self.weighting not in INGEST_WEIGHTINGS:
+            raise InputError(f"--weighting {self.weighting!r} is not an ingest weighting; expected one of "
+                             f"{', '.join(w for w in INGEST_WEIGHTINGS if w)} (bm25 and tfidf are model parameters: "
+                             "they use the whole matrix, so they are computed on train)")
+        if self.weighting_eps <= 0:
+            raise InputError(f"--weighting-eps must be > 0, got {self.weighting_eps}")
         for name in ("min_user_interactions", "min_item_interactions"):
             if getattr(self, name) < 0:
                 raise InputError(f"--{name.replace('_', '-')} must be >= 0")
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        if self.weighting is None:  # so datasets ingested before weighting existed keep their fingerprint
+            del values["weighting"], values["weighting_eps"]
+        return values
 
 
 def apply_filters(events: pl.DataFrame, filters: IngestFilters) -> tuple[pl.DataFrame, dict]:

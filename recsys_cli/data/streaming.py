@@ -117,8 +117,10 @@ def build_pair_dataset(
     filters: IngestFilters,
     digests: list[dict],
     dataset_fingerprint: str,
+    weighting=None,
 ) -> dict:
-    """Stream, aggregate, index and write the dataset folder atomically; return dataset.json."""
+    """Stream, aggregate, index and write the dataset folder atomically; return dataset.json.
+    `weighting` (matrix -> matrix) transforms matrix.npz's values, as in build_dataset."""
     from recsys_cli.data.build import _with_metadata
 
     started = time.perf_counter()
@@ -148,6 +150,9 @@ def build_pair_dataset(
     del pairs
     shape = (users.height, items.height)
     matrix = pairs_to_csr(indexed, shape)
+    raw_values = {"median": float(np.median(matrix.data)), "max": float(matrix.data.max())} if matrix.nnz else None
+    if weighting is not None:
+        matrix = weighting(matrix)
     users_table = _with_metadata(users, tables.users, "user_id", "user_idx")
     items_table = _with_metadata(items, tables.items, "item_id", "item_idx")
 
@@ -173,6 +178,8 @@ def build_pair_dataset(
             **tables.stats,
             **filter_stats,
         },
+        "weight_range": raw_values,  # of the aggregated values, before any weighting
+        "weighting": filters.weighting,
         "has_timestamps": first is not None,
         "weight_kind": tables.weight_kind,
         "time_range": [int(first), int(last)] if first is not None else None,

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.factorization import ImplicitFactorModel
+from recsys_cli.models.weighting import WeightingParams, item_totals, weigh
 
 
 class ALSParams(BaseModel):
@@ -22,7 +23,7 @@ class ALSParams(BaseModel):
     iterations: int = Field(15, ge=1, le=1000)
 
 
-class IALSParams(ALSParams):
+class IALSParams(ALSParams, WeightingParams):
     alpha: float = Field(10.0, gt=0, description="confidence = 1 + alpha * weight")
     regularization: float = Field(0.05, ge=0)
 
@@ -52,9 +53,22 @@ class ALS(ImplicitFactorModel):
 
 class IALS(ALS):
     Params = IALSParams
-    tune_space = {**ALS.tune_space, "alpha": {"low": 0.1, "high": 100.0, "log": True}}
+    tune_space = {**ALS.tune_space, "alpha": {"low": 0.1, "high": 100.0, "log": True},
+                  "weighting": {"choices": ["none", "log1p", "bm25"]}}
+    item_totals = None  # the train matrix's item totals (bm25 weighs history rows with them)
+
+    def fit(self, train, callback=None):
+        self.item_totals = item_totals(train)
+        return super().fit(train, callback)
 
     def prepare(self, train):
-        confidence = train.astype(np.float32, copy=True)
+        confidence = weigh(self.params, train, self.item_totals).astype(np.float32, copy=True)
         confidence.data = 1.0 + np.float32(self.params.alpha) * confidence.data
         return confidence
+
+    def state(self):
+        return {**super().state(), "item_totals": self.item_totals}
+
+    def set_state(self, arrays):
+        super().set_state(arrays)
+        self.item_totals = arrays.get("item_totals")

@@ -15,12 +15,13 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, csr_from_state, csr_state
+from recsys_cli.models.weighting import WeightingParams, item_totals, weigh
 
 
-class ItemKNNParams(BaseModel):
+class ItemKNNParams(WeightingParams):
     model_config = ConfigDict(extra="forbid")
     similarity: Literal["cosine", "cooccurrence", "jaccard", "bm25", "tfidf"] = "cosine"
     neighbors: int = Field(100, ge=1, le=100_000, description="similar items kept per item")
@@ -35,11 +36,14 @@ class ItemKNN(Recommender):
     tune_space = {
         "similarity": {"choices": ["cosine", "bm25", "tfidf", "jaccard", "cooccurrence"]},
         "neighbors": {"low": 10, "high": 1000, "log": True, "type": "int"},
+        "weighting": {"choices": ["none", "binary", "log1p"]},
     }
 
     def fit(self, train):
         self.n_items = train.shape[1]
         p = self.params
+        self.item_totals = item_totals(train)
+        train = weigh(p, train, self.item_totals)
         if p.similarity == "jaccard":
             self.similarity = _jaccard(train, p.neighbors)
         else:
@@ -65,6 +69,7 @@ class ItemKNN(Recommender):
         return self
 
     def score(self, users, history):
+        history = weigh(self.params, history, self.item_totals)  # as the similarities were fitted
         if self.params.max_items is not None:
             history = _keep_random_per_row(history, self.params.max_items, self.seed)
         return (history @ self.similarity).toarray()
@@ -73,10 +78,11 @@ class ItemKNN(Recommender):
         return sparse_row_topk(self.similarity[items], items, k)
 
     def state(self):
-        return csr_state(self.similarity, "similarity")
+        return {**csr_state(self.similarity, "similarity"), "item_totals": self.item_totals}
 
     def set_state(self, arrays):
         self.similarity = csr_from_state(arrays, "similarity")
+        self.item_totals = arrays.get("item_totals")
 
 
 def _jaccard(train, neighbors: int):

@@ -1,0 +1,109 @@
+"""Counts are not likes: how interaction values become training weights.
+
+A play count of 352,698 fed to iALS as confidence 1 + alpha * r drowns every other signal.
+The standard transforms, as a pure function over a users x items CSR:
+
+- `none`:   the values as they are.
+- `binary`: every interaction weighs 1.
+- `log1p`:  log(1 + r / eps); iALS's confidence 1 + alpha * w is then Hu, Koren & Volinsky
+            (2008)'s log scaling 1 + alpha * log(1 + r / eps).
+- `bm25`, `tfidf`: implicit.nearest_neighbours' bm25_weight / tfidf_weight (the same values,
+            computed here per cell so that item totals can be the training matrix's), applied
+            as its BM25Recommender and Last.fm example do, on items x users: items are the
+            documents (a popular item's counts saturate, BM25's length normalisation by the
+            item's total against the mean item total), users the terms (idf = log(n_items) -
+            log(1 + items of the user), which discounts users who play everything).
+
+Item totals are a statistic of the training matrix: recommending for a batch of users must
+reuse them (`item_totals`), or the same user would be weighted differently in a batch of
+other users. idf is <= 0 for a user who has nearly the whole catalogue; such cells get the smallest
+weight of the other users' cells (all cells the same weight if no user has a positive idf),
+so no interaction is lost or turned negative.
+
+Models that take weights declare the parameters by inheriting `WeightingParams` and call
+`weigh(params, matrix, item_totals)` where their training input is prepared.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from recsys_cli.errors import InputError
+
+SCHEMES = ("none", "binary", "log1p", "bm25", "tfidf")
+CELLWISE = ("none", "binary", "log1p")  # need no statistic of the whole matrix (ingest takes these)
+SPREAD_WARNING = 1000.0  # max / median of the weights above which raw values are suspicious
+
+
+class WeightingParams(BaseModel):
+    weighting: Literal[SCHEMES] = Field("none", description="how interaction values become weights")  # type: ignore[valid-type]
+    weighting_eps: float = Field(1.0, gt=0, description="log1p: w = log(1 + r / eps)")
+    weighting_k1: float = Field(100.0, gt=0, description="bm25: saturation of an item's counts")
+    weighting_b: float = Field(0.8, ge=0, le=1, description="bm25: strength of the item length normalisation")
+
+
+def item_totals(matrix) -> np.ndarray:
+    """Sum of each item's values (its BM25 document length), float64."""
+    return np.bincount(matrix.indices, weights=matrix.data, minlength=matrix.shape[1])
+
+
+def apply_weighting(matrix, scheme: str, *, eps: float = 1.0, k1: float = 100.0, b: float = 0.8,
+                    totals: np.ndarray | None = None):
+    """A float32 CSR copy of `matrix` with its values transformed by `scheme` (see the module
+    docstring); `totals` are the training matrix's item totals for bm25 (default: this one's)."""
+    matrix = matrix.tocsr()
+    if scheme not in SCHEMES:
+        raise InputError(f"unknown weighting {scheme!r}; expected one of {', '.join(SCHEMES)}")
+    out = matrix.astype(np.float32, copy=True)
+    if scheme == "none" or out.nnz == 0:
+        return out
+    values = out.data.astype(np.float64)
+    if not np.all(np.isfinite(values)) or (values < 0).any():
+        raise InputError(f"weighting {scheme!r} needs finite non-negative interaction values")
+    if scheme == "binary":
+        weights = np.ones_like(values)
+    elif scheme == "log1p":
+        weights = np.log1p(values / eps)
+    else:
+        # Per cell (user u, item i, value r), as implicit's helpers compute on items x users:
+        # idf of the user, and for bm25 the item's saturation under its length normalisation.
+        users = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+        idf = np.log(float(out.shape[1])) - np.log1p(np.diff(out.indptr).astype(np.float64))
+        if scheme == "tfidf":
+            weights = np.sqrt(values) * idf[users]
+        else:
+            totals = item_totals(out) if totals is None else np.asarray(totals, dtype=np.float64)
+            length_norm = (1.0 - b) + b * totals / max(float(totals.mean()), 1e-12)
+            weights = values * (k1 + 1.0) / (k1 * length_norm[out.indices] + values) * idf[users]
+        informative = idf[users] > 1e-6  # idf of a user with (nearly) every item is <= 0
+        floor = weights[informative].min() if informative.any() else 1.0
+        weights = np.where(informative, weights, floor)
+    out.data = weights.astype(np.float32)
+    return out
+
+
+def weigh(params: WeightingParams, matrix, totals: np.ndarray | None = None):
+    """A model's training (or history) input under its weighting parameters."""
+    if params.weighting == "none":
+        return matrix
+    return apply_weighting(matrix, params.weighting, eps=params.weighting_eps, k1=params.weighting_k1,
+                           b=params.weighting_b, totals=totals)
+
+
+def unweighted_warning(params, matrix) -> str | None:
+    """For a model that takes weights and has none set: the spread warning of its input."""
+    if getattr(params, "weighting", None) != "none" or matrix.nnz == 0:
+        return None
+    return spread_warning(float(np.median(matrix.data)), float(matrix.data.max()))
+
+
+def spread_warning(median: float, top: float) -> str | None:
+    """A warning when the values span orders of magnitude (max / median above SPREAD_WARNING),
+    the sign of raw counts going straight into a model; None otherwise."""
+    if median <= 0 or top / median <= SPREAD_WARNING:
+        return None
+    return (f"interaction values span orders of magnitude (median {median:.4g}, max {top:.4g}); raw counts "
+            "dominate the fit: set a weighting (log1p, bm25, tfidf or binary) on the model or at ingest")
