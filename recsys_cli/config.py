@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recsys_cli.data.sources import FORMATS
-from recsys_cli.data.splits import STRATEGIES, strategy_params
+from recsys_cli.data.splits import STRATEGIES, TIME_STRATEGIES, strategy_params
 from recsys_cli.errors import InputError
 from recsys_cli.evaluation.metrics import ALL_METRICS
 from recsys_cli.models.registry import MODELS, model_class
@@ -123,6 +123,7 @@ class TuneBlock(Strict):
     space: Optional[dict[str, SpaceEntry]] = None  # default: the model type's own space
     pruner: Literal["median", "hyperband", "none"] = "median"
     report_every: int = Field(5, ge=1, description="iterations between pruning reports")
+    folds: int = Field(1, ge=1, le=20, description="seeded validation folds; the objective is their mean")
 
     @field_validator("metric")
     @classmethod
@@ -272,6 +273,10 @@ def parse_experiment(raw: Any, source: str) -> Experiment:
             lines += [f"{line}; {entry.type} parameters: {allowed}" if "unknown key" in line else line
                       for line in _describe(error.errors(), ("models", index, "params"))]
         lines += _space_errors(entry, index, allowed)
+        block = entry.tune_block()
+        if block is not None and block.folds > 1 and experiment.split.strategy in TIME_STRATEGIES:
+            lines.append(f"  models[{index}].tune.folds: {block.folds} needs a random split strategy; "
+                         f"{experiment.split.strategy!r} validation is the same whatever the seed (use folds: 1)")
     if lines:
         raise InputError("invalid experiment file:\n" + "\n".join(lines), path=source)
     return experiment

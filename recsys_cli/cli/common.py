@@ -10,8 +10,42 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+UNBOUNDED_WIDTH = 10_000  # "as wide as the content": tables are not expanded, only never cut
+
+
+class StreamConsole(Console):
+    """A rich Console that, when its stream is not a terminal (a pipe, a file, a cron log),
+    prints tables at their full width and messages unwrapped, instead of cutting both at 80
+    columns. On a terminal it behaves as rich does. Decided at each print, so a console made
+    at import time follows whatever stream it writes to then (pytest's capture included)."""
+
+    @property
+    def size(self):
+        from rich.console import ConsoleDimensions
+
+        if self.is_terminal or self._width is not None:
+            return super().size
+        return ConsoleDimensions(UNBOUNDED_WIDTH, super().size.height)
+
+    @size.setter
+    def size(self, new_size):
+        Console.size.fset(self, new_size)
+
+    @property
+    def soft_wrap(self) -> bool:
+        return self._soft_wrap or not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        self._soft_wrap = value
+
+
+def make_console(stderr: bool = False) -> Console:
+    return StreamConsole(stderr=stderr, highlight=False)
+
+
+out_console = make_console()
+err_console = make_console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (for scripts and cron).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]

@@ -86,18 +86,29 @@ def _print_tuning(summary: dict) -> None:
     import polars as pl
     from rich.table import Table
 
-    table = Table(title="tuning: searched on the validation split; test touched once, by the best",
+    from recsys_cli.tuning_report import spread_text, worse_on_test_warning
+
+    table = Table(title="tuning: searched on validation; test touched once by the best, once by the default",
                   title_justify="left")
-    for column in ("model", "metric", "valid\ndefault", "valid\nbest", "test\nbest", "trials", "pruned", "saved\nseconds"):
+    for column in ("model", "metric", "folds", "valid\ndefault", "valid\nbest", "test\ndefault", "test\nbest",
+                   "trials", "pruned", "failed", "saved\nseconds"):
         table.add_column(column, justify="left" if column in ("model", "metric") else "right")
     for name, t in summary["tuning"].items():
         fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
-        table.add_row(name, t["metric"], fmt(t["default_validation"]), fmt(t["best_validation"]), fmt(t["test"]),
-                      str(t["complete"] + t["pruned"]), str(t["pruned"]), f"{t['seconds_saved_by_pruning']:.0f}")
+        best_test = fmt(t["test"]) if not t.get("worse_on_test") else f"[bold red]{fmt(t['test'])}[/]"
+        table.add_row(name, t["metric"], str(t.get("folds", 1)), fmt(t["default_validation"]), fmt(t["best_validation"]),
+                      fmt(t.get("default_test")), best_test, str(t["complete"] + t["pruned"]), str(t["pruned"]),
+                      str(t["failed"]), f"{t['seconds_saved_by_pruning']:.0f}")
     out_console.print(table)
     for name, t in summary["tuning"].items():
         params = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["best_params"].items())
         out_console.print(f"  [bold]{name}[/] best: {params}")
+        spread = spread_text(t.get("validation_spread", {}).get("best", {}))
+        if spread:
+            out_console.print(f"  [bold]{name}[/] validation best: {spread}")
+        warning = worse_on_test_warning(name, t)
+        if warning:
+            err_console.print(f"[bold yellow]warning:[/] {warning}")
     for name in summary["tuning"]:
         trials = Path(summary["path"]) / "tune" / name / "trials.parquet"
         if trials.exists():
