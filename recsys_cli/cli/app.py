@@ -18,6 +18,8 @@ from recsys_cli.errors import InputError
 app = typer.Typer(
     name="recsys",
     help="Experiment runner for collaborative-filtering recommenders on implicit feedback.",
+    epilog="Exit codes: 0 ok; 1 failure (or, with --no-wait, another run of the experiment holds its lock); "
+    "2 bad input (config, file, option: nothing is half-written); 130 interrupted (Ctrl-C; the same command resumes).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

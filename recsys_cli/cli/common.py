@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -50,6 +50,20 @@ err_console = make_console(stderr=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (for scripts and cron).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Rebuild even if the output is up to date.")]
+
+
+ModelsOption = Annotated[Optional[list[str]], typer.Option(
+    "--model", "--models", metavar="NAME[,NAME...]",
+    help="Model name; repeat the option or give a comma-separated list (--model a --model b = --models a,b).")]
+
+
+def names_list(values: list[str] | None) -> list[str] | None:
+    """Names from a repeatable option whose values may also be comma-separated lists: the one
+    list style of every verb (`--model a --model b`, `--models a,b`, or both)."""
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return list(dict.fromkeys(names)) or None
 
 
 def emit_json(payload: Any) -> None:

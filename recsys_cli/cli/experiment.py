@@ -7,7 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import JsonOption, QuietOption, emit_json, err_console, out_console
+from recsys_cli.cli.common import (
+    JsonOption,
+    ModelsOption,
+    QuietOption,
+    emit_json,
+    err_console,
+    names_list,
+    out_console,
+)
 
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file (see configs/).")]
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")]
@@ -151,7 +159,7 @@ def evaluate(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: Wa
 
 def tune(
     config: ConfigArg,
-    model: Annotated[Optional[list[str]], typer.Option("--model", help="Model name to tune (repeatable); default: those with a `tune:` entry, else all.")] = None,
+    model: ModelsOption = None,
     trials: Annotated[Optional[int], typer.Option(min=1, help="Finished trials each study should reach (overrides the file).")] = None,
     timeout: Annotated[Optional[float], typer.Option(min=1, help="Seconds of search per model.")] = None,
     jobs: Annotated[int, typer.Option(min=1, help="Trials in parallel; cores are split between trials and implicit's threads.")] = 1,
@@ -164,7 +172,10 @@ def tune(
     The study is kept in runs/NAME/tune/MODEL/study.db: the same command resumes it
     (optuna-dashboard sqlite:///runs/NAME/tune/MODEL/study.db opens it).
 
+    Models: those named (--model ials --model ease, or --models ials,ease); default: those with
+    a `tune:` entry, else every model with something to tune.
+
     Example: recsys tune configs/quickstart.yaml --model ials --trials 30
     """
     _execute(config, runs_dir, "evaluate", quiet, as_json, wait,
-             tune_options={"models": model, "trials": trials, "timeout": timeout, "jobs": jobs, "metric": metric})
+             tune_options={"models": names_list(model), "trials": trials, "timeout": timeout, "jobs": jobs, "metric": metric})
