@@ -156,6 +156,12 @@ class Reporter:
     def message(self, text: str) -> None:
         pass
 
+    def detail(self, description: str, done: int, total: int) -> None:
+        """Progress within one long step (a model's fit), under the current bar."""
+
+    def end_detail(self) -> None:
+        pass
+
 
 class SplitData:
     """A split folder whose parts are read on first use, through `read_part` alone, so a
@@ -479,7 +485,12 @@ class ExperimentRun:
 
         def work(record):
             model = self._with_metadata(cls(self._params(entry), seed=self.experiment.seed, threads=self.experiment.threads))
-            model.fit(self._train_matrix(entry, cls, split.train))
+            model.on_progress = lambda done, total, what: self.reporter.detail(f"{entry.name}: {what}", done, total)
+            try:
+                model.fit(self._train_matrix(entry, cls, split.train))
+            finally:
+                self.reporter.end_detail()
+            model.on_progress = None
             if hasattr(model, "report_details"):
                 record.update(model.report_details())
             with atomic_directory(self.run.path / folder) as tmp:

@@ -28,6 +28,7 @@ class RichReporter:
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self._progress = None
+        self._detail = None  # the task of `detail`, if one is shown
 
     def stage(self, name: str, seconds: float, skipped: bool) -> None:
         if not self.quiet:
@@ -51,9 +52,23 @@ class RichReporter:
         return advance
 
     def done(self) -> None:
+        self.end_detail()
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+    def detail(self, description: str, done: int, total: int) -> None:
+        """A second line under the running bar: a model's own progress within its fit."""
+        if self._progress is None:
+            return
+        if self._detail is None:
+            self._detail = self._progress.add_task(description, total=total)
+        self._progress.update(self._detail, completed=done, total=total, description=description)
+
+    def end_detail(self) -> None:
+        if self._detail is not None and self._progress is not None:
+            self._progress.remove_task(self._detail)
+        self._detail = None
 
     def message(self, text: str) -> None:
         err_console.print(f"[yellow]{text}[/]")
