@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recsys_cli.data.sources import FORMATS
-from recsys_cli.data.splits import STRATEGIES, strategy_params
+from recsys_cli.data.splits import STRATEGIES, TIME_STRATEGIES, strategy_params
 from recsys_cli.errors import InputError
 from recsys_cli.evaluation.metrics import ALL_METRICS
 from recsys_cli.models.registry import MODELS, model_class
@@ -124,6 +124,7 @@ class TuneBlock(Strict):
     space: Optional[dict[str, SpaceEntry]] = None  # default: the model type's own space
     pruner: Literal["median", "hyperband", "none"] = "median"
     report_every: int = Field(5, ge=1, description="iterations between pruning reports")
+    folds: int = Field(1, ge=1, le=20, description="seeded validation folds; the objective is their mean")
 
     @field_validator("metric")
     @classmethod
@@ -276,20 +277,45 @@ def parse_experiment(raw: Any, source: str) -> Experiment:
     try:
         experiment = Experiment.model_validate(raw)
     except ValidationError as error:
+        # Every error at once: the model entries that are valid on their own still get their
+        # parameters and tune spaces checked, so a typo in one entry hides none in another.
         lines = _describe(_dataset_errors(error.errors()))
+        for index, entry in _valid_entries(raw.get("models")):
+            lines += _entry_errors(entry, index)
         raise InputError("invalid experiment file:\n" + "\n".join(lines), path=source) from None
     lines = []
     for index, entry in enumerate(experiment.models):
-        allowed = ", ".join(model_class(entry.type).Params.model_fields)
-        try:
-            experiment.model_params(entry)
-        except ValidationError as error:
-            lines += [f"{line}; {entry.type} parameters: {allowed}" if "unknown key" in line else line
-                      for line in _describe(error.errors(), ("models", index, "params"))]
-        lines += _space_errors(entry, index, allowed)
+        lines += _entry_errors(entry, index)
+        block = entry.tune_block()
+        if block is not None and block.folds > 1 and experiment.split.strategy in TIME_STRATEGIES:
+            lines.append(f"  models[{index}].tune.folds: {block.folds} needs a random split strategy; "
+                         f"{experiment.split.strategy!r} validation is the same whatever the seed (use folds: 1)")
     if lines:
         raise InputError("invalid experiment file:\n" + "\n".join(lines), path=source)
     return experiment
+
+
+def _valid_entries(models: Any) -> list[tuple[int, ModelEntry]]:
+    """The entries of a raw `models:` list that validate as model entries on their own."""
+    valid = []
+    for index, raw in enumerate(models if isinstance(models, list) else []):
+        try:
+            valid.append((index, ModelEntry.model_validate(raw)))
+        except ValidationError:
+            continue  # already reported by the whole file's validation
+    return valid
+
+
+def _entry_errors(entry: ModelEntry, index: int) -> list[str]:
+    """A model entry's parameters and tune space, against what its model type accepts."""
+    allowed = ", ".join(model_class(entry.type).Params.model_fields)
+    lines = []
+    try:
+        model_class(entry.type).Params.model_validate(entry.params)
+    except ValidationError as error:
+        lines += [f"{line}; {entry.type} parameters: {allowed}" if "unknown key" in line else line
+                  for line in _describe(error.errors(), ("models", index, "params"))]
+    return lines + _space_errors(entry, index, allowed)
 
 
 def _space_errors(entry: ModelEntry, index: int, allowed: str) -> list[str]:

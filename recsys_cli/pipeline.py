@@ -114,7 +114,7 @@ def split(
     params = {k: v for k, v in (params or {}).items() if v is not None}
     splits.check_strategy(strategy)  # before any data is read
     key = fingerprint({"dataset": dataset.fingerprint, "strategy": strategy, "params": params,
-                       "seed": seed, "validation": validation, "version": 1})
+                       "seed": seed, "validation": validation, "version": 2})  # 2: validation on every user
     previous = _existing_info(out, "split.json")
     if not force and previous is not None and previous.get("fingerprint") == key:
         return StageResult(out, previous, skipped=True)
@@ -139,6 +139,7 @@ def split(
             "params": {**splits.strategy_params(strategy), **params},
             "seed": seed,
             "validation": validation,
+            **({"validation_params": valid_params} if validation else {}),
             "dataset": {"path": str(dataset.path), "fingerprint": dataset.fingerprint},
             "fingerprint": key,
             "shape": list(cells.shape),
@@ -174,6 +175,12 @@ class Reporter:
         pass
 
     def message(self, text: str) -> None:
+        pass
+
+    def detail(self, description: str, done: int, total: int) -> None:
+        """Progress within one long step (a model's fit), under the current bar."""
+
+    def end_detail(self) -> None:
         pass
 
 
@@ -257,6 +264,7 @@ class ExperimentRun:
         self.tune_trials = tune_trials  # command-line overrides of every tune block
         self.tune_timeout = tune_timeout
         self.tuned: dict[str, dict] = {}  # model name -> tune stage record
+        self.default_tests: dict[str, dict] = {}  # tuned model name -> its untuned default's test summary
         self.reporter = reporter or Reporter()
         self.runs_dir = runs_dir
         self.config = experiment.model_dump(mode="json")
@@ -371,8 +379,12 @@ class ExperimentRun:
         if until != "train":
             for entry in self.experiment.models:
                 self._evaluate(entry, models[entry.name], split)
+                if entry.name in self.tuned:
+                    self._evaluate_default(entry, split)
             self._evaluate_cold(split)
             self._write_metrics(split)
+            if until == "evaluate" and self.tuned:  # a tune-only run folder gets its report too
+                self._report(split)
         if until == "report":
             self._export(models, split)
             self._report(split)
@@ -434,13 +446,14 @@ class ExperimentRun:
             data = load_split(folder)
         return data
 
-    def _train_key(self, entry, split: SplitData) -> str:
+    def _train_key(self, entry, split: SplitData, params=None) -> str:
         from recsys_cli.atomic import fingerprint as fp
         from recsys_cli.models.registry import model_class
 
         cls = model_class(entry.type)
+        params = params if params is not None else self._params(entry)
         return fp({"split": split.info["fingerprint"], "type": entry.type, "use_weights": entry.use_weights,
-                   "params": self._params(entry).model_dump(), "seed": self.experiment.seed,
+                   "params": params.model_dump(), "seed": self.experiment.seed,
                    "threads": None if cls.deterministic else self.experiment.threads})
 
     def _params(self, entry):
@@ -459,28 +472,34 @@ class ExperimentRun:
         study_key = fp({"split": split.info["fingerprint"], "type": entry.type, "params": entry.params,
                         "space": {k: v.model_dump() for k, v in space.items()}, "metric": block.metric,
                         "seed": self.experiment.seed, "pruner": block.pruner, "report_every": block.report_every,
-                        "filter_seen": self._filter_seen(entry)})
+                        "filter_seen": self._filter_seen(entry), "folds": block.folds})
         study_name = f"{self.experiment.name}-{entry.name}-{study_key[:8]}"
         storage = self.backend.study_storage(self.runs_dir / self.experiment.name / "tune" / entry.name)
         target = self.tune_trials or block.trials
         folder = f"tune/{entry.name}"
 
         def work(record):
+            from recsys_cli.data.folds import extra_folds
+
+            folds = extra_folds(split.train, split.info["strategy"], split.info["params"], split.info["seed"],
+                                block.folds) if block.folds > 1 else []
             advance = self.reporter.progress(f"tune {entry.name}", target)
             outcome = self.backend.run_study(
                 model_type=entry.type, base_params=entry.params, block=block, space=space,
                 storage_path=storage, study_name=study_name, validation=split.validation(),
                 filter_seen=self._filter_seen(entry), seed=self.experiment.seed,
                 threads=self.experiment.threads, jobs=self.jobs, trials=target, timeout=self.tune_timeout,
-                prepare=functools.partial(_with_item_metadata, self.dataset),
+                prepare=functools.partial(_with_item_metadata, self.dataset), extra_folds=folds,
                 on_trial=lambda n, best: advance(n, f"tune {entry.name} (best {block.metric} {best:.4f})"
                                                   if best is not None else None),
             )
             self.reporter.done()
             best = {**entry.params, **outcome.best_params}
             files = tuning.write_outputs(self.run.path / folder, outcome, entry.name, entry.type, best, storage, study_name)
-            record.update(outcome.record(), metric=block.metric, study=study_name, storage=str(storage),
-                          files=files, objective="validation split (valid_train -> valid); test untouched")
+            where = (f"mean over {block.folds} seeded validation folds" if block.folds > 1
+                     else "the split's validation part")
+            record.update(outcome.record(), metric=block.metric, study=study_name, storage=str(storage), files=files,
+                          objective=f"{block.metric} on {where} (valid_train -> valid); test untouched")
 
         record = self._timed(f"tune/{entry.name}", fp([study_key, target]), [folder], work)
         self.tuned[entry.name] = record
@@ -502,7 +521,12 @@ class ExperimentRun:
             if warning:
                 self.reporter.message(f"{entry.name}: {warning}")
                 record.update(warning=warning)
-            model.fit(matrix)
+            model.on_progress = lambda done, total, what: self.reporter.detail(f"{entry.name}: {what}", done, total)
+            try:
+                model.fit(matrix)
+            finally:
+                self.reporter.end_detail()
+            model.on_progress = None
             if hasattr(model, "report_details"):
                 record.update(model.report_details())
             with atomic_directory(self.run.path / folder) as tmp:
@@ -512,6 +536,31 @@ class ExperimentRun:
 
         self._timed(f"train/{entry.name}", self._train_key(entry, split), [folder], work)
         return holder.get("model") or cls.load(self.run.path / folder)
+
+    def _evaluate_default(self, entry, split: SplitData) -> None:
+        """The untuned parameters, trained on train and scored on test once, beside the tuned
+        best: a search that only wins on validation (overfitting it) shows here."""
+        from recsys_cli.atomic import fingerprint as fp
+        from recsys_cli.evaluation.evaluate import evaluate
+        from recsys_cli.models.registry import model_class
+
+        cls = model_class(entry.type)
+        default = cls.Params.model_validate(entry.params)
+        if default == self._params(entry):  # the search kept the default: same model, same scores
+            self.default_tests[entry.name] = {"summary": self.summaries[entry.name], "same_as_best": True}
+            return
+        key = fp([self._train_key(entry, split, default), self.config["metrics"], self._filter_seen(entry)])
+
+        def work(record):
+            model = self._with_metadata(cls(default, seed=self.experiment.seed, threads=self.experiment.threads))
+            model.fit(self._train_matrix(entry, cls, split.train))
+            metrics = self.experiment.metrics
+            result = evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
+                              filter_seen=self._filter_seen(entry), fold_in=split.fold_in, seed=self.experiment.seed)
+            record.update(summary=result.summary, intervals=result.intervals, params=default.model_dump())
+
+        record = self._timed(f"evaluate/{entry.name}@default", key, [], work)
+        self.default_tests[entry.name] = {"summary": record["summary"], "same_as_best": False}
 
     def _with_metadata(self, model):
         return _with_item_metadata(self.dataset, model)
@@ -605,7 +654,7 @@ class ExperimentRun:
         from recsys_cli.report import metrics_frame, write_metrics
 
         write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split),
-                      extra=self._breakdown_extra(split))
+                      extra=self._breakdown_extra(split), tuning=self.tuning_summary())
 
     def _export(self, models: dict, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp
@@ -650,11 +699,13 @@ class ExperimentRun:
         from recsys_cli.evaluation.breakdown import markdown
         from recsys_cli.report import metrics_frame, write_report
 
+        from recsys_cli.tuning_report import tuning_markdown
+
         extra = self._breakdown_extra(split)
         text = markdown(extra["test_users"], extra["cold_users"], extra["all_test_users"], self.breakdowns,
                         self._headline_metric())
         write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split),
-                     self.run.manifest, extra=text)
+                     self.run.manifest, extra=text + tuning_markdown(self.tuning_summary()))
 
     def _headline_metric(self) -> str:
         metrics = self.experiment.metrics
@@ -673,12 +724,19 @@ class ExperimentRun:
         self._always("compare", work)
 
     def tuning_summary(self) -> dict:
-        """Per tuned model: default vs best on validation, and the best on test (once)."""
+        """Per tuned model: default vs best on validation and on test (each trained on train
+        and tested once), and whether the tuned model is worse on test than its default."""
         out = {}
         for name, record in self.tuned.items():
+            metric = record["metric"]
+            best_test = self.summaries.get(name, {}).get(metric)
+            default_test = self.default_tests.get(name, {}).get("summary", {}).get(metric)
             out[name] = {
-                "metric": record["metric"], "default_validation": record["default_value"],
-                "best_validation": record["best_value"], "test": self.summaries.get(name, {}).get(record["metric"]),
+                "metric": metric, "objective": record.get("objective"), "folds": record.get("folds", 1),
+                "default_validation": record["default_value"], "best_validation": record["best_value"],
+                "validation_spread": {"default": record.get("default_spread", {}), "best": record.get("best_spread", {})},
+                "default_test": default_test, "test": best_test,
+                "worse_on_test": None if best_test is None or default_test is None else best_test < default_test,
                 "best_params": record["best_params"], "complete": record["complete"], "pruned": record["pruned"],
                 "failed": record["failed"], "seconds": record["seconds"],
                 "seconds_saved_by_pruning": record["seconds_saved_by_pruning"],

@@ -23,13 +23,15 @@ def metrics_frame(summaries: dict[str, dict[str, float]]) -> pl.DataFrame:
     )
 
 
-def write_metrics(folder: Path, frame: pl.DataFrame, intervals: dict, protocol: dict, extra: dict | None = None) -> None:
+def write_metrics(folder: Path, frame: pl.DataFrame, intervals: dict, protocol: dict, extra: dict | None = None,
+                  tuning: dict | None = None) -> None:
     write_atomic_csv(folder / "metrics.csv", frame)
     write_json(folder / "metrics.json", {
         "protocol": protocol,
         "models": {row["model"]: {k: v for k, v in row.items() if k != "model"} for row in frame.to_dicts()},
         "intervals_95": intervals,
         **(extra or {}),
+        **({"tuning": tuning} if tuning else {}),
     })
 
 

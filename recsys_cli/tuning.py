@@ -12,6 +12,9 @@
   through implicit's fit callback, and a median or Hyperband pruner stops hopeless trials.
 - With `jobs` > 1 trials run in threads (implicit releases the GIL) and the cores are split
   between trials and implicit's own threads.
+- With `extra_folds` (`tune: {folds: 3}`) a trial fits and scores every fold and the
+  objective is the mean; pruning watches fold 0 only. Each trial records its spread: the
+  sd over folds, or with one fold a 95% bootstrap interval over the validation users.
 """
 
 from __future__ import annotations
@@ -90,6 +93,9 @@ class TuneOutcome:
     complete: int
     pruned: int
     failed: int
+    folds: int
+    best_spread: dict  # {"fold_values", "sd"} over folds, or {"ci95": [low, high]} over users
+    default_spread: dict
     seconds: float
     seconds_saved_by_pruning: float
     trials: Any = field(repr=False)  # polars DataFrame
@@ -134,7 +140,7 @@ def run_study(
     validation: tuple, filter_seen: bool, seed: int, threads: int, jobs: int = 1,
     trials: int | None = None, timeout: float | None = None,
     on_trial: Callable[[int, float | None], None] | None = None,
-    prepare: Callable = lambda model: model, optimize: Callable | None = None,
+    prepare: Callable = lambda model: model, optimize: Callable | None = None, extra_folds: list[tuple] = (),
 ) -> TuneOutcome:
     """`optimize(study, objective, suggest, **study.optimize's options)`, when given, runs
     the trials instead of study.optimize (the Ray backend: one task per trial)."""
@@ -143,7 +149,9 @@ def run_study(
 
     from recsys_cli.evaluation.evaluate import evaluate
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR, not WARNING: Optuna logs every failed trial with its traceback, a Ctrl-C too; the
+    # CLI says "interrupted" in one line and the reasons stay in the study (fail_reason).
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     cls = model_class(model_type)
     valid_train, valid, history, fold_in = validation
     metric_name, k = block.metric.split("@")
@@ -161,19 +169,44 @@ def run_study(
     if not study.trials:
         study.enqueue_trial({name: start[name] for name in space if name in start})
 
-    def score(model) -> float:
-        result = evaluate(model, valid_train, valid, history, [int(k)], [metric_name],
-                          filter_seen=filter_seen, fold_in=fold_in, seed=seed, bootstrap=False)
-        return result.summary[block.metric]
+    def scored(model, fold: tuple = validation, interval: bool = False) -> tuple[float, list | None]:
+        """The fold's metric and, if asked, its 95% bootstrap interval over the fold's users."""
+        fold_train, fold_valid, fold_history, fold_fold_in = fold
+        result = evaluate(model, fold_train, fold_valid, fold_history, [int(k)], [metric_name],
+                          filter_seen=filter_seen, fold_in=fold_fold_in, seed=seed, bootstrap=interval)
+        bounds = result.intervals.get(block.metric)
+        return result.summary[block.metric], None if bounds is None else [float(v) for v in bounds]
+
+    def score(model, fold: tuple = validation) -> float:
+        return scored(model, fold)[0]
 
     per_trial_threads = _threads_per_trial(threads, jobs)
 
     def objective(trial) -> float:
         params = {**base_params, **suggest(trial, space, cls.Params)}
+        values = [fit_first_fold(trial, params)]
+        for fold in extra_folds:
+            model = prepare(cls(params, seed=seed, threads=per_trial_threads))
+            model.fit(fold[0])
+            values.append(score(model, fold))
+        if extra_folds:
+            trial.set_user_attr("fold_values", values)
+        return float(np.mean(values))
+
+    def final_score(trial, model) -> float:
+        """The fold-0 score; with a single fold, also its bootstrap interval over users."""
+        if extra_folds:
+            return score(model)
+        value, interval = scored(model, interval=True)
+        if interval is not None:
+            trial.set_user_attr("ci95", interval)
+        return value
+
+    def fit_first_fold(trial, params) -> float:
         model = prepare(cls(params, seed=seed, threads=per_trial_threads))
         if not cls.iterative or block.pruner == "none":
             model.fit(valid_train)
-            return score(model)
+            return final_score(trial, model)
         planned = model.params.iterations
         trial.set_user_attr("iterations_planned", planned)
 
@@ -186,7 +219,7 @@ def run_study(
                     raise optuna.TrialPruned()
 
         model.fit(valid_train, callback=callback)
-        return score(model)
+        return final_score(trial, model)
 
     def progress(study_, trial) -> None:
         if on_trial is not None:
@@ -197,6 +230,7 @@ def run_study(
     budget = timeout or block.timeout
     started = time.perf_counter()
     catch = (ArithmeticError, np.linalg.LinAlgError)
+
     def run(n_trials: int, timeout: float | None, n_jobs: int) -> None:
         if optimize is None:
             study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, callbacks=[progress], catch=catch)
@@ -207,6 +241,9 @@ def run_study(
     def finished() -> int:
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
+    if on_trial is not None and finished():  # a resumed study's bar starts at what is done
+        on_trial(min(finished(), target), study.best_value if _has_complete(study) else None)
+
     # Enqueued trials run alone first: on SQLite (no row locks) two threads could both pop
     # the same waiting trial.
     waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
@@ -215,10 +252,25 @@ def run_study(
     left = None if budget is None else budget - (time.perf_counter() - started)
     if finished() < target and (left is None or left > 0):
         run(target - finished(), left, jobs)
-    return _outcome(study, time.perf_counter() - started)
+    return _outcome(study, time.perf_counter() - started, folds=1 + len(extra_folds))
 
 
-def _outcome(study, seconds: float) -> TuneOutcome:
+def _has_complete(study) -> bool:
+    from optuna.trial import TrialState
+
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def _spread(trial) -> dict:
+    """How sure the trial's objective is: the sd over folds, or the bootstrap interval."""
+    values = trial.user_attrs.get("fold_values")
+    if values and len(values) > 1:
+        return {"fold_values": values, "sd": float(np.std(values, ddof=1))}
+    interval = trial.user_attrs.get("ci95")
+    return {"ci95": interval} if interval else {}
+
+
+def _outcome(study, seconds: float, folds: int = 1) -> TuneOutcome:
     import polars as pl
     from optuna.trial import TrialState
 
@@ -241,6 +293,8 @@ def _outcome(study, seconds: float) -> TuneOutcome:
         default_value=float(first.value) if first.state == TrialState.COMPLETE else None,
         complete=len(complete), pruned=sum(t.state == TrialState.PRUNED for t in study.trials),
         failed=sum(t.state == TrialState.FAIL for t in study.trials),
+        folds=folds, best_spread=_spread(study.best_trial),
+        default_spread=_spread(first) if first.state == TrialState.COMPLETE else {},
         seconds=round(seconds, 3), seconds_saved_by_pruning=round(saved, 3), trials=frame,
     )
 

@@ -20,6 +20,8 @@ from recsys_cli.errors import InputError
 app = typer.Typer(
     name="recsys",
     help="Experiment runner for collaborative-filtering recommenders on implicit feedback.",
+    epilog="Exit codes: 0 ok; 1 failure (or, with --no-wait, another run of the experiment holds its lock); "
+    "2 bad input (config, file, option: nothing is half-written); 130 interrupted (Ctrl-C; the same command resumes).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -63,14 +65,25 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="recsys")
     except SystemExit as exit_:
         code = exit_.code
+        if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit 130
+            _say_interrupted()
         return code if isinstance(code, int) else (0 if code is None else 1)
     except InputError as error:
         err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
-        return 130
+        _say_interrupted()
+        return INTERRUPTED
     return 0
+
+
+INTERRUPTED = 130
+
+
+def _say_interrupted() -> None:
+    from recsys_cli.cli.common import err_console
+
+    err_console.print("[yellow]interrupted[/]: finished stages and trials are kept; the same command resumes")
 
 
 if __name__ == "__main__":

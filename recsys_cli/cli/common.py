@@ -4,18 +4,66 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+UNBOUNDED_WIDTH = 10_000  # "as wide as the content": tables are not expanded, only never cut
+
+
+class StreamConsole(Console):
+    """A rich Console that, when its stream is not a terminal (a pipe, a file, a cron log),
+    prints tables at their full width and messages unwrapped, instead of cutting both at 80
+    columns. On a terminal it behaves as rich does. Decided at each print, so a console made
+    at import time follows whatever stream it writes to then (pytest's capture included)."""
+
+    @property
+    def size(self):
+        from rich.console import ConsoleDimensions
+
+        if self.is_terminal or self._width is not None:
+            return super().size
+        return ConsoleDimensions(UNBOUNDED_WIDTH, super().size.height)
+
+    @size.setter
+    def size(self, new_size):
+        Console.size.fset(self, new_size)
+
+    @property
+    def soft_wrap(self) -> bool:
+        return self._soft_wrap or not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        self._soft_wrap = value
+
+
+def make_console(stderr: bool = False) -> Console:
+    return StreamConsole(stderr=stderr, highlight=False)
+
+
+out_console = make_console()
+err_console = make_console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (for scripts and cron).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Rebuild even if the output is up to date.")]
+
+
+ModelsOption = Annotated[Optional[list[str]], typer.Option(
+    "--model", "--models", metavar="NAME[,NAME...]",
+    help="Model name; repeat the option or give a comma-separated list (--model a --model b = --models a,b).")]
+
+
+def names_list(values: list[str] | None) -> list[str] | None:
+    """Names from a repeatable option whose values may also be comma-separated lists: the one
+    list style of every verb (`--model a --model b`, `--models a,b`, or both)."""
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return list(dict.fromkeys(names)) or None
 
 
 def emit_json(payload: Any) -> None:

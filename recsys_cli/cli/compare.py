@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import JsonOption, QuietOption, emit_json, out_console, status
+from recsys_cli.cli.common import JsonOption, ModelsOption, QuietOption, emit_json, names_list, out_console, status
 
 
 def compare(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/NAME/RUN-ID) or an experiment's runs/NAME.")],
-    models: Annotated[Optional[str], typer.Option(help="Comma-separated model names (default: all trained).")] = None,
+    models: ModelsOption = None,
     k: Annotated[int, typer.Option(min=1, help="List depth compared.")] = 10,
     anchors: Annotated[int, typer.Option(min=1, help="Anchor items: the 5 most popular + a sample stratified by popularity.")] = 1000,
     item: Annotated[Optional[list[str]], typer.Option("--item", help="Original item id to list side by side (repeatable).")] = None,
@@ -25,11 +25,13 @@ def compare(
     """Similar-items and recommendation agreement, similarity distributions, side-by-side
     lists and paired significance of metric differences, into RUN_DIR/compare/.
 
+    Models: those named (--model a --model b, or --models a,b); default: every trained model.
+
     Example: recsys compare runs/quickstart/latest --item-name "Broken Echo #0" --k 10
     """
     from recsys_cli.compare import compare_run
 
-    names = [m.strip() for m in models.split(",")] if models else None
+    names = names_list(models)
     with status(f"Comparing models of {run_dir}...", quiet or as_json):
         result = compare_run(run_dir, names, k=k, anchors=anchors, item_ids=item or [], item_names=item_name or [],
                              seed=seed, metric=metric)

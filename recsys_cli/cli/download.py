@@ -25,8 +25,9 @@ def download(
     """
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    from recsys_cli.data.download import download_archive
+    from recsys_cli.data.download import download_archive, known_archive
 
+    known_archive(name)  # an unknown name fails before any progress bar is drawn
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), console=err_console, disable=quiet) as progress:
         task = progress.add_task(name, total=None)

@@ -7,7 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import JsonOption, QuietOption, emit_json, err_console, out_console
+from recsys_cli.cli.common import (
+    JsonOption,
+    ModelsOption,
+    QuietOption,
+    emit_json,
+    err_console,
+    names_list,
+    out_console,
+)
 
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file (see configs/).")]
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")]
@@ -20,6 +28,7 @@ class RichReporter:
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self._progress = None
+        self._detail = None  # the task of `detail`, if one is shown
 
     def stage(self, name: str, seconds: float, skipped: bool) -> None:
         if not self.quiet:
@@ -43,9 +52,23 @@ class RichReporter:
         return advance
 
     def done(self) -> None:
+        self.end_detail()
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+    def detail(self, description: str, done: int, total: int) -> None:
+        """A second line under the running bar: a model's own progress within its fit."""
+        if self._progress is None:
+            return
+        if self._detail is None:
+            self._detail = self._progress.add_task(description, total=total)
+        self._progress.update(self._detail, completed=done, total=total, description=description)
+
+    def end_detail(self) -> None:
+        if self._detail is not None and self._progress is not None:
+            self._progress.remove_task(self._detail)
+        self._detail = None
 
     def message(self, text: str) -> None:
         err_console.print(f"[yellow]{text}[/]")
@@ -101,18 +124,29 @@ def _print_tuning(summary: dict) -> None:
     import polars as pl
     from rich.table import Table
 
-    table = Table(title="tuning: searched on the validation split; test touched once, by the best",
+    from recsys_cli.tuning_report import spread_text, worse_on_test_warning
+
+    table = Table(title="tuning: searched on validation; test touched once by the best, once by the default",
                   title_justify="left")
-    for column in ("model", "metric", "valid\ndefault", "valid\nbest", "test\nbest", "trials", "pruned", "saved\nseconds"):
+    for column in ("model", "metric", "folds", "valid\ndefault", "valid\nbest", "test\ndefault", "test\nbest",
+                   "trials", "pruned", "failed", "saved\nseconds"):
         table.add_column(column, justify="left" if column in ("model", "metric") else "right")
     for name, t in summary["tuning"].items():
         fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
-        table.add_row(name, t["metric"], fmt(t["default_validation"]), fmt(t["best_validation"]), fmt(t["test"]),
-                      str(t["complete"] + t["pruned"]), str(t["pruned"]), f"{t['seconds_saved_by_pruning']:.0f}")
+        best_test = fmt(t["test"]) if not t.get("worse_on_test") else f"[bold red]{fmt(t['test'])}[/]"
+        table.add_row(name, t["metric"], str(t.get("folds", 1)), fmt(t["default_validation"]), fmt(t["best_validation"]),
+                      fmt(t.get("default_test")), best_test, str(t["complete"] + t["pruned"]), str(t["pruned"]),
+                      str(t["failed"]), f"{t['seconds_saved_by_pruning']:.0f}")
     out_console.print(table)
     for name, t in summary["tuning"].items():
         params = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["best_params"].items())
         out_console.print(f"  [bold]{name}[/] best: {params}")
+        spread = spread_text(t.get("validation_spread", {}).get("best", {}))
+        if spread:
+            out_console.print(f"  [bold]{name}[/] validation best: {spread}")
+        warning = worse_on_test_warning(name, t)
+        if warning:
+            err_console.print(f"[bold yellow]warning:[/] {warning}")
     for name in summary["tuning"]:
         trials = Path(summary["path"]) / "tune" / name / "trials.parquet"
         if trials.exists():
@@ -155,7 +189,7 @@ def evaluate(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: Wa
 
 def tune(
     config: ConfigArg,
-    model: Annotated[Optional[list[str]], typer.Option("--model", help="Model name to tune (repeatable); default: those with a `tune:` entry, else all.")] = None,
+    model: ModelsOption = None,
     trials: Annotated[Optional[int], typer.Option(min=1, help="Finished trials each study should reach (overrides the file).")] = None,
     timeout: Annotated[Optional[float], typer.Option(min=1, help="Seconds of search per model.")] = None,
     jobs: Annotated[int, typer.Option(min=1, help="Trials in parallel; cores are split between trials and implicit's threads.")] = 1,
@@ -168,7 +202,10 @@ def tune(
     The study is kept in runs/NAME/tune/MODEL/study.db: the same command resumes it
     (optuna-dashboard sqlite:///runs/NAME/tune/MODEL/study.db opens it).
 
+    Models: those named (--model ials --model ease, or --models ials,ease); default: those with
+    a `tune:` entry, else every model with something to tune.
+
     Example: recsys tune configs/quickstart.yaml --model ials --trials 30
     """
     _execute(config, runs_dir, "evaluate", quiet, as_json, wait,
-             tune_options={"models": model, "trials": trials, "timeout": timeout, "jobs": jobs, "metric": metric})
+             tune_options={"models": names_list(model), "trials": trials, "timeout": timeout, "jobs": jobs, "metric": metric})

@@ -25,4 +25,6 @@ def info(
     if as_json:
         emit_json(summary)
     else:
-        out_console.print(key_value_table(f"dataset {dataset}", summary))
+        # A dataset without timestamps or item metadata has no such rows (JSON keeps them as null/[]).
+        shown = {key: value for key, value in summary.items() if value is not None and value != []}
+        out_console.print(key_value_table(f"dataset {dataset}", shown))

@@ -53,7 +53,7 @@ def format_command(fmt: str):
     returns (source path or None, reader options); the shared options are added here."""
 
     def decorate(func):
-        own = list(inspect.signature(func).parameters.values())
+        own = list(inspect.signature(func, eval_str=True).parameters.values())  # real Annotated, so typer sees the help
 
         @functools.wraps(func)
         def command(**kwargs):
@@ -152,15 +152,22 @@ def npz(path: Annotated[Path, typer.Argument(help="A scipy.sparse .npz users x i
 
 @format_command("table")
 def table(
-    path: Annotated[Path, typer.Argument(help="A CSV, TSV or Parquet file.")],
+    path: Annotated[Path, typer.Argument(help="A CSV, TSV, .dat or Parquet file.")],
     user: Annotated[str, typer.Option(help="User id column.")] = "user_id",
     item: Annotated[str, typer.Option(help="Item id column.")] = "item_id",
     weight: Annotated[Optional[str], typer.Option(help="Weight column (default: every row weighs 1).")] = None,
     time: Annotated[Optional[str], typer.Option(help="Time column: date, datetime, Unix seconds or ISO string.")] = None,
-    sep: Annotated[Optional[str], typer.Option(help="CSV separator (default ',' or tab for .tsv).")] = None,
+    sep: Annotated[Optional[str], typer.Option(help="Separator, one or more characters ('::', tab); default ',' for .csv, tab for .tsv, guessed for others (.dat, .txt).")] = None,
+    header: Annotated[bool, typer.Option("--header/--no-header", help="Whether the first line names the columns; without one, columns are 1, 2, ... (--user 1 --item 2 are the defaults).")] = True,
 ):
-    """Any table. Example: recsys ingest table plays.csv --user uid --item track --time ts --out data/plays"""
-    return path, {"user": user, "item": item, "weight": weight, "time": time, "sep": sep}
+    """Any table; columns by name or 1-based position. A first line that looks like data is refused, never eaten as a header.
+
+    Example: recsys ingest table plays.csv --user uid --item track --time ts --out data/plays
+
+    Example: recsys ingest table ratings.dat --no-header --sep '::' --weight 3 --time 4 --out data/ml-1m
+    """
+    return path, {"user": user, "item": item, "weight": weight, "time": time, "sep": sep,
+                  **({} if header else {"header": False})}
 
 
 @format_command("synthetic")

@@ -46,6 +46,13 @@ ARCHIVES = {
 CHUNK = 1 << 20
 
 
+def known_archive(name: str) -> Archive:
+    """The archive called `name`, or an InputError listing the known ones."""
+    if name not in ARCHIVES:
+        raise InputError(f"unknown dataset {name!r}; expected one of {', '.join(ARCHIVES)}")
+    return ARCHIVES[name]
+
+
 def download_archive(
     name: str,
     directory: Path,
@@ -54,9 +61,7 @@ def download_archive(
     on_progress: Callable[[int, int | None], None] | None = None,
     timeout: float = 60.0,
 ) -> Path:
-    if name not in ARCHIVES:
-        raise InputError(f"unknown dataset {name!r}; expected one of {', '.join(ARCHIVES)}")
-    archive = ARCHIVES[name]
+    archive = known_archive(name)
     if expected_sha256:
         archive = Archive(archive.filename, "sha256", expected_sha256.lower())
     directory = Path(directory)

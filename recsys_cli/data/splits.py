@@ -215,12 +215,16 @@ def assign(cells: Cells, strategy: str, params: dict, seed: int) -> np.ndarray:
     return labels
 
 
-def validation_params(strategy: str, params: dict, labels: np.ndarray) -> dict:
+def validation_params(strategy: str, params: dict, labels: np.ndarray | None) -> dict:
     """Parameters that carve validation out of train 'with the same strategy'. A fixed
-    date would leave train with no test, so temporal validation cuts the same share by time."""
+    date would leave train with no test, so temporal validation cuts the same share by time.
+    Leave-one-random validates on every train user with two or more interactions, not a
+    share of them: a fifth of the users makes a noisy objective for tuning."""
     if strategy == "temporal" and params.get("before") is not None:
         share = np.count_nonzero(labels != TRAIN) / len(labels)
         return {"test_ratio": float(min(max(share, 1e-6), 0.5))}
+    if strategy == "leave-one-random":
+        return {**params, "test_users": 1.0}
     return dict(params)
 
 

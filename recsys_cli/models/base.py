@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar, Optional
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +35,8 @@ class Recommender:
     tune_space: ClassVar[dict[str, dict]] = {}
     iterative: ClassVar[bool] = False  # fit(train, callback) calls back every iteration
     predicts_ratings: ClassVar[bool] = False  # has predict(users, items) -> ratings (RMSE/MAE)
+    # Set by whoever runs a long fit (the CLI draws a bar): (done, total, what is counted).
+    on_progress: Optional[Callable[[int, int, str], None]] = None
 
     def __init__(self, params: BaseModel | dict | None = None, *, seed: int = 42, threads: int = 0):
         if not isinstance(params, BaseModel):
@@ -60,6 +62,11 @@ class Recommender:
         raise NotImplementedError
 
     # --- provided -----------------------------------------------------------------------
+    def report_progress(self, done: int, total: int, what: str) -> None:
+        """Progress within one fit (SLIM's items, the reranker's trees), for long single fits."""
+        if self.on_progress is not None:
+            self.on_progress(done, total, what)
+
     def recommend(self, users: np.ndarray, history, k: int, filter_seen: bool = True, fold_in: bool = False):
         """Top-k per user, batched over users so memory stays bounded."""
         users = np.asarray(users)

@@ -102,6 +102,7 @@ class Rerank(Recommender):
         if len(users) > self.params.max_train_users:
             users = np.sort(rng.choice(users, self.params.max_train_users, replace=False))
         self.popularity = item_popularity(history)
+        self.report_progress(0, 1, "candidate generators")
         candidates = self._candidates(self._generators(history), users.astype(np.int32), history)
         positives = pl.DataFrame({"user": np.repeat(np.arange(target.shape[0]), np.diff(target.indptr)).astype(np.int32),
                                   "item": target.indices.astype(np.int32), "label": np.ones(target.nnz, np.int8)})
@@ -114,11 +115,14 @@ class Rerank(Recommender):
             num_leaves=self.params.num_leaves, min_child_samples=self.params.min_child_samples,
             random_state=self.seed, n_jobs=self.threads or -1, verbose=-1)
         groups = data.group_by("user", maintain_order=True).len()["len"].to_numpy()
-        self.ranker.fit(data.select(names).to_numpy(), data["label"].to_numpy(), group=groups, feature_name=names)
+        trees = self.params.n_estimators
+        self.ranker.fit(data.select(names).to_numpy(), data["label"].to_numpy(), group=groups, feature_name=names,
+                        callbacks=[lambda env: self.report_progress(env.iteration + 1, trees, "trees")])
         self.booster = self.ranker.booster_
         gains = self.booster.feature_importance("gain")
         self.feature_importances = {n: float(g) for n, g in zip(names, gains / max(gains.sum(), 1e-12))}
         self.popularity = item_popularity(train)
+        self.report_progress(0, 1, "serving generators on the whole train")
         self.serving = self._generators(train)
         return self
 

@@ -32,6 +32,7 @@ class SLIM(Recommender):
     }
 
     def fit(self, train):
+        import threading
         from concurrent.futures import ThreadPoolExecutor
 
         from recsys_cli.models.item_knn import keep_top_per_row
@@ -44,8 +45,17 @@ class SLIM(Recommender):
         candidates = keep_top_per_row(cooccurrence, self.params.candidates)
         chunks = np.array_split(np.arange(self.n_items), max(1, min(self.n_items, 64)))
         workers = self.threads or None
+        done, lock = [0], threading.Lock()
+
+        def fit_chunk(items):
+            part = self._fit_items(x, candidates, items)
+            with lock:
+                done[0] += len(items)
+                self.report_progress(done[0], self.n_items, "items")
+            return part
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(lambda items: self._fit_items(x, candidates, items), chunks))
+            parts = list(pool.map(fit_chunk, chunks))
         rows = np.concatenate([p[0] for p in parts])
         cols = np.concatenate([p[1] for p in parts])
         vals = np.concatenate([p[2] for p in parts])

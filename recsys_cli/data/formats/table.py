@@ -9,10 +9,10 @@ import polars as pl
 from recsys_cli.data.tables import (
     SourceTables,
     checked_time,
-    read_csv,
     require_columns,
     scan_parquet,
 )
+from recsys_cli.data.delimited import read_delimited, resolve_column
 from recsys_cli.errors import InputError
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -25,19 +25,22 @@ def read(
     weight: str | None = None,
     time: str | None = None,
     sep: str | None = None,
+    header: bool = True,
 ) -> SourceTables:
+    """`sep` may be several characters (`::`) and is guessed for other suffixes than .csv/.tsv;
+    without a `header` row columns are `1`, `2`, ... and user/item default to the first two.
+    Columns may be named by 1-based position (`user="1"`)."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path=path)
     if path.suffix.lower() in PARQUET_SUFFIXES:
         frame = scan_parquet(path)
     else:
-        separator = sep if sep is not None else ("\t" if path.suffix.lower() == ".tsv" else ",")
-        if separator in ("\\t", "tab"):
-            separator = "\t"
-        if len(separator.encode()) != 1:
-            raise InputError(f"--sep must be one character, got {separator!r}")
-        frame = read_csv(path, path, separator=separator, infer_schema_length=10_000).lazy()
+        table = read_delimited(path, sep, header)
+        if not header:
+            user, item = ("1" if user == "user_id" else user), ("2" if item == "item_id" else item)
+        user, item, weight, time = (None if c is None else resolve_column(table, c, path) for c in (user, item, weight, time))
+        frame = table.lazy()
     wanted = [c for c in (user, item, weight, time) if c is not None]
     require_columns(frame.collect_schema().names(), wanted, path)
     events = frame.select(
