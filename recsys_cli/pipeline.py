@@ -15,6 +15,7 @@ import numpy as np
 from recsys_cli.atomic import atomic_directory, file_sha256, fingerprint, write_json, write_npz
 from recsys_cli.data.filters import IngestFilters
 from recsys_cli.errors import InputError
+from recsys_cli.seeds import DEFAULT_SEED, validation_seed
 
 
 @dataclass
@@ -81,7 +82,7 @@ def split(
     strategy: str,
     out: Path,
     params: dict | None = None,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     validation: bool = False,
     force: bool = False,
 ) -> StageResult:
@@ -106,7 +107,7 @@ def split(
     if validation:
         train_cells = cells.subset(labels == splits.TRAIN)
         valid_params = splits.validation_params(strategy, params, labels)
-        valid_labels = splits.assign(train_cells, strategy, valid_params, seed + 1)
+        valid_labels = splits.assign(train_cells, strategy, valid_params, validation_seed(seed))
         for code in np.unique(valid_labels):
             parts[splits.VALIDATION_FILES[code]] = train_cells.to_csr(valid_labels == code)
 
@@ -118,6 +119,7 @@ def split(
             "params": {**splits.strategy_params(strategy), **params},
             "seed": seed,
             "validation": validation,
+            "validation_seed": validation_seed(seed) if validation else None,
             "dataset": {"path": str(dataset.path), "fingerprint": dataset.fingerprint},
             "fingerprint": key,
             "shape": list(cells.shape),
@@ -240,6 +242,7 @@ class ExperimentRun:
         self.runs_dir = runs_dir
         self.config = experiment.model_dump(mode="json")
         self.config_fingerprint = fp(self.config)
+        self.seeds = experiment.seeds()  # every seed the run uses; recorded in the manifest
         self.run = None
         self.latest = None
         self.summaries: dict[str, dict] = {}
@@ -331,6 +334,8 @@ class ExperimentRun:
         self.dataset = Dataset.open(dataset_dir)  # items/users tables are read once, on first use
         self.weight_kind = self.dataset.info.get("weight_kind", "implicit")
         split = self._split(dataset_dir)
+        self.run.manifest["seeds"] = self.seeds
+        self.run.save()
         for entry in self.experiment.models:
             if entry.tune_block() is not None:
                 self._tune(entry, split)
@@ -370,7 +375,7 @@ class ExperimentRun:
             return target
 
         def work(entry):
-            result = ingest(block.format, block.path, target, block.reader_options(), block.filters())
+            result = ingest(block.format, block.path, target, block.reader_options(), block.filters(self.seeds["debug_slice"]))
             entry.update(dataset=str(target), skipped=result.skipped)
 
         self._always("ingest", work)
@@ -391,14 +396,16 @@ class ExperimentRun:
         block = self.experiment.split
         if block.path is not None:
             data = load_split(block.path)
+            self.seeds.update(split=data.info["seed"], validation=data.info.get("validation_seed"))
         else:
             params = block.params()
             # Tuning needs a validation part: carve it even when the config does not ask.
             validation = block.validation or any(e.tune_block() for e in self.experiment.models)
-            folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, block.seed, validation])[:8]}"
+            seed = self.seeds["split"]
+            folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, seed, validation])[:8]}"
 
             def work(entry):
-                result = split(dataset_dir, block.strategy, folder, params, seed=block.seed, validation=validation)
+                result = split(dataset_dir, block.strategy, folder, params, seed=seed, validation=validation)
                 entry.update(path=str(folder), skipped=result.skipped)
 
             self._always("split", work)
@@ -430,7 +437,7 @@ class ExperimentRun:
         study_key = fp({"split": split.info["fingerprint"], "type": entry.type, "params": entry.params,
                         "space": {k: v.model_dump() for k, v in space.items()}, "metric": block.metric,
                         "seed": self.experiment.seed, "pruner": block.pruner, "report_every": block.report_every,
-                        "filter_seen": self._filter_seen(entry)})
+                        "filter_seen": self._filter_seen(entry), "use_weights": entry.use_weights})
         study_name = f"{self.experiment.name}-{entry.name}-{study_key[:8]}"
         storage = self.runs_dir / self.experiment.name / "tune" / entry.name / "study.db"
         target = self.tune_trials or block.trials
@@ -443,7 +450,7 @@ class ExperimentRun:
                 storage_path=storage, study_name=study_name, validation=split.validation(),
                 filter_seen=self._filter_seen(entry), seed=self.experiment.seed,
                 threads=self.experiment.threads, jobs=self.jobs, trials=target, timeout=self.tune_timeout,
-                prepare=self._with_metadata,
+                build_options=self._build_options(entry),
                 on_trial=lambda n, best: advance(n, f"tune {entry.name} (best {block.metric} {best:.4f})"
                                                   if best is not None else None),
             )
@@ -458,39 +465,30 @@ class ExperimentRun:
 
     def _train(self, entry, split: SplitData):
         from recsys_cli.atomic import atomic_directory
-        from recsys_cli.models.registry import model_class
+        from recsys_cli.models.registry import build_model, load_model
 
-        cls = model_class(entry.type)
         folder = f"models/{entry.name}"
         holder = {}
 
         def work(record):
-            model = self._with_metadata(cls(self._params(entry), seed=self.experiment.seed, threads=self.experiment.threads))
-            model.fit(self._train_matrix(entry, cls, split.train))
-            if hasattr(model, "report_details"):
-                record.update(model.report_details())
+            model = build_model(entry.type, self._params(entry), seed=self.experiment.seed,
+                                threads=self.experiment.threads, **self._build_options(entry))
+            model.fit(split.train)
+            record.update(model.report_details())
             with atomic_directory(self.run.path / folder) as tmp:
                 model.save(tmp)
-            record.update(type=entry.type, deterministic=cls.deterministic, params=model.params.model_dump())
+            record.update(type=entry.type, deterministic=model.deterministic, params=model.params.model_dump(),
+                          binary_input=model.binary_input)
             holder["model"] = model
 
         self._timed(f"train/{entry.name}", self._train_key(entry, split), [folder], work)
-        return holder.get("model") or cls.load(self.run.path / folder)
+        return holder.get("model") or load_model(entry.type, self.run.path / folder)
 
-    def _with_metadata(self, model):
-        """Give item metadata (items.parquet) to models that use it (content, rerank)."""
-        if getattr(model, "uses_item_metadata", False):
-            model.set_item_metadata(self.dataset.items)
-        return model
-
-    def _train_matrix(self, entry, cls, train):
-        """On a rated dataset a ranking model sees interactions, not rating values, unless
-        its entry says `use_weights: true`; rating models always see the ratings."""
-        if self.weight_kind != "rating" or cls.predicts_ratings or entry.use_weights:
-            return train
-        binary = train.copy()
-        binary.data[:] = 1.0
-        return binary
+    def _build_options(self, entry) -> dict:
+        """build_model's dataset-dependent options: item metadata (read on first use) and, on
+        a rated dataset, whether the entry's model learns from interactions or the values."""
+        return {"items": lambda: self.dataset.items, "rated": self.weight_kind == "rating",
+                "use_weights": entry.use_weights}
 
     def _filter_seen(self, entry) -> bool:
         return self.experiment.metrics.filter_seen if entry.filter_seen is None else entry.filter_seen
@@ -511,7 +509,7 @@ class ExperimentRun:
             advance = self.reporter.progress(f"evaluate {entry.name}", len(split.test_users))
             result = evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
                               filter_seen=self._filter_seen(entry), fold_in=split.fold_in, keep=keep,
-                              seed=self.experiment.seed, progress=advance)
+                              seed=self.seeds["bootstrap"], progress=advance)
             self.reporter.done()
             write_parquet(self.run.path / path, result.per_user)
             record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users))
@@ -587,7 +585,7 @@ class ExperimentRun:
 
         def work(record):
             result = compare_run(self.run.path, block.models, k=block.k, anchors=block.anchors, item_ids=block.items,
-                                 item_names=block.item_names, seed=self.experiment.seed, metric=block.metric)
+                                 item_names=block.item_names, seed=self.seeds["compare"], metric=block.metric)
             record.update(path=result["path"])
 
         self._always("compare", work)

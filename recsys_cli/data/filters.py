@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.errors import InputError
+from recsys_cli.seeds import DEFAULT_SEED
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class IngestFilters:
     min_item_interactions: int = 0
     dedupe: bool = False
     debug_slice: tuple[float, float] | None = None  # (item share, user share), fractions
-    seed: int = 42
+    seed: int = DEFAULT_SEED
 
     def __post_init__(self):
         if self.debug_slice is not None:
