@@ -18,7 +18,7 @@ from common import dzen_dataset  # noqa: E402
 from recsys_cli.compare import choose_anchors, list_agreement  # noqa: E402
 from recsys_cli.data.dataset import Dataset  # noqa: E402
 from recsys_cli.models.base import item_popularity  # noqa: E402
-from recsys_cli.models.registry import model_class  # noqa: E402
+from recsys_cli.models.registry import build_model  # noqa: E402
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     lists = {}
     for name, params in (("ials", {"factors": 64, "iterations": 3}), ("item-knn", {"neighbors": 50})):
         started = time.perf_counter()
-        model = model_class(name)(params).fit(matrix)
+        model = build_model(name, params).fit(matrix)
         fitted = time.perf_counter()
         lists[name] = model.similar_items(anchors, 10)[0]
         done = time.perf_counter()

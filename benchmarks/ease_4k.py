@@ -20,7 +20,7 @@ from common import BENCH  # noqa: E402
 from recsys_cli import pipeline  # noqa: E402
 from recsys_cli.data.filters import IngestFilters  # noqa: E402
 from recsys_cli.evaluation.evaluate import evaluate  # noqa: E402
-from recsys_cli.models.registry import model_class  # noqa: E402
+from recsys_cli.models.registry import build_model  # noqa: E402
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     print(f"{split.train.shape[0]:,} users x {split.train.shape[1]:,} items, {split.train.nnz:,} train interactions")
     for model_type, params in (("ease", {"l2": 300}), ("popular", {})):
         started = time.perf_counter()
-        model = model_class(model_type)(params).fit(split.train)
+        model = build_model(model_type, params).fit(split.train)
         fitted = time.perf_counter()
         result = evaluate(model, split.train, split.test, split.history, [100], ["mrr"])
         done = time.perf_counter()

@@ -19,7 +19,7 @@ from common import BENCH, ROOT  # noqa: E402
 
 from recsys_cli import pipeline  # noqa: E402
 from recsys_cli.evaluation.evaluate import evaluate  # noqa: E402
-from recsys_cli.models.registry import model_class  # noqa: E402
+from recsys_cli.models.registry import build_model  # noqa: E402
 
 
 def bias_baseline(train, test, reg: float = 10.0, iterations: int = 10):
@@ -36,7 +36,7 @@ def bias_baseline(train, test, reg: float = 10.0, iterations: int = 10):
 def fit_and_score(model_type: str, split) -> tuple[dict, float]:
     """Fit a model with its defaults on train; (test summary with MRR@100, fit seconds)."""
     started = time.perf_counter()
-    model = model_class(model_type)(seed=42).fit(split.train)
+    model = build_model(model_type).fit(split.train)
     seconds = time.perf_counter() - started
     return evaluate(model, split.train, split.test, split.train, [100], ["mrr"], bootstrap=False).summary, seconds
 

@@ -129,7 +129,7 @@ class RunContext:
     def open(cls, path: Path, names: list[str] | None) -> "RunContext":
         import yaml
 
-        from recsys_cli.models.registry import model_class
+        from recsys_cli.models.registry import load_model
 
         path = Path(path)
         if (path / "latest").exists() and not (path / "manifest.json").exists():
@@ -145,7 +145,7 @@ class RunContext:
         if missing:
             raise InputError(f"no trained model {', '.join(missing)} in this run; it has {', '.join(trained)}", path=path)
         context = cls(path, config, manifest)
-        context.models = {n: model_class(trained[n]).load(path / "models" / n) for n in wanted}
+        context.models = {n: load_model(trained[n], path / "models" / n) for n in wanted}
         return context
 
     def filter_seen(self, name: str) -> bool:
@@ -195,21 +195,27 @@ def resolve_anchor_items(items: pl.DataFrame, ids: list[str], names: list[str]) 
 
 
 def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anchors: int = 1000,
-                item_ids: list[str] | None = None, item_names: list[str] | None = None, seed: int = 42,
+                item_ids: list[str] | None = None, item_names: list[str] | None = None, seed: int | None = None,
                 metric: str | None = None) -> dict:
-    """Everything `recsys compare` computes; writes RUN_DIR/compare/ and appends to report.md."""
+    """Everything `recsys compare` computes; writes RUN_DIR/compare/ and appends to report.md.
+    `seed` (anchor sample, bootstrap) defaults to the compare seed the run's own seed spawns."""
     from recsys_cli.atomic import write_json, write_parquet
     from recsys_cli.data.dataset import Dataset
     from recsys_cli.models.base import item_popularity
     from recsys_cli.report import heatmap, histograms, markdown_frame
 
     context = RunContext.open(run_dir, models)
+    if seed is None:
+        from recsys_cli.seeds import DEFAULT_SEED, derived_seed
+
+        recorded = context.manifest.get("seeds", {}).get("compare")
+        seed = recorded if recorded is not None else derived_seed(context.manifest.get("seed", DEFAULT_SEED), "compare")
     out = context.path / "compare"
     out.mkdir(exist_ok=True)
     split = context.split()
     dataset = Dataset.open(context.dataset_dir())
     popularity = item_popularity(split.train)
-    result: dict = {"path": str(out), "k": k, "models": list(context.models)}
+    result: dict = {"path": str(out), "k": k, "models": list(context.models), "seed": seed}
 
     similar_models = {n: m for n, m in context.models.items() if m.has_similar_items}
     anchor_items, strata = choose_anchors(popularity, anchors, seed)

@@ -19,6 +19,8 @@ from recsys_cli.data.splits import STRATEGIES, TIME_STRATEGIES, strategy_params
 from recsys_cli.errors import InputError
 from recsys_cli.evaluation.metrics import ALL_METRICS
 from recsys_cli.models.registry import MODELS, model_class
+from recsys_cli.seeds import DEFAULT_SEED
+from recsys_cli.tuning_space import SpaceEntry, is_integer_param, space_for
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 FILTER_KEYS = ("min_user_interactions", "min_item_interactions", "dedupe", "debug_slice", "slice_seed", "aggregate",
@@ -54,24 +56,26 @@ class IngestBlock(BaseModel):
     def reader_options(self) -> dict[str, Any]:
         return {k: v for k, v in (self.model_extra or {}).items() if k not in FILTER_KEYS}
 
-    def filters(self):
+    def filters(self, slice_seed: int = DEFAULT_SEED):
+        """The shared ingest filters; `slice_seed` seeds the debug slice unless the block
+        sets `slice_seed` itself."""
         from recsys_cli.data.filters import IngestFilters
 
         given = {k: v for k, v in (self.model_extra or {}).items() if k in FILTER_KEYS}
         if "debug_slice" in given:
             given["debug_slice"] = tuple(given["debug_slice"])
-        if "slice_seed" in given:
-            given["seed"] = given.pop("slice_seed")
+        given["seed"] = given.pop("slice_seed", slice_seed)
         return IngestFilters(**given)
 
 
 class SplitBlock(Strict):
-    """`split: {strategy: leave-one-random, test_users: 0.2, seed: 42, validation: true}` or
-    `split: {path: data/ml-1m/splits/s1}`."""
+    """`split: {strategy: leave-one-random, test_users: 0.2, validation: true}` or
+    `split: {path: data/ml-1m/splits/s1}`. `seed` defaults to one derived from the
+    experiment's seed."""
 
     path: Optional[Path] = None
     strategy: Optional[Literal[tuple(STRATEGIES)]] = None  # type: ignore[valid-type]
-    seed: int = 42
+    seed: Optional[int] = None
     validation: bool = False
     test_users: Optional[float] = Field(None, gt=0, le=1)
     test_ratio: Optional[float] = Field(None, gt=0, lt=1)
@@ -94,27 +98,6 @@ class SplitBlock(Strict):
     def params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("test_users", "test_ratio", "before", "n", "fold_in")
                 if getattr(self, k) is not None}
-
-
-class SpaceEntry(Strict):
-    """One tuned parameter: a numeric range (`low`, `high`, `log`, `type`) or `choices`."""
-
-    low: Optional[float] = None
-    high: Optional[float] = None
-    log: bool = False
-    type: Optional[Literal["int", "float"]] = None
-    choices: Optional[list[Any]] = None
-
-    @model_validator(mode="after")
-    def _range_or_choices(self):
-        if self.choices is not None:
-            if self.low is not None or self.high is not None or not self.choices:
-                raise ValueError("give either non-empty `choices` or `low` and `high`")
-        elif self.low is None or self.high is None or self.low > self.high:
-            raise ValueError("give `low` <= `high` (or `choices`)")
-        elif self.log and self.low <= 0:
-            raise ValueError("a log range needs `low` > 0")
-        return self
 
 
 class TuneBlock(Strict):
@@ -177,6 +160,7 @@ class CompareBlock(Strict):
     items: list[str] = Field(default_factory=list)
     item_names: list[str] = Field(default_factory=list)
     metric: Optional[str] = None
+    seed: Optional[int] = None  # default: derived from the experiment's seed
 
 
 class RayBlock(Strict):
@@ -199,7 +183,7 @@ class Experiment(Strict):
     metrics: MetricsBlock = Field(default_factory=MetricsBlock)
     export: ExportBlock = Field(default_factory=ExportBlock)
     compare: Optional[CompareBlock] = None
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     threads: int = Field(0, ge=0, description="0 = all cores")
     backend: Literal["local", "ray"] = "local"
     ray: RayBlock = Field(default_factory=RayBlock)
@@ -215,6 +199,21 @@ class Experiment(Strict):
 
     def model_params(self, entry: ModelEntry):
         return model_class(entry.type).Params.model_validate(entry.params)
+
+    def seeds(self) -> dict[str, int]:
+        """Every seed the run uses: the experiment's, and each purpose's (set in the config
+        or spawned from the experiment's; the validation split's from the split's)."""
+        from recsys_cli.seeds import derived_seed, validation_seed
+
+        dataset = (self.dataset.model_extra or {}) if isinstance(self.dataset, IngestBlock) else {}
+        explicit = {"split": self.split.seed, "debug_slice": dataset.get("slice_seed"),
+                    "compare": self.compare.seed if self.compare is not None else None}
+        seeds = {"experiment": self.seed}
+        for purpose in ("split", "debug_slice", "bootstrap", "compare"):
+            given = explicit.get(purpose)
+            seeds[purpose] = given if given is not None else derived_seed(self.seed, purpose)
+        seeds["validation"] = validation_seed(seeds["split"])
+        return seeds
 
     def dataset_dir(self) -> Path:
         if isinstance(self.dataset, IngestBlock):
@@ -323,8 +322,6 @@ def _space_errors(entry: ModelEntry, index: int, allowed: str) -> list[str]:
     block = entry.tune_block()
     if block is None:
         return []
-    from recsys_cli.tuning import space_for
-
     where = f"  models[{index}].tune"
     try:
         space = space_for(entry.type, block.space)
@@ -334,8 +331,6 @@ def _space_errors(entry: ModelEntry, index: int, allowed: str) -> list[str]:
         return [f"{where}: {entry.type} has no parameters to tune"]
     params_cls = model_class(entry.type).Params
     lines = []
-    from recsys_cli.tuning import is_integer_param
-
     for name, spec in space.items():
         for value in (spec.choices or [spec.low, spec.high]):
             value = int(value) if is_integer_param(params_cls, name, spec) else value

@@ -16,6 +16,7 @@ import numpy as np
 from recsys_cli.atomic import atomic_directory, file_sha256, fingerprint, write_json, write_npz
 from recsys_cli.data.filters import IngestFilters
 from recsys_cli.errors import InputError
+from recsys_cli.seeds import DEFAULT_SEED, validation_seed
 
 
 @dataclass
@@ -102,7 +103,7 @@ def split(
     strategy: str,
     out: Path,
     params: dict | None = None,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     validation: bool = False,
     force: bool = False,
 ) -> StageResult:
@@ -127,7 +128,7 @@ def split(
     if validation:
         train_cells = cells.subset(labels == splits.TRAIN)
         valid_params = splits.validation_params(strategy, params, labels)
-        valid_labels = splits.assign(train_cells, strategy, valid_params, seed + 1)
+        valid_labels = splits.assign(train_cells, strategy, valid_params, validation_seed(seed))
         for code in np.unique(valid_labels):
             parts[splits.VALIDATION_FILES[code]] = train_cells.to_csr(valid_labels == code)
 
@@ -140,6 +141,7 @@ def split(
             "seed": seed,
             "validation": validation,
             **({"validation_params": valid_params} if validation else {}),
+            "validation_seed": validation_seed(seed) if validation else None,
             "dataset": {"path": str(dataset.path), "fingerprint": dataset.fingerprint},
             "fingerprint": key,
             "shape": list(cells.shape),
@@ -269,6 +271,7 @@ class ExperimentRun:
         self.runs_dir = runs_dir
         self.config = experiment.model_dump(mode="json")
         self.config_fingerprint = fp(self.config)
+        self.seeds = experiment.seeds()  # every seed the run uses; recorded in the manifest
         self.run = None
         self.latest = None
         self.summaries: dict[str, dict] = {}
@@ -367,6 +370,8 @@ class ExperimentRun:
         self.dataset = Dataset.open(dataset_dir)  # items/users tables are read once, on first use
         self.weight_kind = self.dataset.info.get("weight_kind", "implicit")
         split = self._split(dataset_dir)
+        self.run.manifest["seeds"] = self.seeds
+        self.run.save()
         for entry in self.experiment.models:
             if entry.tune_block() is not None:
                 self._tune(entry, split)
@@ -411,7 +416,7 @@ class ExperimentRun:
             return target
 
         def work(entry):
-            result = ingest(block.format, block.path, target, block.reader_options(), block.filters())
+            result = ingest(block.format, block.path, target, block.reader_options(), block.filters(self.seeds["debug_slice"]))
             entry.update(dataset=str(target), skipped=result.skipped)
 
         self._always("ingest", work)
@@ -432,14 +437,16 @@ class ExperimentRun:
         block = self.experiment.split
         if block.path is not None:
             data = load_split(block.path)
+            self.seeds.update(split=data.info["seed"], validation=data.info.get("validation_seed"))
         else:
             params = block.params()
             # Tuning needs a validation part: carve it even when the config does not ask.
             validation = block.validation or any(e.tune_block() for e in self.experiment.models)
-            folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, block.seed, validation])[:8]}"
+            seed = self.seeds["split"]
+            folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, seed, validation])[:8]}"
 
             def work(entry):
-                result = split(dataset_dir, block.strategy, folder, params, seed=block.seed, validation=validation)
+                result = split(dataset_dir, block.strategy, folder, params, seed=seed, validation=validation)
                 entry.update(path=str(folder), skipped=result.skipped)
 
             self._always("split", work)
@@ -472,7 +479,7 @@ class ExperimentRun:
         study_key = fp({"split": split.info["fingerprint"], "type": entry.type, "params": entry.params,
                         "space": {k: v.model_dump() for k, v in space.items()}, "metric": block.metric,
                         "seed": self.experiment.seed, "pruner": block.pruner, "report_every": block.report_every,
-                        "filter_seen": self._filter_seen(entry), "folds": block.folds})
+                        "filter_seen": self._filter_seen(entry), "folds": block.folds, "use_weights": entry.use_weights})
         study_name = f"{self.experiment.name}-{entry.name}-{study_key[:8]}"
         storage = self.backend.study_storage(self.runs_dir / self.experiment.name / "tune" / entry.name)
         target = self.tune_trials or block.trials
@@ -489,7 +496,7 @@ class ExperimentRun:
                 storage_path=storage, study_name=study_name, validation=split.validation(),
                 filter_seen=self._filter_seen(entry), seed=self.experiment.seed,
                 threads=self.experiment.threads, jobs=self.jobs, trials=target, timeout=self.tune_timeout,
-                prepare=functools.partial(_with_item_metadata, self.dataset), extra_folds=folds,
+                build_options=self._build_options(entry), extra_folds=folds,
                 on_trial=lambda n, best: advance(n, f"tune {entry.name} (best {block.metric} {best:.4f})"
                                                   if best is not None else None),
             )
@@ -506,43 +513,42 @@ class ExperimentRun:
 
     def _train(self, entry, split: SplitData):
         from recsys_cli.atomic import atomic_directory
-        from recsys_cli.models.registry import model_class
+        from recsys_cli.models.registry import build_model, load_model
 
-        cls = model_class(entry.type)
         folder = f"models/{entry.name}"
         holder = {}
 
         def work(record):
             from recsys_cli.models.weighting import unweighted_warning
 
-            model = self._with_metadata(cls(self._params(entry), seed=self.experiment.seed, threads=self.experiment.threads))
-            matrix = self._train_matrix(entry, cls, split.train)
-            warning = unweighted_warning(model.params, matrix)
+            model = build_model(entry.type, self._params(entry), seed=self.experiment.seed,
+                                threads=self.experiment.threads, **self._build_options(entry))
+            warning = None if model.binary_input else unweighted_warning(model.params, split.train)
             if warning:
                 self.reporter.message(f"{entry.name}: {warning}")
                 record.update(warning=warning)
             model.on_progress = lambda done, total, what: self.reporter.detail(f"{entry.name}: {what}", done, total)
             try:
-                model.fit(matrix)
+                model.fit(split.train)
             finally:
                 self.reporter.end_detail()
             model.on_progress = None
-            if hasattr(model, "report_details"):
-                record.update(model.report_details())
+            record.update(model.report_details())
             with atomic_directory(self.run.path / folder) as tmp:
                 model.save(tmp)
-            record.update(type=entry.type, deterministic=cls.deterministic, params=model.params.model_dump())
+            record.update(type=entry.type, deterministic=model.deterministic, params=model.params.model_dump(),
+                          binary_input=model.binary_input)
             holder["model"] = model
 
         self._timed(f"train/{entry.name}", self._train_key(entry, split), [folder], work)
-        return holder.get("model") or cls.load(self.run.path / folder)
+        return holder.get("model") or load_model(entry.type, self.run.path / folder)
 
     def _evaluate_default(self, entry, split: SplitData) -> None:
         """The untuned parameters, trained on train and scored on test once, beside the tuned
         best: a search that only wins on validation (overfitting it) shows here."""
         from recsys_cli.atomic import fingerprint as fp
         from recsys_cli.evaluation.evaluate import evaluate
-        from recsys_cli.models.registry import model_class
+        from recsys_cli.models.registry import build_model, model_class
 
         cls = model_class(entry.type)
         default = cls.Params.model_validate(entry.params)
@@ -552,27 +558,22 @@ class ExperimentRun:
         key = fp([self._train_key(entry, split, default), self.config["metrics"], self._filter_seen(entry)])
 
         def work(record):
-            model = self._with_metadata(cls(default, seed=self.experiment.seed, threads=self.experiment.threads))
-            model.fit(self._train_matrix(entry, cls, split.train))
+            model = build_model(entry.type, default, seed=self.experiment.seed, threads=self.experiment.threads,
+                                **self._build_options(entry))
+            model.fit(split.train)
             metrics = self.experiment.metrics
             result = evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
-                              filter_seen=self._filter_seen(entry), fold_in=split.fold_in, seed=self.experiment.seed)
+                              filter_seen=self._filter_seen(entry), fold_in=split.fold_in, seed=self.seeds["bootstrap"])
             record.update(summary=result.summary, intervals=result.intervals, params=default.model_dump())
 
         record = self._timed(f"evaluate/{entry.name}@default", key, [], work)
         self.default_tests[entry.name] = {"summary": record["summary"], "same_as_best": False}
 
-    def _with_metadata(self, model):
-        return _with_item_metadata(self.dataset, model)
-
-    def _train_matrix(self, entry, cls, train):
-        """On a rated dataset a ranking model sees interactions, not rating values, unless
-        its entry says `use_weights: true`; rating models always see the ratings."""
-        if self.weight_kind != "rating" or cls.predicts_ratings or entry.use_weights:
-            return train
-        binary = train.copy()
-        binary.data[:] = 1.0
-        return binary
+    def _build_options(self, entry) -> dict:
+        """build_model's dataset-dependent options: item metadata (read on first use) and, on
+        a rated dataset, whether the entry's model learns from interactions or the values."""
+        return {"items": functools.partial(_dataset_items, self.dataset), "rated": self.weight_kind == "rating",
+                "use_weights": entry.use_weights}
 
     def _filter_seen(self, entry) -> bool:
         return self.experiment.metrics.filter_seen if entry.filter_seen is None else entry.filter_seen
@@ -595,7 +596,7 @@ class ExperimentRun:
             advance = self.reporter.progress(f"evaluate {entry.name}", len(split.test_users))
             result = self.backend.evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
                                            filter_seen=self._filter_seen(entry), fold_in=split.fold_in, keep=keep,
-                                           seed=self.experiment.seed, progress=advance)
+                                           seed=self.seeds["bootstrap"], progress=advance)
             self.reporter.done()
             write_parquet(self.run.path / path, with_user_ids(result.per_user, self.dataset.users))
             record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users),
@@ -621,11 +622,11 @@ class ExperimentRun:
 
         def work(record):
             result = evaluate_cold(split.train, split.read_part("test_cold"), metrics.k, metrics.names,
-                                   seed=self.experiment.seed)
+                                   seed=self.seeds["bootstrap"])
             record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users),
                           ranking="popularity fallback (train users per item), the same for every model")
 
-        key = fp([split.info["fingerprint"], self.config["metrics"], self.experiment.seed])
+        key = fp([split.info["fingerprint"], self.config["metrics"], self.seeds["bootstrap"]])
         self.cold = self._timed("evaluate/cold-users", key, [], work)
 
     def _breakdown_extra(self, split: SplitData) -> dict:
@@ -718,7 +719,7 @@ class ExperimentRun:
 
         def work(record):
             result = compare_run(self.run.path, block.models, k=block.k, anchors=block.anchors, item_ids=block.items,
-                                 item_names=block.item_names, seed=self.experiment.seed, metric=block.metric)
+                                 item_names=block.item_names, seed=self.seeds["compare"], metric=block.metric)
             record.update(path=result["path"])
 
         self._always("compare", work)
@@ -755,12 +756,10 @@ class ExperimentRun:
         }
 
 
-def _with_item_metadata(dataset, model):
-    """Give item metadata (items.parquet) to models that use it (content, rerank). A module
-    function of the (picklable) dataset, so tuning trials can run it on Ray workers."""
-    if getattr(model, "uses_item_metadata", False):
-        model.set_item_metadata(dataset.items)
-    return model
+def _dataset_items(dataset):
+    """items.parquet's table, read on first use. A module function of the (picklable)
+    dataset, so tuning trials can build models on Ray workers."""
+    return dataset.items
 
 
 def _similar_in_chunks(model, anchors: np.ndarray, k: int, chunk: int = 4096):

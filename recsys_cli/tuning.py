@@ -27,28 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from recsys_cli.models.registry import model_class
-
-
-def space_for(model_type: str, custom: dict | None):
-    """The search space: the config's, checked against the model's parameters, or the
-    model type's default."""
-    from recsys_cli.config import SpaceEntry
-
-    cls = model_class(model_type)
-    if custom is None:
-        return {name: SpaceEntry(**spec) for name, spec in cls.tune_space.items()}
-    unknown = sorted(set(custom) - set(cls.Params.model_fields))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}")
-    return dict(custom)
-
-
-def is_integer_param(params_cls, name: str, spec) -> bool:
-    """`type: int` in the space, or else the model declares the parameter as an int."""
-    if spec.type is not None:
-        return spec.type == "int"
-    return params_cls.model_fields[name].annotation is int
+from recsys_cli.models.registry import build_model, model_class
+from recsys_cli.tuning_space import is_integer_param, space_for  # noqa: F401  (space_for: the tuner's API)
 
 
 def suggest(trial, space: dict, params_cls) -> dict[str, Any]:
@@ -140,10 +120,11 @@ def run_study(
     validation: tuple, filter_seen: bool, seed: int, threads: int, jobs: int = 1,
     trials: int | None = None, timeout: float | None = None,
     on_trial: Callable[[int, float | None], None] | None = None,
-    prepare: Callable = lambda model: model, optimize: Callable | None = None, extra_folds: list[tuple] = (),
+    build_options: dict | None = None, optimize: Callable | None = None, extra_folds: list[tuple] = (),
 ) -> TuneOutcome:
-    """`optimize(study, objective, suggest, **study.optimize's options)`, when given, runs
-    the trials instead of study.optimize (the Ray backend: one task per trial)."""
+    """`build_options` are build_model's dataset options (items, rated, use_weights).
+    `optimize(study, objective, suggest, **study.optimize's options)`, when given, runs the
+    trials instead of study.optimize (the Ray backend: one task per trial)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -186,7 +167,7 @@ def run_study(
         params = {**base_params, **suggest(trial, space, cls.Params)}
         values = [fit_first_fold(trial, params)]
         for fold in extra_folds:
-            model = prepare(cls(params, seed=seed, threads=per_trial_threads))
+            model = build_model(model_type, params, seed=seed, threads=per_trial_threads, **(build_options or {}))
             model.fit(fold[0])
             values.append(score(model, fold))
         if extra_folds:
@@ -203,7 +184,7 @@ def run_study(
         return value
 
     def fit_first_fold(trial, params) -> float:
-        model = prepare(cls(params, seed=seed, threads=per_trial_threads))
+        model = build_model(model_type, params, seed=seed, threads=per_trial_threads, **(build_options or {}))
         if not cls.iterative or block.pruner == "none":
             model.fit(valid_train)
             return final_score(trial, model)

@@ -6,11 +6,22 @@ import subprocess
 import sys
 
 
+def _verbs() -> list[str]:
+    from recsys_cli.cli.app import app
+
+    return [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+
+
 def test_help_lists_every_verb_and_ingest_format(cli):
+    verbs = _verbs()
+    assert {"ingest", "download", "info", "split", "train", "evaluate", "run", "tune", "compare"} <= set(verbs)
     result = cli("--help")
     assert result.code == 0
-    for verb in ("ingest", "split", "info", "download"):
-        assert verb in result.out
+    for verb in verbs:
+        assert verb in result.out, verb
+        own = cli(verb, "--help")
+        assert own.code == 0 and "Usage: recsys " + verb in own.out, verb
+        assert "Example" in own.out or verb == "ingest", f"`recsys {verb} --help` shows no example"
     result = cli("ingest", "--help")
     for fmt in ("movielens", "dzen", "ozon", "yandex-music", "npz", "table", "synthetic"):
         assert fmt in result.out

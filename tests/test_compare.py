@@ -130,3 +130,39 @@ def test_toy_story_gets_recognisable_neighbours_on_real_movielens(tmp_path, monk
     for model in ("i2i", "ials"):
         neighbours = " | ".join(side[model].to_list())
         assert sum(title in neighbours for title in family) >= 2, (model, neighbours)
+
+
+def test_compare_plots_show_the_computed_agreement(cli, run_folder, monkeypatch):
+    """Each heatmap's cells are the pairs' agreement from compare.json, labelled by model, and
+    the histogram has one panel per model with similar items."""
+    import matplotlib.image
+
+    from recsys_cli import report
+
+    drawn = {}
+    original = report._save
+
+    def record(figure, path):
+        drawn[Path(path).name] = figure
+        original(figure, path)
+
+    monkeypatch.setattr(report, "_save", record)
+    summary = cli("compare", run_folder, "--k", "5", "--anchors", "40", "--json").json()
+    for png, rows, names in (("similar_overlap.png", summary["similar_agreement"], ["i2i", "ials", "ease"]),
+                             ("recommendation_overlap.png", summary["recommendation_agreement"],
+                              ["pop", "i2i", "ials", "ease"])):
+        axis = drawn[png].axes[0]
+        grid = np.asarray(axis.images[0].get_array())
+        assert [t.get_text() for t in axis.get_xticklabels()] == names
+        assert np.allclose(np.diag(grid), 1.0)
+        for row in rows:
+            i, j = names.index(row["model_a"]), names.index(row["model_b"])
+            assert grid[i, j] == pytest.approx(row["overlap"]) and grid[j, i] == pytest.approx(row["overlap"])
+        assert f"{grid[0, 1]:.2f}" in {t.get_text() for t in axis.texts}
+        pixels = matplotlib.image.imread(run_folder / "compare" / png)
+        assert pixels.shape[0] > 100 and pixels.std() > 0.05  # a picture, not a blank canvas
+    rbo = np.asarray(drawn["similar_rbo.png"].axes[0].images[0].get_array())
+    by_pair = {(r["model_a"], r["model_b"]): r["rbo"] for r in summary["similar_agreement"]}
+    assert rbo[0, 1] == pytest.approx(by_pair[("i2i", "ials")])
+    panels = [a for a in drawn["similarity_values.png"].axes if a.patches]
+    assert [a.get_title() for a in panels] == ["i2i", "ials", "ease"]

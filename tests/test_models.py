@@ -1,15 +1,15 @@
-"""Every model on tiny hand-made matrices whose answers are known."""
+"""Models on tiny hand-made matrices whose answers are known (the protocol every model
+follows is tests/test_model_protocol.py)."""
 
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 import pytest
 import scipy.sparse as sp
 
 from recsys_cli.errors import InputError
 from recsys_cli.models import ease
-from recsys_cli.models.registry import MODELS, model_class
+from recsys_cli.models.registry import model_class
 
 
 def blocks(users_per_block=6, items_per_block=5, blocks_=2, drop=None):
@@ -81,33 +81,6 @@ def test_personalised_models_recover_planted_blocks(model_type):
     model = model_class(model_type)(params, seed=3, threads=1).fit(train)
     ids, _ = model.recommend(np.array([0, 25]), train, 1)
     assert ids.ravel().tolist() == [2, 9]
-
-
-@pytest.mark.parametrize("model_type", [t for t in MODELS])
-def test_protocol_filtering_similar_items_and_save_load(model_type, tmp_path):
-    train = blocks(users_per_block=8, items_per_block=5)
-    cls = model_class(model_type)
-    model = cls(seed=1, threads=1)
-    if getattr(model, "uses_item_metadata", False):
-        model.set_item_metadata(pl.DataFrame({"item_idx": np.arange(10, dtype=np.int32),
-                                              "category": ["a"] * 5 + ["b"] * 5}))
-    model.fit(train)
-    users = np.arange(train.shape[0])
-    ids, scores = model.recommend(users, train, 4)
-    assert ids.shape == (len(users), 4) and scores.dtype == np.float32
-    seen = train[users].toarray().astype(bool)
-    finite = np.isfinite(scores)
-    assert not np.any(seen[np.arange(len(users))[:, None], ids] & finite)
-    assert np.all(np.diff(scores, axis=1)[np.isfinite(np.diff(scores, axis=1))] <= 1e-6)
-    model.save(tmp_path / "m")
-    again = cls.load(tmp_path / "m")
-    if getattr(again, "uses_item_metadata", False) and not hasattr(again, "features"):
-        again.set_item_metadata(pl.DataFrame({"item_idx": np.arange(10, dtype=np.int32), "category": ["a"] * 5 + ["b"] * 5}))
-    assert np.array_equal(again.recommend(users, train, 4)[0], ids) or model_type == "random"
-    if cls.has_similar_items:
-        anchors = np.array([0, 7])
-        similar, _ = model.similar_items(anchors, 3)
-        assert similar.shape == (2, 3) and not np.any(similar == anchors[:, None])
 
 
 def test_random_is_seeded_and_popularity_weighting_prefers_popular_items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +67,33 @@ def test_explicit_ratings_run_end_to_end(tmp_path, monkeypatch):
     funk = metrics.filter(pl.col("model") == "funk-svd").row(0, named=True)
     assert 0.8 < funk["rmse"] < 1.0 and funk["mae"] < funk["rmse"]
     assert metrics.filter(pl.col("model") == "pop")["rmse"].is_null().all()
+
+
+def test_ranking_models_learn_from_interactions_on_a_rated_dataset(tmp_path, monkeypatch):
+    """Co-occurrence counts users who share two items, unless the entry says `use_weights`
+    (then it sums products of ratings); a rating model always sees the ratings."""
+    import yaml
+
+    from recsys_cli.models.registry import load_model
+
+    monkeypatch.chdir(tmp_path)
+    cooccurrence = {"similarity": "cooccurrence", "neighbors": 10_000}
+    (tmp_path / "ratings.yaml").write_text(yaml.safe_dump({
+        "name": "rated", "dataset": {"format": "movielens", "path": str(ML_LATEST_SMALL), "min_item_interactions": 60},
+        "split": {"strategy": "random-holdout", "test_ratio": 0.2},
+        "models": [{"name": "cooc", "type": "item-knn", "params": cooccurrence},
+                   {"name": "cooc-weighted", "type": "item-knn", "use_weights": True, "params": cooccurrence},
+                   {"name": "funk-svd", "type": "funk-svd", "params": {"epochs": 1}}],
+        "metrics": {"k": [10], "names": ["mrr"]}, "export": {"recommendations": 0, "similar": 0},
+    }))
+    summary = pipeline.run_experiment(tmp_path / "ratings.yaml", tmp_path / "runs", until="train")
+    run = Path(summary["path"])
+    train = pipeline.load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"])).train
+    assert train.shape[1] < 1000 and len(np.unique(train.data)) > 2  # small, and rated
+    binary = (train > 0).astype(np.float32)
+    for name, source in (("cooc", binary), ("cooc-weighted", train)):
+        expected = (source.T @ source).tocsr()
+        expected.setdiag(0)
+        expected.eliminate_zeros()
+        assert abs(load_model("item-knn", run / "models" / name).similarity - expected).max() < 1e-2, name
+    assert load_model("funk-svd", run / "models" / "funk-svd").mu == pytest.approx(train.data.mean(), rel=1e-5)

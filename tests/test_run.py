@@ -154,3 +154,48 @@ def test_exported_recommendations_equal_a_fresh_recommend(project):
     expected = pl.DataFrame({"user_id": np.repeat(users[split.test_users], 20), "item_id": items[ids.ravel()],
                              "rank": np.tile(np.arange(1, 21), len(split.test_users))}).sort("user_id", "rank")
     assert exported.select("user_id", "item_id", "rank").equals(expected.with_columns(pl.col("rank").cast(pl.Int32)))
+
+
+def test_a_model_entry_filter_seen_overrides_the_metrics_default(project):
+    """personal-popular with `filter_seen: false` recommends (and is scored on) seen items;
+    the other models keep metrics.filter_seen: true."""
+    import numpy as np
+
+    _config(project / "smoke.yaml", models=[
+        {"name": "pp", "type": "personal-popular", "filter_seen": False},
+        {"name": "pop", "type": "popular"}],
+        split={"strategy": "random-holdout", "test_ratio": 0.3, "seed": 1})
+    summary = pipeline.run_experiment(project / "smoke.yaml", project / "runs")
+    run = Path(summary["path"])
+    assert json.loads((run / "metrics.json").read_text())["protocol"]["filter_seen"] == {"pp": False, "pop": True}
+    split = pipeline.load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"]))
+    users = pl.read_parquet(Path("data/ci-smoke/users.parquet")).select("user_id", "user_idx")
+    items = pl.read_parquet(Path("data/ci-smoke/items.parquet")).select("item_id", "item_idx")
+    seen = np.zeros(split.train.shape, dtype=bool)
+    seen[split.train.nonzero()] = True
+    for name, expect_seen in (("pp", True), ("pop", False)):
+        listed = pl.read_parquet(run / "recommendations" / f"{name}.parquet").join(users, on="user_id").join(items, on="item_id")
+        share = seen[listed["user_idx"].to_numpy(), listed["item_idx"].to_numpy()].mean()
+        assert share > 0.2 if expect_seen else share == 0.0, (name, share)
+    assert summary["metrics"]["pp"]["mrr@10"] != summary["metrics"]["pop"]["mrr@10"]
+
+
+def test_the_manifest_records_every_seed_and_they_derive_from_the_experiment_seed(project):
+    from recsys_cli.seeds import derived_seed, validation_seed
+
+    config = yaml.safe_load((project / "smoke.yaml").read_text())
+    del config["split"]["seed"]
+    config["seed"] = 7
+    (project / "smoke.yaml").write_text(yaml.safe_dump(config))
+    summary = pipeline.run_experiment(project / "smoke.yaml", project / "runs", until="train")
+    manifest = json.loads((Path(summary["path"]) / "manifest.json").read_text())
+    seeds = manifest["seeds"]
+    assert seeds["experiment"] == 7
+    assert {seeds[p] for p in ("split", "debug_slice", "bootstrap", "compare")} == {
+        derived_seed(7, p) for p in ("split", "debug_slice", "bootstrap", "compare")}
+    assert len({seeds[p] for p in ("split", "debug_slice", "bootstrap", "compare", "validation")}) == 5
+    assert seeds["validation"] == validation_seed(seeds["split"]) != seeds["split"] + 1
+    split_info = json.loads((Path(manifest["stages"]["split"]["path"]) / "split.json").read_text())
+    assert (split_info["seed"], split_info["validation_seed"]) == (seeds["split"], seeds["validation"])
+    dataset_info = json.loads(Path("data/ci-smoke/dataset.json").read_text())
+    assert dataset_info["filters"]["seed"] == seeds["debug_slice"]

@@ -138,6 +138,18 @@ def test_user_holdout(data, share, fold_in, seed):
     held = targets > 0
     assert np.array_equal(held, inputs > 0)
     assert not np.any(per_user(cells, labels == TRAIN)[held])
+    counts = targets + inputs  # a fold_in share of each held-out user's items is input, at least one, never all
+    assert np.array_equal(inputs[held], np.clip(np.round(fold_in * counts[held]), 1, counts[held] - 1))
+
+
+@pytest.mark.parametrize("fold_in, inputs", [(0.25, 2), (0.5, 4), (0.75, 6)])
+def test_user_holdout_fold_in_share_by_hand(fold_in, inputs):
+    cells = make_cells(np.ones((10, 8)))
+    labels = assign(cells, "user-holdout", {"test_users": 0.3, "fold_in": fold_in}, 0)
+    held = per_user(cells, labels == TEST) > 0
+    assert held.sum() == 3
+    assert per_user(cells, labels == TEST_INPUT)[held].tolist() == [inputs] * 3
+    assert per_user(cells, labels == TEST)[held].tolist() == [8 - inputs] * 3
 
 
 def test_temporal_before_date_and_cold_users_by_hand():

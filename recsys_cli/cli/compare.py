@@ -18,7 +18,8 @@ def compare(
     item: Annotated[Optional[list[str]], typer.Option("--item", help="Original item id to list side by side (repeatable).")] = None,
     item_name: Annotated[Optional[list[str]], typer.Option("--item-name", help="Item name, case-insensitive (repeatable).")] = None,
     metric: Annotated[Optional[str], typer.Option(help="Metric for the significance tests (default: the run's first, at its largest K).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the anchor sample and the bootstrap.")] = 42,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Seed of the anchor sample and the bootstrap (default: derived from the run's seed).")] = None,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ):

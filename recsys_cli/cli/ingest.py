@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, err_console, report_stage, status
+from recsys_cli.seeds import DEFAULT_SEED
 
 ingest_app = typer.Typer(
     help="Turn a raw interaction log into a canonical dataset folder "
@@ -31,7 +32,7 @@ SHARED_OPTIONS = [
             metavar="ITEM_PCT USER_PCT",
             help="Keep the top ITEM_PCT of items by popularity and a seeded random USER_PCT of users, "
             "as fractions (0.03 0.03 = 3%): the tiny slice for CI smoke runs.")]),
-    inspect.Parameter("slice_seed", inspect.Parameter.KEYWORD_ONLY, default=42, annotation=Annotated[
+    inspect.Parameter("slice_seed", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_SEED, annotation=Annotated[
         int, typer.Option(help="Seed of --debug-slice's user sample.")]),
     inspect.Parameter("aggregate", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
         bool, typer.Option(help="Stream the log into one row per (user, item) pair (event count, first/last "
@@ -173,7 +174,7 @@ def table(
 @format_command("synthetic")
 def synthetic(
     preset: Annotated[str, typer.Option(help="small (seconds) or dzen (75,910 x 104,503, ~5.8M likes).")] = "small",
-    seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = DEFAULT_SEED,
 ):
     """Built-in synthetic likes with planted tastes (no download). Example: recsys ingest synthetic --out data/demo"""
     return None, {"preset": preset, "seed": seed}

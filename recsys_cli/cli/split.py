@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, report_stage, status
+from recsys_cli.seeds import DEFAULT_SEED
 
 STRATEGY_HELP = "leave-one-random, random-holdout, temporal, leave-last-out or user-holdout."
 
@@ -22,7 +23,7 @@ def split(
     n: Annotated[Optional[int], typer.Option("--n", help="leave-last-out: the last N interactions of each user.")] = None,
     fold_in: Annotated[Optional[float], typer.Option(help="user-holdout: share of a held-out user's history given as input (0.8).")] = None,
     validation: Annotated[bool, typer.Option(help="Also carve valid_train/valid out of train with the same strategy, for tuning.")] = False,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives identical files.")] = 42,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives identical files.")] = DEFAULT_SEED,
     force: ForceOption = False,
     quiet: QuietOption = False,
     as_json: JsonOption = False,

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.errors import InputError
+from recsys_cli.seeds import DEFAULT_SEED
 
 
 INGEST_WEIGHTINGS = (None, "none", "binary", "log1p")
@@ -19,7 +20,7 @@ class IngestFilters:
     min_item_interactions: int = 0
     dedupe: bool = False
     debug_slice: tuple[float, float] | None = None  # (item share, user share), fractions
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     aggregate: bool = False  # stream the log into (user, item) pairs (data/streaming.py)
     # How matrix.npz's values are weighted (models/weighting.py; applied by pipeline.ingest).
     # Only per-cell transforms: an item weighting (bm25, tfidf) of the whole matrix would carry

@@ -72,7 +72,7 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
         else:  # coverage: one value for the whole catalogue
             summary[key] = coverage(top_ids, int(key.split("@")[1]), train.shape[1])
     intervals = {key: bootstrap_ci(per_user[key].to_numpy(), seed=seed) for key in columns} if bootstrap else {}
-    if getattr(model, "predicts_ratings", False):
+    if model.predicts_ratings:
         summary.update(rating_errors(model, test))
     return Evaluation(per_user, summary, intervals, users, top_ids,
                       np.concatenate(all_scores) if all_scores else np.empty((0, depth), np.float32))

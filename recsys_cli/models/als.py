@@ -30,6 +30,7 @@ class IALSParams(ALSParams, WeightingParams):
 
 class ALS(ImplicitFactorModel):
     Params = ALSParams
+    input_kind = "binary"  # ones: observed cells weigh the same as unobserved ones
     tune_space = {
         "factors": {"low": 16, "high": 256, "log": True, "type": "int"},
         "regularization": {"low": 1e-3, "high": 10.0, "log": True},
@@ -45,14 +46,11 @@ class ALS(ImplicitFactorModel):
             random_state=self.seed, num_threads=self.threads, dtype=np.float32,
         )
 
-    def prepare(self, train):
-        binary = train.astype(np.float32, copy=True)
-        binary.data[:] = 1.0
-        return binary
 
 
 class IALS(ALS):
     Params = IALSParams
+    input_kind = "weights"
     tune_space = {**ALS.tune_space, "alpha": {"low": 0.1, "high": 100.0, "log": True},
                   "weighting": {"choices": ["none", "log1p", "bm25"]}}
     item_totals = None  # the train matrix's item totals (bm25 weighs history rows with them)

@@ -8,19 +8,35 @@
 Hyperparameters are a pydantic model (`Params`) declared once per class: defaults, ranges and
 types are what the config validator and the tuner read. `history` is the users x items CSR
 the users' seen items come from (train, or the fold-in part of a user-holdout split).
+
+Capabilities are class attributes with defaults, so callers read them instead of probing:
+`has_similar_items`, `uses_item_metadata` (needs `set_item_metadata(items)` before fit),
+`predicts_ratings` (has `predict(users, items)`), `report_details()` ({} unless the model has
+something for the report) and `input_kind`, the values the model wants to learn from:
+- "binary": interactions only (every stored value becomes 1);
+- "weights": the dataset's weights (counts, durations...), binarised on a rated dataset
+  unless the model entry says `use_weights: true`;
+- "ratings": the values as they are (explicit-rating models).
+`input_matrix` is the one place a matrix is prepared from that: every subclass's `fit` and
+the provided `recommend` see its output (float32 CSR), whatever sparse format came in.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
-from typing import Callable, ClassVar, Optional
+from typing import Callable, ClassVar, Literal, Optional
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from recsys_cli.atomic import write_json
+from recsys_cli.errors import InputError
 from recsys_cli.models.topk import in_batches, mask_seen, rows_per_batch, topk
+from recsys_cli.seeds import DEFAULT_SEED
+
+InputKind = Literal["binary", "weights", "ratings"]
 
 
 class NoParams(BaseModel):
@@ -35,16 +51,55 @@ class Recommender:
     tune_space: ClassVar[dict[str, dict]] = {}
     iterative: ClassVar[bool] = False  # fit(train, callback) calls back every iteration
     predicts_ratings: ClassVar[bool] = False  # has predict(users, items) -> ratings (RMSE/MAE)
+    uses_item_metadata: ClassVar[bool] = False  # needs set_item_metadata(items) before fit
+    input_kind: ClassVar[InputKind] = "weights"
     # Set by whoever runs a long fit (the CLI draws a bar): (done, total, what is counted).
     on_progress: Optional[Callable[[int, int, str], None]] = None
 
-    def __init__(self, params: BaseModel | dict | None = None, *, seed: int = 42, threads: int = 0):
+    def __init__(self, params: BaseModel | dict | None = None, *, seed: int = DEFAULT_SEED, threads: int = 0,
+                 binary_input: bool | None = None):
         if not isinstance(params, BaseModel):
             params = self.Params.model_validate(params or {})
         self.params = params
         self.seed = seed
         self.threads = threads
+        # Whether input values become 1: always for "binary", never for "ratings"; for
+        # "weights" build_model decides from the dataset (rated, use_weights).
+        self.binary_input = self.input_kind == "binary" if binary_input is None else binary_input
+        if self.input_kind == "ratings" and self.binary_input:
+            raise ValueError(f"{type(self).__name__} learns from ratings; its input cannot be binarised")
         self.n_items: int | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        """Every `fit` a subclass defines receives `input_matrix(train)`."""
+        super().__init_subclass__(**kwargs)
+        if "fit" in cls.__dict__:
+            cls.fit = _fit_on_prepared_input(cls.__dict__["fit"])
+
+    def input_matrix(self, matrix):
+        """The users x items matrix as this model learns from and scores it: a float32 CSR,
+        binarised when `binary_input`. The caller's matrix is never modified."""
+        import scipy.sparse as sp
+
+        if not sp.issparse(matrix):
+            raise InputError(f"{type(self).__name__} expects a scipy sparse users x items matrix, "
+                             f"got {type(matrix).__name__}")
+        matrix = sp.csr_matrix(matrix)
+        if matrix.dtype.kind not in "biuf":
+            raise InputError(f"{type(self).__name__} expects numeric interaction values, got dtype {matrix.dtype}")
+        matrix = matrix.astype(np.float32, copy=self.binary_input)
+        if self.binary_input:
+            matrix.data = (matrix.data > 0).astype(np.float32)
+            matrix.eliminate_zeros()
+        return matrix
+
+    def set_item_metadata(self, items) -> None:
+        """Models with `uses_item_metadata` take items.parquet's table here."""
+        raise NotImplementedError(f"{type(self).__name__} uses no item metadata")
+
+    def report_details(self) -> dict:
+        """What the report shows about the fitted model beyond metrics (e.g. feature importances)."""
+        return {}
 
     # --- to implement -------------------------------------------------------------------
     def fit(self, train) -> "Recommender":
@@ -75,7 +130,7 @@ class Recommender:
         step = rows_per_batch(self.n_items)
         for start in range(0, len(users), step):
             batch = users[start:start + step]
-            rows = history[batch]
+            rows = self.input_matrix(history[batch])
             block = np.asarray(self.score(batch, rows), dtype=np.float32)
             if filter_seen:
                 mask_seen(block, rows)
@@ -90,17 +145,26 @@ class Recommender:
         np.savez(folder / "state.npz", **self.state())
         write_json(folder / "params.json", {
             "class": type(self).__name__, "params": self.params.model_dump(),
-            "seed": self.seed, "n_items": self.n_items,
+            "seed": self.seed, "threads": self.threads, "binary_input": self.binary_input, "n_items": self.n_items,
         })
 
     @classmethod
     def load(cls, folder: Path) -> "Recommender":
         meta = json.loads((folder / "params.json").read_text())
-        model = cls(meta["params"], seed=meta["seed"])
+        model = cls(meta["params"], seed=meta["seed"], threads=meta.get("threads", 0),
+                    binary_input=meta.get("binary_input"))
         model.n_items = meta["n_items"]
         with np.load(folder / "state.npz") as arrays:
             model.set_state({name: arrays[name] for name in arrays.files})
         return model
+
+
+def _fit_on_prepared_input(fit):
+    @functools.wraps(fit)
+    def prepared_fit(self, train, *args, **kwargs):
+        return fit(self, self.input_matrix(train), *args, **kwargs)
+
+    return prepared_fit
 
 
 def csr_state(matrix, prefix: str) -> dict[str, np.ndarray]:

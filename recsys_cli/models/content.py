@@ -64,6 +64,7 @@ class Content(Recommender):
     Params = ContentParams
     has_similar_items = True
     uses_item_metadata = True
+    input_kind = "binary"  # a profile is the mean of the user's items, whatever their weights
     # which metadata columns count: only coarse ones (genres, categories) ... nearly all
     tune_space = {"max_distinct_share": {"choices": [0.05, 0.2, 0.5, 1.0]}}
 
@@ -77,9 +78,8 @@ class Content(Recommender):
         return self
 
     def score(self, users, history):
-        binary = (history > 0).astype(np.float32)
-        counts = np.maximum(np.asarray(binary.sum(axis=1)).ravel(), 1)
-        profile = sp.diags(1.0 / counts).astype(np.float32) @ binary @ self.features
+        counts = np.maximum(np.diff(history.indptr), 1)
+        profile = sp.diags(1.0 / counts).astype(np.float32) @ history @ self.features
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
         profile = sp.diags(1.0 / np.maximum(norms, 1e-12)).astype(np.float32) @ profile
         return (profile @ self.features.T).toarray()

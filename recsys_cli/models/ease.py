@@ -47,6 +47,7 @@ def check_fits(n_items: int, available: int | None = None) -> None:
 class EASE(Recommender):
     Params = EASEParams
     has_similar_items = True
+    input_kind = "binary"
     tune_space = {"l2": {"low": 1.0, "high": 10_000.0, "log": True}}
 
     def fit(self, train):

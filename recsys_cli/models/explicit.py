@@ -80,6 +80,7 @@ class RatingModel(Recommender):
 
     predicts_ratings = True
     has_similar_items = True
+    input_kind = "ratings"
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return (self.mu + self.user_bias[users] + self.item_bias[items]

@@ -27,19 +27,19 @@ class ImplicitFactorModel(Recommender):
         raise NotImplementedError
 
     def prepare(self, train):
-        """Train CSR -> the matrix implicit fits on (confidences, binarised...)."""
-        return train.astype(np.float32)
+        """input_matrix(train) -> the matrix implicit fits on (e.g. confidences)."""
+        return train
 
     def fit(self, train, callback=None):
         self.n_items = train.shape[1]
         with single_threaded_blas():
             self.model = self.build()
-            self.model.fit(self.prepare(train).tocsr(), show_progress=False, callback=callback)
+            self.model.fit(self.prepare(train), show_progress=False, callback=callback)
         return self
 
     def recommend(self, users, history, k, filter_seen=True, fold_in=False):
         users = np.asarray(users, dtype=np.int32)
-        rows = self.prepare(history[users]).tocsr()
+        rows = self.prepare(self.input_matrix(history[users]))
         ids, scores = self.model.recommend(
             users, rows, N=min(k, self.n_items),
             filter_already_liked_items=filter_seen, recalculate_user=fold_in,

@@ -17,13 +17,14 @@ class PureSVDParams(BaseModel):
 class PureSVD(Recommender):
     Params = PureSVDParams
     has_similar_items = True
+    input_kind = "binary"
     tune_space = {"factors": {"low": 8, "high": 512, "log": True, "type": "int"}}
 
     def fit(self, train):
         from scipy.sparse.linalg import svds
 
         self.n_items = train.shape[1]
-        binary = (train > 0).astype(np.float64)
+        binary = train.astype(np.float64)
         factors = min(self.params.factors, min(binary.shape) - 1)
         _, singular, vt = svds(binary, k=factors, random_state=self.seed)
         order = np.argsort(-singular)
@@ -31,7 +32,7 @@ class PureSVD(Recommender):
         return self
 
     def score(self, users, history):
-        return np.asarray(((history > 0).astype(np.float32) @ self.item_factors) @ self.item_factors.T)
+        return np.asarray((history @ self.item_factors) @ self.item_factors.T)
 
     def similar_items(self, items, k):
         return cosine_similar_items(self.item_factors, items, k)

@@ -32,3 +32,26 @@ def model_class(model_type: str):
         raise InputError(f"unknown model type {model_type!r}; expected one of {', '.join(MODELS)}")
     module, name = MODELS[model_type].split(":")
     return getattr(importlib.import_module(module), name)
+
+
+def build_model(model_type: str, params=None, *, seed: int | None = None, threads: int = 0, items=None,
+                rated: bool = False, use_weights: bool = False):
+    """The one way a model is constructed (runs, tuning trials, rerank's generators, tests).
+
+    `items` is the item metadata table, or a callable returning it (read only when the model
+    uses metadata). On a `rated` dataset a model whose `input_kind` is "weights" learns from
+    interactions (values binarised) unless `use_weights`; see Recommender.input_matrix.
+    """
+    from recsys_cli.seeds import DEFAULT_SEED
+
+    cls = model_class(model_type)
+    binary_input = {"binary": True, "ratings": False, "weights": rated and not use_weights}[cls.input_kind]
+    model = cls(params, seed=DEFAULT_SEED if seed is None else seed, threads=threads, binary_input=binary_input)
+    if model.uses_item_metadata and items is not None:  # without it, fit refuses (a loaded model has its own)
+        model.set_item_metadata(items() if callable(items) else items)
+    return model
+
+
+def load_model(model_type: str, folder):
+    """A model saved by `save(folder)`, with its parameters, seed and threads."""
+    return model_class(model_type).load(folder)

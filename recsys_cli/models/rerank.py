@@ -16,6 +16,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, item_popularity
+from recsys_cli.seeds import DEFAULT_SEED
 
 
 class GeneratorSpec(BaseModel):
@@ -47,26 +48,25 @@ class Rerank(Recommender):
         "num_leaves": {"low": 7, "high": 127, "log": True, "type": "int"},
     }
 
-    def __init__(self, params=None, *, seed: int = 42, threads: int = 0):
-        super().__init__(params, seed=seed, threads=threads)
+    def __init__(self, params=None, *, seed: int = DEFAULT_SEED, threads: int = 0, binary_input: bool | None = None):
+        super().__init__(params, seed=seed, threads=threads, binary_input=binary_input)
         from recsys_cli.models.registry import model_class
 
-        self.generator_classes = [model_class(g.type) for g in self.params.generators]
-        self.uses_item_metadata = any(getattr(c, "uses_item_metadata", False) for c in self.generator_classes)
+        # The generators decide: a content generator makes the reranker need item metadata.
+        self.uses_item_metadata = any(model_class(g.type).uses_item_metadata for g in self.params.generators)
         self.items = None
         self.feature_importances: dict[str, float] = {}
 
     def set_item_metadata(self, items) -> None:
         self.items = items
 
+    def _generator(self, spec: GeneratorSpec, items=None):
+        from recsys_cli.models.registry import build_model
+
+        return build_model(spec.type, spec.params, seed=self.seed, threads=self.threads, items=items)
+
     def _generators(self, train):
-        models = []
-        for spec, cls in zip(self.params.generators, self.generator_classes):
-            model = cls(spec.params, seed=self.seed, threads=self.threads)
-            if getattr(cls, "uses_item_metadata", False):
-                model.set_item_metadata(self.items)
-            models.append(model.fit(train))
-        return models
+        return [self._generator(spec, self.items).fit(train) for spec in self.params.generators]
 
     def feature_names(self) -> list[str]:
         names = [f"{spec.type}_{i}" for i, spec in enumerate(self.params.generators)]
@@ -94,7 +94,6 @@ class Rerank(Recommender):
     def fit(self, train):
         import lightgbm as lgb
 
-        train = train.tocsr()
         self.n_items = train.shape[1]
         rng = np.random.default_rng(self.seed)
         history, target = _holdout(train, self.params.holdout, rng)
@@ -128,7 +127,8 @@ class Rerank(Recommender):
 
     def recommend(self, users, history, k, filter_seen=True, fold_in=False):
         users = np.asarray(users, dtype=np.int32)
-        frame = self._candidates(self.serving, users, history, filter_seen=filter_seen)
+        k = min(k, self.n_items)
+        frame = self._candidates(self.serving, users, self.input_matrix(history), filter_seen=filter_seen)
         scores = self.booster.predict(frame.select(self.feature_names()).to_numpy())
         ranked = frame.select("user", "item").with_columns(pl.Series("score", scores.astype(np.float32))).sort(
             ["user", "score", "item"], descending=[False, True, False])
@@ -160,8 +160,8 @@ class Rerank(Recommender):
         self.booster = lgb.Booster(model_str=str(arrays["booster"]))
         self.feature_importances = dict(zip(arrays["importance_names"].tolist(), arrays["importance_values"].tolist()))
         self.serving = []
-        for index, (spec, cls) in enumerate(zip(self.params.generators, self.generator_classes)):
-            model = cls(spec.params, seed=self.seed, threads=self.threads)
+        for index, spec in enumerate(self.params.generators):
+            model = self._generator(spec)
             prefix = f"g{index}_"
             model.set_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix) and k != f"{prefix}n_items"})
             model.n_items = int(arrays[f"{prefix}n_items"][0])

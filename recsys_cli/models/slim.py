@@ -26,6 +26,7 @@ class SLIMParams(BaseModel):
 class SLIM(Recommender):
     Params = SLIMParams
     has_similar_items = True
+    input_kind = "binary"
     tune_space = {
         "l1": {"low": 1e-5, "high": 0.1, "log": True},
         "l2": {"low": 1e-4, "high": 1.0, "log": True},
@@ -38,7 +39,7 @@ class SLIM(Recommender):
         from recsys_cli.models.item_knn import keep_top_per_row
 
         self.n_items = train.shape[1]
-        x = (train > 0).astype(np.float64).tocsc()
+        x = train.astype(np.float64).tocsc()
         cooccurrence = (x.T @ x).tocsr()
         cooccurrence.setdiag(0)
         cooccurrence.eliminate_zeros()
@@ -89,7 +90,7 @@ class SLIM(Recommender):
                 np.concatenate(vals) if vals else empty)
 
     def score(self, users, history):
-        return ((history > 0).astype(np.float32) @ self.weights).toarray()
+        return (history @ self.weights).toarray()
 
     def similar_items(self, items, k):
         from recsys_cli.models.item_knn import sparse_row_topk

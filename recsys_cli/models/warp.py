@@ -81,11 +81,17 @@ class WARP(Recommender):
         self.user_factors = rng.normal(0, 0.1, (train.shape[0], p.factors)).astype(np.float32)
         self.item_factors = rng.normal(0, 0.1, (train.shape[1], p.factors)).astype(np.float32)
         self.item_bias = np.zeros(train.shape[1], dtype=np.float32)
-        chunks = max(1, numba.get_num_threads() * 4)
-        for epoch in range(p.epochs):
-            _warp_epoch(train.indptr.astype(np.int64), items, users, items, rng.permutation(len(items)),
-                        self.user_factors, self.item_factors, self.item_bias, np.float32(p.learning_rate),
-                        np.float32(p.regularization), p.max_sampled, self.seed * 1000 + epoch * chunks, chunks)
+        threads = min(self.threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS)
+        chunks = threads * 4
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)  # `threads: 1` makes the Hogwild epochs serial, hence reproducible
+        try:
+            for epoch in range(p.epochs):
+                _warp_epoch(train.indptr.astype(np.int64), items, users, items, rng.permutation(len(items)),
+                            self.user_factors, self.item_factors, self.item_bias, np.float32(p.learning_rate),
+                            np.float32(p.regularization), p.max_sampled, self.seed * 1000 + epoch * chunks, chunks)
+        finally:
+            numba.set_num_threads(previous)
         return self
 
     def score(self, users, history):

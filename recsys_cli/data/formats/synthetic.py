@@ -23,6 +23,7 @@ import polars as pl
 
 from recsys_cli.data.tables import SourceTables
 from recsys_cli.errors import InputError
+from recsys_cli.seeds import DEFAULT_SEED
 
 GENRES = [
     "Jazz", "Rock", "Techno", "Folk", "Opera", "Hip-Hop", "Blues", "Reggae", "Punk", "Soul",
@@ -52,7 +53,7 @@ PRESETS = {
 }
 
 
-def read(path: Path | None = None, preset: str = "small", seed: int = 42) -> SourceTables:
+def read(path: Path | None = None, preset: str = "small", seed: int = DEFAULT_SEED) -> SourceTables:
     if preset not in PRESETS:
         raise InputError(f"unknown synthetic preset {preset!r}; expected one of {sorted(PRESETS)}")
     spec = PRESETS[preset]
