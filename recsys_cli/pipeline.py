@@ -104,7 +104,10 @@ def split(
     from recsys_cli.data.dataset_lock import dataset_lock
     from recsys_cli.data.splits import check_strategy
 
+    from recsys_cli.data.dataset import Dataset
+
     check_strategy(strategy)  # before any data is read
+    Dataset.open(dataset_dir)
     check_output_folder(out, "split.json", [dataset_dir])
     with dataset_lock(dataset_dir, exclusive=False):
         return _split_locked(dataset_dir, strategy, Path(out), params, seed, validation, force)

@@ -13,7 +13,7 @@ from recsys_cli.cli.experiment import evaluate, run, train, tune
 from recsys_cli.cli.info import info
 from recsys_cli.cli.ingest import ingest_app
 from recsys_cli.cli.split import split
-from recsys_cli.errors import InputError
+from recsys_cli.cli.guard import guard_commands, report, set_debug, sigterm_as_interrupt
 
 app = typer.Typer(
     name="recsys",
@@ -31,6 +31,7 @@ app.command("evaluate")(evaluate)
 app.command("run")(run)
 app.command("tune")(tune)
 app.command("compare")(compare)
+guard_commands(app, ingest_app)
 
 
 def _version(value: bool) -> None:
@@ -42,25 +43,26 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (for bug reports)."),
 ) -> None:
-    """recsys: ingest -> split -> train -> evaluate -> tune -> compare, from the shell."""
+    """recsys: ingest -> split -> train -> evaluate -> tune -> compare, from the shell.
+
+    Exit codes: 0 done, 1 failure (environment, lock, bug), 2 bad input, 130 Ctrl-C, 143 SIGTERM."""
+    set_debug(debug)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: bad input exits 2 with one clear message, Ctrl-C exits 130."""
-    from recsys_cli.cli.common import err_console
-
+    """Entry point: bad input exits 2 with one clear message, Ctrl-C 130, SIGTERM 143
+    (see cli/guard.py)."""
+    set_debug(False)
     try:
-        app(args=argv, prog_name="recsys")
+        with sigterm_as_interrupt():
+            app(args=argv, prog_name="recsys")
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except InputError as error:
-        err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
-        return 2
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
-        return 130
+    except BaseException as error:  # raised outside a command (while parsing): same rendering
+        return report(error)
     return 0
 
 

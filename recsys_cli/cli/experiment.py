@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import JsonOption, QuietOption, emit_json, err_console, out_console
+from recsys_cli.cli.common import JsonOption, QuietOption, emit_json, err_console, out_console, safe
 
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file (see configs/).")]
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")]
@@ -24,7 +24,7 @@ class RichReporter:
     def stage(self, name: str, seconds: float, skipped: bool) -> None:
         if not self.quiet:
             note = "[dim]up to date[/]" if skipped else f"{seconds:.2f}s"
-            err_console.print(f"  [cyan]{name:<28}[/] {note}")
+            err_console.print(f"  [cyan]{safe(f'{name:<28}')}[/] {note}")
 
     def progress(self, description: str, total: int):
         if self.quiet:
@@ -48,7 +48,7 @@ class RichReporter:
             self._progress = None
 
     def message(self, text: str) -> None:
-        err_console.print(f"[yellow]{text}[/]")
+        err_console.print(f"[yellow]{safe(text)}[/]")
 
 
 def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: bool, wait: bool,
@@ -63,7 +63,7 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
         else:
             summary = pipeline.run_experiment(config, runs_dir, until=until, wait=wait, reporter=reporter)
     except RunLocked as locked:
-        err_console.print(f"[bold red]busy:[/] {locked}")
+        err_console.print(f"[bold red]busy:[/] {safe(locked)}")
         raise typer.Exit(1) from None
     finally:
         reporter.done()
@@ -79,7 +79,7 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
             out_console.print(table)
     if summary.get("tuning"):
         _print_tuning(summary)
-    out_console.print(f"[green]{summary['status']}:[/] {summary['path']}")
+    out_console.print(f"[green]{safe(summary['status'])}:[/] {safe(summary['path'])}")
 
 
 def _print_tuning(summary: dict) -> None:
@@ -92,12 +92,12 @@ def _print_tuning(summary: dict) -> None:
         table.add_column(column, justify="left" if column in ("model", "metric") else "right")
     for name, t in summary["tuning"].items():
         fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
-        table.add_row(name, t["metric"], fmt(t["default_validation"]), fmt(t["best_validation"]), fmt(t["test"]),
+        table.add_row(safe(name), t["metric"], fmt(t["default_validation"]), fmt(t["best_validation"]), fmt(t["test"]),
                       str(t["complete"] + t["pruned"]), str(t["pruned"]), f"{t['seconds_saved_by_pruning']:.0f}")
     out_console.print(table)
     for name, t in summary["tuning"].items():
         params = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["best_params"].items())
-        out_console.print(f"  [bold]{name}[/] best: {params}")
+        out_console.print(f"  [bold]{safe(name)}[/] best: {safe(params)}")
     for name in summary["tuning"]:
         trials = Path(summary["path"]) / "tune" / name / "trials.parquet"
         if trials.exists():
@@ -107,7 +107,7 @@ def _print_tuning(summary: dict) -> None:
             for column in top.columns:
                 detail.add_column(column.removeprefix("params_"), justify="right")
             for row in top.iter_rows():
-                detail.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+                detail.add_row(*[f"{v:.4g}" if isinstance(v, float) else safe(v) for v in row])
             out_console.print(detail)
 
 

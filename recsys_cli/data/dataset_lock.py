@@ -28,7 +28,8 @@ def dataset_lock(dataset_dir: str | Path, *, exclusive: bool,
     read-only location, where no ingest can replace it either) proceeds without one."""
     path = lock_path(dataset_dir)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if exclusive:
+            path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "a+")
     except OSError:
         if exclusive:
