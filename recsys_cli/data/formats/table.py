@@ -8,6 +8,7 @@ import polars as pl
 
 from recsys_cli.data.tables import (
     SourceTables,
+    checked_number,
     checked_time,
     read_csv,
     require_columns,
@@ -37,13 +38,16 @@ def read(
             separator = "\t"
         if len(separator.encode()) != 1:
             raise InputError(f"--sep must be one character, got {separator!r}")
-        frame = read_csv(path, path, separator=separator, infer_schema_length=10_000).lazy()
+        # Ids are identifiers, read as exact text (the builder makes them integers when every
+        # one is an integer without leading zeros).
+        frame = read_csv(path, path, separator=separator, infer_schema_length=10_000,
+                         schema_overrides={user: pl.String, item: pl.String}).lazy()
     wanted = [c for c in (user, item, weight, time) if c is not None]
     require_columns(frame.collect_schema().names(), wanted, path)
     events = frame.select(
         pl.col(user).alias("user_id"),
         pl.col(item).alias("item_id"),
-        (pl.col(weight).cast(pl.Float32) if weight else pl.lit(1.0, dtype=pl.Float32)).alias("weight"),
+        (checked_number(frame, weight, path) if weight else pl.lit(1.0, dtype=pl.Float32)).alias("weight"),
         (checked_time(frame, time, path) if time else pl.lit(None, dtype=pl.Int64)).alias("timestamp"),
     )
     return SourceTables(events=events, files=[path])
