@@ -615,11 +615,11 @@ def _check_trained_on(folder: Path, split: SplitData) -> None:
 
 
 def _recommend_in_chunks(model, users: np.ndarray, split: SplitData, k: int, filter_seen: bool):
-    from recsys_cli.evaluation.evaluate import USERS_PER_CHUNK
+    from recsys_cli.evaluation.evaluate import users_per_chunk
     from recsys_cli.models.topk import in_batches
 
     return in_batches(lambda batch: model.recommend(batch, split.history, k, filter_seen=filter_seen,
-                                                    fold_in=split.fold_in), users, USERS_PER_CHUNK)
+                                                    fold_in=split.fold_in), users, users_per_chunk(k))
 
 
 def _similar_in_chunks(model, anchors: np.ndarray, k: int, chunk: int = 4096):

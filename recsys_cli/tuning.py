@@ -27,6 +27,14 @@ import numpy as np
 from recsys_cli.models.registry import model_class
 
 
+def storage_url(path: Path) -> str:
+    """The SQLite URL of a study file, built from the quoted absolute path: `?`, `%`, `#`
+    or `{` in a folder name stay part of the file name instead of becoming URL syntax."""
+    from urllib.parse import quote
+
+    return "sqlite:///" + quote(str(Path(path).resolve()), safe="/")
+
+
 def space_for(model_type: str, custom: dict | None):
     """The search space: the config's, checked against the model's parameters, or the
     model type's default."""
@@ -130,7 +138,7 @@ def run_study(
     valid_train, valid, history, fold_in = validation
     metric_name, k = block.metric.split("@")
     storage_path.parent.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{storage_path}")
+    storage = optuna.storages.RDBStorage(storage_url(storage_path))
     start = cls.Params.model_validate(base_params).model_dump()
     space = include_start(space, start)
     max_iterations = _max_iterations(space, cls.Params.model_validate(base_params))
@@ -249,7 +257,7 @@ def write_plots(folder: Path, storage_path: Path, study_name: str) -> list[str]:
     import optuna
     from optuna.visualization import matplotlib as plots
 
-    study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{storage_path}")
+    study = optuna.load_study(study_name=study_name, storage=storage_url(storage_path))
     written = []
     for name, draw in (("history.png", plots.plot_optimization_history),
                        ("importances.png", plots.plot_param_importances),
