@@ -21,8 +21,8 @@ COMPRESSED_FORMATS = ("csr", "csc")
 def read_sparse(path: str | Path, *, allow_duplicates: bool = False, non_negative: bool = True):
     """The matrix in `path` as CSR (float32), or an InputError naming the file and the fault.
 
-    `allow_duplicates` accepts repeated (row, column) pairs (summed), as a COO source may
-    hold; `non_negative` refuses negative values (weights). NaN and inf are always refused.
+    `allow_duplicates` accepts repeated (row, column) pairs of a COO matrix (summed, as
+    repeated events are); a CSR/CSC matrix never may hold them; `non_negative` refuses negative values (weights). NaN and inf are always refused.
     """
     import scipy.sparse as sp
 
@@ -41,8 +41,7 @@ def read_sparse(path: str | Path, *, allow_duplicates: bool = False, non_negativ
     if fmt in COMPRESSED_FORMATS:
         indices, indptr = _array(arrays, "indices", path), _array(arrays, "indptr", path)
         major, minor = shape if fmt == "csr" else shape[::-1]
-        _check_compressed(indices, indptr, len(data), major, minor, path, allow_duplicates,
-                          "column" if fmt == "csr" else "row")
+        _check_compressed(indices, indptr, len(data), major, minor, path, "column" if fmt == "csr" else "row")
         cls = sp.csr_matrix if fmt == "csr" else sp.csc_matrix
         matrix = cls((data.astype(np.float32, copy=False), indices, indptr), shape=shape)
     elif fmt == "coo":
@@ -104,7 +103,7 @@ def _check_range(index: np.ndarray, bound: int, name: str, path: Path) -> None:
         raise InputError(f"{name} index {int(index[bad])} at position {bad} is outside 0..{bound - 1}", path=path)
 
 
-def _check_compressed(indices, indptr, nnz, major, minor, path, allow_duplicates, minor_name) -> None:
+def _check_compressed(indices, indptr, nnz, major, minor, path, minor_name) -> None:
     if len(indptr) != major + 1:
         raise InputError(f"indptr has {len(indptr)} entries; a {major}-row matrix needs {major + 1}", path=path)
     if indptr[0] != 0 or indptr[-1] != nnz or len(indices) != nnz:
@@ -115,9 +114,8 @@ def _check_compressed(indices, indptr, nnz, major, minor, path, allow_duplicates
         bad = int(np.argmax(steps < 0))
         raise InputError(f"indptr decreases at position {bad + 1} ({int(indptr[bad])} -> {int(indptr[bad + 1])})", path=path)
     _check_range(indices, minor, minor_name, path)
-    if not allow_duplicates:
-        rows = np.repeat(np.arange(major, dtype=np.int64), steps)
-        _check_unique(rows, indices.astype(np.int64), path)
+    rows = np.repeat(np.arange(major, dtype=np.int64), steps)
+    _check_unique(rows, indices.astype(np.int64), path)
 
 
 def _check_unique(rows: np.ndarray, cols: np.ndarray, path: Path) -> None:
