@@ -248,3 +248,51 @@ def test_an_npz_is_either_a_valid_csr_or_refused(tmp_path_factory, indptr, indic
     matrix.check_format(full_check=True)
     assert matrix.shape == (rows, cols) and matrix.has_canonical_format
     assert np.array_equal(matrix.indptr, indptr) and sorted(matrix.indices.tolist()) == sorted(indices)
+
+
+# --- environment failures and bounded resources ------------------------------------------------
+
+def test_disk_full_is_exit_1_with_one_line_and_no_leftovers(cli, tmp_path, monkeypatch):
+    import errno
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(args[0]) if args else None)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    result = cli("ingest", "synthetic", "--out", tmp_path / "ds")
+    assert result.code == 1 and "No space left on device" in result.err and "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) <= 3  # one message (soft-wrapped at most)
+    assert not (tmp_path / "ds").exists() and not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+@pytest.mark.parametrize("folder", ["runs?mode=ro", "50%20off", "a{b}#c"])
+def test_optuna_storage_stays_inside_the_named_folder(tmp_path, folder):
+    import optuna
+
+    from recsys_cli.tuning import storage_url
+
+    path = tmp_path / folder / "study.db"
+    path.parent.mkdir()
+    storage = optuna.storages.RDBStorage(storage_url(path))
+    optuna.create_study(storage=storage, study_name="s")
+    assert path.is_file() and [p.name for p in tmp_path.iterdir()] == [folder]
+
+
+def test_evaluation_batches_shrink_with_k_and_give_the_same_numbers(monkeypatch):
+    from recsys_cli.evaluation import evaluate as ev
+    from recsys_cli.models.popular import Popular
+
+    assert ev.users_per_chunk(10) == ev.USERS_PER_CHUNK
+    assert ev.users_per_chunk(5000) * 5000 <= ev.CELLS_PER_CHUNK
+    assert ev.users_per_chunk(10**9) == 1
+    train = sp.random(300, 80, density=0.1, format="csr", random_state=2, dtype=np.float32)
+    train.data[:] = 1
+    test = sp.random(300, 80, density=0.03, format="csr", random_state=3, dtype=np.float32)
+    test.data[:] = 1
+    model = Popular(seed=0, threads=1).fit(train)
+    args = (model, train, test, train, [5, 60], ["mrr", "recall", "coverage"])
+    whole = ev.evaluate(*args, keep=3, bootstrap=False)
+    monkeypatch.setattr(ev, "CELLS_PER_CHUNK", 60 * 7)  # 7 users per batch
+    batched = ev.evaluate(*args, keep=3, bootstrap=False)
+    assert whole.summary == batched.summary and whole.per_user.equals(batched.per_user)
+    assert batched.top_ids.shape == (len(batched.users), 3)
