@@ -3,6 +3,12 @@
 Every file is written under a temporary name in the same folder and renamed into place, so
 a crash or Ctrl-C leaves either the old file or the new one, never half of one. Whole output
 folders (a dataset, a split) are built in a hidden sibling folder and renamed at the end.
+
+Publishing a folder never destroys what the user did not hand over: the target must be
+missing, an empty folder, or a recsys folder of the same kind (it holds the kind's marker
+file, e.g. `dataset.json`), and it may neither be nor contain a source the output is built
+from. Temporary siblings (`.NAME.tmp-PID-*`) left behind by a killed process are removed at
+the next write of the same target, once their process is gone.
 """
 
 from __future__ import annotations
@@ -14,17 +20,87 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+from recsys_cli.errors import InputError
 
 
 def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_siblings(path: Path) -> list[Path]:
+    """Remove `.NAME.tmp-PID-*` siblings of `path` whose process no longer runs.
+
+    Names are matched as plain strings (never as a glob: user paths may contain `*` or `[`).
+    """
+    prefix = f".{path.name}.tmp-"
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        pid_text = entry.name[len(prefix):].split("-", 1)[0]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        stale = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
+
+
+def _inside(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def check_output_folder(path: str | Path, marker: str, sources: Iterable[str | Path] = ()) -> None:
+    """Refuse (InputError, exit 2) to publish a folder of kind `marker` at `path` unless the
+    target is missing, empty, or already a folder of that kind; never over a source."""
+    path = Path(path)
+    kind = marker.removesuffix(".json")
+    resolved = path.resolve()
+    for source in sources:
+        if source is not None and _inside(Path(source).resolve(), resolved):
+            raise InputError(f"--out would replace the source {source}; choose another output folder", path=path)
+    if path.is_symlink():
+        raise InputError(f"is a symbolic link; give the real folder to write the {kind} into", path=path)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise InputError(f"is a file, not a folder; refusing to replace it with a {kind} folder", path=path)
+    if (path / marker).is_file():
+        return
+    other = [name for name in ("dataset.json", "split.json") if name != marker and (path / name).is_file()]
+    if other:
+        raise InputError(f"is a {other[0].removesuffix('.json')} folder, not a {kind} folder; "
+                         "choose another output folder", path=path)
+    if any(path.iterdir()):
+        raise InputError(f"exists and is not a recsys {kind} folder (no {marker}); refusing to replace "
+                         "its files: choose a new or empty folder (--force only replaces recsys folders)",
+                         path=path)
+
+
 def write_atomically(path: str | Path, writer: Callable[[Path], Any]) -> Path:
     """Call `writer(tmp_path)` and rename the result to `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_siblings(path)
     tmp = _temporary_sibling(path)
     try:
         writer(tmp)
@@ -59,18 +135,32 @@ def write_parquet(path: str | Path, frame) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | Path) -> Iterator[Path]:
+def atomic_directory(path: str | Path, marker: str | None = None,
+                     sources: Iterable[str | Path] = ()) -> Iterator[Path]:
     """Yield a temporary folder that replaces `path` when the block succeeds.
 
-    On any exception (Ctrl-C included) the temporary folder is removed and `path` is left
-    exactly as it was.
+    With `marker` (the kind's file, e.g. "dataset.json") the target is checked by
+    `check_output_folder` before the work and again just before the swap, and the block
+    must write the marker. On any exception (Ctrl-C included) the temporary folder is
+    removed and `path` is left exactly as it was.
     """
     path = Path(path)
+    if marker is not None:
+        check_output_folder(path, marker, sources)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_siblings(path)
     tmp = _temporary_sibling(path)
     tmp.mkdir()
     try:
         yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        if marker is not None:
+            if not (tmp / marker).is_file():
+                raise RuntimeError(f"{marker} was not written into {tmp}")
+            check_output_folder(path, marker, sources)  # nothing foreign appeared meanwhile
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -11,7 +11,6 @@ import inspect
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recsys_cli.data.sources import FORMATS
@@ -51,6 +50,7 @@ class IngestBlock(BaseModel):
                              f"allowed: {', '.join(allowed + list(FILTER_KEYS))}")
         if self.path is None and self.format != "synthetic":
             raise ValueError(f"format {self.format!r} needs a path")
+        _check_option_types(reader(self.format), self.model_extra or {})
         return self
 
     def reader_options(self) -> dict[str, Any]:
@@ -66,6 +66,27 @@ class IngestBlock(BaseModel):
             given["debug_slice"] = tuple(given["debug_slice"])
         given["seed"] = given.pop("slice_seed", slice_seed)
         return IngestFilters(**given)
+
+
+def _check_option_types(read, options: dict) -> None:
+    """Each reader option and ingest filter must have the type its parameter declares."""
+    import typing
+
+    from pydantic import TypeAdapter
+
+    from recsys_cli.data.filters import IngestFilters
+
+    hints = {**typing.get_type_hints(read), **typing.get_type_hints(IngestFilters)}
+    hints["slice_seed"] = hints["seed"]
+    problems = []
+    for key, value in options.items():
+        if key in hints and key != "path":
+            try:
+                TypeAdapter(hints[key]).validate_python(value, strict=isinstance(value, str) and hints[key] is not str)
+            except ValidationError as error:
+                problems.append(f"{key}: {error.errors()[0]['msg']} (got {_short(value)})")
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 class SplitBlock(Strict):
@@ -256,9 +277,15 @@ def _describe(errors: list[dict], prefix: tuple = ()) -> list[str]:
             message = "unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
         else:
             message = error["msg"].removeprefix("Value error, ")
-        shown = "" if error["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) else f" (got {value!r})"
+        shown = "" if error["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) else f" (got {_short(value)})"
         lines.append(f"  {_location(loc)}: {message}{shown}")
     return lines
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value as shown in an error: one line, at most `limit` characters."""
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _dataset_errors(errors: list[dict]) -> list[dict]:
@@ -333,7 +360,11 @@ def _space_errors(entry: ModelEntry, index: int, allowed: str) -> list[str]:
     lines = []
     for name, spec in space.items():
         for value in (spec.choices or [spec.low, spec.high]):
-            value = int(value) if is_integer_param(params_cls, name, spec) else value
+            try:
+                value = int(value) if is_integer_param(params_cls, name, spec) else value
+            except (TypeError, ValueError):
+                lines.append(f"{where}.space.{name}: choice {_short(value)} is not a number")
+                continue
             try:
                 params_cls.model_validate({**entry.params, name: value})
             except ValidationError as error:
@@ -343,13 +374,8 @@ def _space_errors(entry: ModelEntry, index: int, allowed: str) -> list[str]:
 
 def load_experiment(path: str | Path) -> tuple[Experiment, dict]:
     """The validated experiment and the raw mapping (saved as the run's config.yaml)."""
+    from recsys_cli.yaml_file import load_yaml
+
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such experiment file", path=path) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise InputError(f"{where}not valid YAML ({getattr(error, 'problem', error)})", path=path) from None
+    raw = load_yaml(path)  # duplicate keys, alias bombs, non-UTF-8: refused there
     return parse_experiment(raw, str(path)), raw

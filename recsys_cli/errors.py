@@ -16,3 +16,7 @@ class InputError(Exception):
     def __init__(self, message: str, *, path: str | Path | None = None):
         self.path = str(path) if path is not None else None
         super().__init__(f"{path}: {message}" if path is not None else message)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: handled like Ctrl-C, exit code 143."""

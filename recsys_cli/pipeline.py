@@ -15,6 +15,7 @@ import numpy as np
 
 from recsys_cli.atomic import atomic_directory, file_sha256, fingerprint, write_json, write_npz
 from recsys_cli.data.filters import IngestFilters
+from recsys_cli.data.split_folder import SplitData, load_split
 from recsys_cli.errors import InputError
 from recsys_cli.seeds import DEFAULT_SEED, validation_seed
 
@@ -40,16 +41,27 @@ def ingest(
     options: dict | None = None,
     filters: IngestFilters | None = None,
     force: bool = False,
+    on_wait=None,
 ) -> StageResult:
-    """Read `source` in format `fmt` and write the canonical dataset folder `out`."""
+    """Read `source` in format `fmt` and write the canonical dataset folder `out`.
+
+    `out` must be missing, empty or a dataset folder (never the source); the rebuild holds
+    the dataset's exclusive lock, so it waits for runs reading the old folder (`on_wait(why)`
+    is told when it has to)."""
     from recsys_cli.data.build import build_dataset, ingest_fingerprint, source_digests
     from recsys_cli.data.sources import reader
+
+    from recsys_cli.atomic import check_output_folder
+    from recsys_cli.data.dataset_lock import dataset_lock
 
     options = {k: v for k, v in (options or {}).items() if v is not None}
     filters = filters or IngestFilters()
     read = reader(fmt)
     if source is not None and not Path(source).exists():
         raise InputError("no such file or folder", path=source)
+    out = Path(out)
+    sources = [source] if source is not None else []
+    check_output_folder(out, "dataset.json", sources)  # before any reading
     # A JSON round trip, so options compare equal to the ones read back from dataset.json.
     recorded_options = json.loads(json.dumps(
         {"source": str(source) if source is not None else None, **options}, default=str))
@@ -58,11 +70,12 @@ def ingest(
         return StageResult(out, previous, skipped=True)
     tables = read(Path(source) if source is not None else None, **options)
     digests = source_digests(tables.files)
-    info = build_dataset(
-        tables, out, fmt=fmt, options=recorded_options, filters=filters, digests=digests,
-        dataset_fingerprint=ingest_fingerprint(fmt, digests, recorded_options, filters),
-        weighting=_ingest_weighting(filters),
-    )
+    with dataset_lock(out, exclusive=True, on_wait=on_wait):
+        info = build_dataset(
+            tables, out, fmt=fmt, options=recorded_options, filters=filters, digests=digests,
+            dataset_fingerprint=ingest_fingerprint(fmt, digests, recorded_options, filters), sources=sources,
+            weighting=_ingest_weighting(filters),
+        )
     return StageResult(out, info, skipped=False)
 
 
@@ -107,13 +120,27 @@ def split(
     validation: bool = False,
     force: bool = False,
 ) -> StageResult:
-    """Split a dataset folder into train/test (and validation) CSR files under `out`."""
+    """Split a dataset folder into train/test (and validation) CSR files under `out`
+    (missing, empty or a split folder), reading the dataset under its shared lock."""
+    from recsys_cli.atomic import check_output_folder
+    from recsys_cli.data.dataset_lock import dataset_lock
+    from recsys_cli.data.splits import check_strategy
+
+    from recsys_cli.data.dataset import Dataset
+
+    check_strategy(strategy)  # before any data is read
+    Dataset.open(dataset_dir)
+    check_output_folder(out, "split.json", [dataset_dir])
+    with dataset_lock(dataset_dir, exclusive=False):
+        return _split_locked(dataset_dir, strategy, Path(out), params, seed, validation, force)
+
+
+def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -> StageResult:
     from recsys_cli.data import splits
     from recsys_cli.data.dataset import Dataset
 
     dataset = Dataset.open(dataset_dir)
     params = {k: v for k, v in (params or {}).items() if v is not None}
-    splits.check_strategy(strategy)  # before any data is read
     key = fingerprint({"dataset": dataset.fingerprint, "strategy": strategy, "params": params,
                        "seed": seed, "validation": validation, "version": 2})  # 2: validation on every user
     previous = _existing_info(out, "split.json")
@@ -123,6 +150,10 @@ def split(
     events = dataset.scan_events() if strategy in splits.TIME_STRATEGIES else None
     cells = splits.Cells.from_matrix(dataset.matrix, events)
     labels = splits.assign(cells, strategy, params, seed)
+    if not (labels == splits.TRAIN).any():
+        raise InputError(f"strategy {strategy!r} with {params or 'its defaults'} leaves train empty "
+                         "(every interaction went to test); choose a later cut-off or a smaller share",
+                         path=dataset.path)
     parts = {splits.PART_FILES[code]: cells.to_csr(labels == code) for code in np.unique(labels)}
     parts.setdefault("test", cells.to_csr(np.zeros(len(labels), dtype=bool)))
     if validation:
@@ -132,7 +163,7 @@ def split(
         for code in np.unique(valid_labels):
             parts[splits.VALIDATION_FILES[code]] = train_cells.to_csr(valid_labels == code)
 
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "split.json", sources=[dataset.path]) as tmp:
         for name, matrix in parts.items():
             write_npz(tmp / f"{name}.npz", matrix)
         info = {
@@ -184,74 +215,6 @@ class Reporter:
 
     def end_detail(self) -> None:
         pass
-
-
-class SplitData:
-    """A split folder whose parts are read on first use, through `read_part` alone, so a
-    stage touches only what it needs (tuning never opens test.npz)."""
-
-    def __init__(self, path: Path, info: dict):
-        self.path = path
-        self.info = info
-        self._parts: dict = {}
-
-    def read_part(self, name: str):
-        import scipy.sparse as sp
-
-        if name not in self._parts:
-            self._parts[name] = sp.load_npz(self.path / f"{name}.npz").tocsr()
-        return self._parts[name]
-
-    def has(self, name: str) -> bool:
-        return (self.path / f"{name}.npz").exists()
-
-    @property
-    def train(self):
-        return self.read_part("train")
-
-    @property
-    def test(self):
-        test = self.read_part("test")
-        if test.nnz == 0:
-            raise InputError("the split's test part is empty: nothing to evaluate", path=self.path / "test.npz")
-        return test
-
-    @property
-    def fold_in(self) -> bool:
-        """user-holdout: test users are absent from train; their history is test_input."""
-        return self.has("test_input")
-
-    def _history(self, train_part: str, input_part: str):
-        """Where users' seen items come from: train, plus the fold-in part of a user-holdout
-        split. Composed once per pair of parts."""
-        key = f"{train_part}+{input_part}"
-        if key not in self._parts:
-            train = self.read_part(train_part)
-            self._parts[key] = self.read_part(input_part) + train if self.has(input_part) else train
-        return self._parts[key]
-
-    @property
-    def history(self):
-        return self._history("train", "test_input")
-
-    @property
-    def test_users(self) -> np.ndarray:
-        return np.flatnonzero(np.diff(self.test.indptr)).astype(np.int32)
-
-    def validation(self) -> tuple:
-        """(valid_train, valid, history, fold_in) for tuning."""
-        if not (self.has("valid_train") and self.has("valid")):
-            raise InputError("the split has no validation part (valid_train.npz, valid.npz); "
-                             "split with `validation: true`", path=self.path)
-        history = self._history("valid_train", "valid_input")
-        return self.read_part("valid_train"), self.read_part("valid"), history, self.has("valid_input")
-
-
-def load_split(folder: Path) -> SplitData:
-    info = _existing_info(folder, "split.json")
-    if info is None:
-        raise InputError("not a split folder (no split.json); make one with `recsys split`", path=folder)
-    return SplitData(folder, info)
 
 
 class ExperimentRun:
@@ -364,10 +327,25 @@ class ExperimentRun:
         write_text(self.run.path / "config.yaml", yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True))
 
     def _chain(self, until: str) -> dict:
-        from recsys_cli.data.dataset import Dataset
+        from recsys_cli.data.dataset_lock import dataset_lock
 
         dataset_dir = self._ingest()
+        # Held shared to the end: an ingest of another config into the same folder waits.
+        with dataset_lock(dataset_dir, exclusive=False, on_wait=self._dataset_wait(dataset_dir)):
+            return self._chain_on(dataset_dir, until)
+
+    def _dataset_wait(self, dataset_dir: Path):
+        return lambda why: self.reporter.message(f"waiting for the dataset folder {dataset_dir} ({why})...")
+
+    def _chain_on(self, dataset_dir: Path, until: str) -> dict:
+        from recsys_cli.data.dataset import Dataset
+
         self.dataset = Dataset.open(dataset_dir)  # items/users tables are read once, on first use
+        ingested = self.run.manifest["stages"].get("ingest", {}).get("dataset_fingerprint")
+        if ingested is not None and ingested != self.dataset.fingerprint:
+            raise InputError(f"the dataset folder was replaced by another ingest after this run's ingest "
+                             f"(fingerprint {ingested} -> {self.dataset.fingerprint}): two configs write one "
+                             "dataset folder; give each its own `dataset.out`", path=dataset_dir)
         self.weight_kind = self.dataset.info.get("weight_kind", "implicit")
         split = self._split(dataset_dir)
         self.run.manifest["seeds"] = self.seeds
@@ -416,8 +394,10 @@ class ExperimentRun:
             return target
 
         def work(entry):
-            result = ingest(block.format, block.path, target, block.reader_options(), block.filters(self.seeds["debug_slice"]))
-            entry.update(dataset=str(target), skipped=result.skipped)
+            result = ingest(block.format, block.path, target, block.reader_options(),
+                            block.filters(self.seeds["debug_slice"]), on_wait=self._dataset_wait(target))
+            entry.update(dataset=str(target), skipped=result.skipped,
+                         dataset_fingerprint=result.info.get("fingerprint"))
 
         self._always("ingest", work)
         return target
@@ -436,7 +416,7 @@ class ExperimentRun:
 
         block = self.experiment.split
         if block.path is not None:
-            data = load_split(block.path)
+            data = load_split(block.path, self.dataset)
             self.seeds.update(split=data.info["seed"], validation=data.info.get("validation_seed"))
         else:
             params = block.params()
@@ -450,7 +430,7 @@ class ExperimentRun:
                 entry.update(path=str(folder), skipped=result.skipped)
 
             self._always("split", work)
-            data = load_split(folder)
+            data = load_split(folder, self.dataset)
         return data
 
     def _train_key(self, entry, split: SplitData, params=None) -> str:
@@ -536,12 +516,16 @@ class ExperimentRun:
             record.update(model.report_details())
             with atomic_directory(self.run.path / folder) as tmp:
                 model.save(tmp)
+                write_json(tmp / TRAINED_ON, {"split": split.info["fingerprint"], "shape": list(split.shape)})
             record.update(type=entry.type, deterministic=model.deterministic, params=model.params.model_dump(),
                           binary_input=model.binary_input)
             holder["model"] = model
 
         self._timed(f"train/{entry.name}", self._train_key(entry, split), [folder], work)
-        return holder.get("model") or load_model(entry.type, self.run.path / folder)
+        if "model" in holder:
+            return holder["model"]
+        _check_trained_on(self.run.path / folder, split)
+        return load_model(entry.type, self.run.path / folder)
 
     def _evaluate_default(self, entry, split: SplitData) -> None:
         """The untuned parameters, trained on train and scored on test once, beside the tuned
@@ -595,7 +579,8 @@ class ExperimentRun:
         def work(record):
             advance = self.reporter.progress(f"evaluate {entry.name}", len(split.test_users))
             result = self.backend.evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
-                                           filter_seen=self._filter_seen(entry), fold_in=split.fold_in, keep=keep,
+                                           filter_seen=self._filter_seen(entry), fold_in=split.fold_in,
+                                           keep=max(keep, max(metrics.k)),  # the breakdown ranks held-out items
                                            seed=self.seeds["bootstrap"], progress=advance)
             self.reporter.done()
             write_parquet(self.run.path / path, with_user_ids(result.per_user, self.dataset.users))
@@ -760,6 +745,21 @@ def _dataset_items(dataset):
     """items.parquet's table, read on first use. A module function of the (picklable)
     dataset, so tuning trials can build models on Ray workers."""
     return dataset.items
+
+
+TRAINED_ON = "trained_on.json"  # beside a saved model: the split it was fitted on
+
+
+def _check_trained_on(folder: Path, split: SplitData) -> None:
+    """A model loaded for evaluation or export must have been fitted on this split."""
+    record = _existing_info(folder, TRAINED_ON)
+    if record is None:
+        raise InputError(f"no {TRAINED_ON}: cannot tell which split this model was trained on; "
+                         "delete the folder to retrain", path=folder)
+    if record.get("split") != split.info["fingerprint"] or tuple(record.get("shape") or ()) != split.shape:
+        raise InputError(f"this model was trained on split {record.get('split')} {tuple(record.get('shape') or ())}, "
+                         f"not on {split.path} ({split.info['fingerprint']}, {split.shape}); delete it to retrain",
+                         path=folder)
 
 
 def _similar_in_chunks(model, anchors: np.ndarray, k: int, chunk: int = 4096):

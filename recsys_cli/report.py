@@ -55,6 +55,7 @@ def best_per_column(frame: pl.DataFrame) -> dict[str, str]:
 def rich_tables(frame: pl.DataFrame, intervals: dict, title: str) -> list:
     """One table per K (models x metrics), the best value per column in bold green, half the
     95% bootstrap interval under each mean (the interval itself is in metrics.json)."""
+    from rich.markup import escape
     from rich.table import Table
 
     best = best_per_column(frame)
@@ -63,7 +64,7 @@ def rich_tables(frame: pl.DataFrame, intervals: dict, title: str) -> list:
         by_k.setdefault(f"@{column.split('@')[1]}" if "@" in column else "rating prediction", []).append(column)
     tables = []
     for k, columns in by_k.items():
-        table = Table(title=f"{title} — {k}", title_justify="left")
+        table = Table(title=escape(f"{title} — {k}"), title_justify="left")
         table.add_column("model", style="bold")
         for column in columns:
             table.add_column(column.split("@")[0], justify="right")
@@ -78,7 +79,7 @@ def rich_tables(frame: pl.DataFrame, intervals: dict, title: str) -> list:
                 if low_high and value is not None and np.isfinite(low_high[0]):
                     text += f"\n[dim]±{(low_high[1] - low_high[0]) / 2:.4f}[/]"
                 cells.append(text)
-            table.add_row(row["model"], *cells)
+            table.add_row(escape(row["model"]), *cells)
         tables.append(table)
     return tables
 

@@ -31,6 +31,14 @@ from recsys_cli.models.registry import build_model, model_class
 from recsys_cli.tuning_space import is_integer_param, space_for  # noqa: F401  (space_for: the tuner's API)
 
 
+def storage_url(path: Path) -> str:
+    """The SQLite URL of a study file, built from the quoted absolute path: `?`, `%`, `#`
+    or `{` in a folder name stay part of the file name instead of becoming URL syntax."""
+    from urllib.parse import quote
+
+    return "sqlite:///" + quote(str(Path(path).resolve()), safe="/")
+
+
 def suggest(trial, space: dict, params_cls) -> dict[str, Any]:
     params = {}
     for name, spec in space.items():
@@ -107,7 +115,7 @@ def open_storage(location):
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-    return optuna.storages.RDBStorage(f"sqlite:///{path}")
+    return optuna.storages.RDBStorage(storage_url(path))
 
 
 def _threads_per_trial(threads: int, jobs: int) -> int:

@@ -124,3 +124,38 @@ def test_unknown_name_and_unreachable_server(cli, tmp_path):
     assert result.code == 2 and "movielens-1m" in result.err
     result = cli("download", "movielens-1m", "--dir", tmp_path, "--base-url", "http://127.0.0.1:9", "-q")
     assert result.code == 2 and "could not connect" in result.err
+
+
+class _EndlessHandler(http.server.BaseHTTPRequestHandler):
+    """A server that never stops sending (and announces no length)."""
+
+    def do_GET(self):  # noqa: N802
+        self.send_response(200)
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(b"\0" * 65536)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_endless_response_is_cut_at_the_cap(tmp_path):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EndlessHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(InputError, match="over this archive's cap of 1,000,000"):
+            dl.download_archive("movielens-100k", tmp_path, base_url=f"http://127.0.0.1:{httpd.server_address[1]}",
+                                max_bytes=1_000_000)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert not (tmp_path / "ml-100k.zip.part").exists() and not (tmp_path / "ml-100k.zip").exists()
+
+
+def test_the_cap_is_the_known_size_or_the_stated_maximum():
+    known = dl.ARCHIVES["movielens-100k"]
+    assert known.size < known.cap() < known.size * 1.06 + (1 << 20) + 1
+    assert dl.Archive("x.zip", "sha256", "0" * 64).cap() == dl.MAX_DOWNLOAD_BYTES

@@ -25,11 +25,11 @@ class LocalBackend:
         return evaluate(model, train, test, history, ks, names, **options)
 
     def recommend(self, model, users: np.ndarray, history, k: int, *, filter_seen: bool, fold_in: bool):
-        from recsys_cli.evaluation.evaluate import USERS_PER_CHUNK
+        from recsys_cli.evaluation.evaluate import users_per_chunk
         from recsys_cli.models.topk import in_batches
 
         return in_batches(lambda batch: model.recommend(batch, history, k, filter_seen=filter_seen, fold_in=fold_in),
-                          users, USERS_PER_CHUNK)
+                          users, users_per_chunk(k))
 
     def study_storage(self, folder: Path) -> Path:
         return folder / "study.db"

@@ -53,11 +53,11 @@ def _evaluate_shard(model, train, test, history, ks, names, options):
 
 
 def _recommend_shard(model, users, history, k, filter_seen, fold_in):
-    from recsys_cli.evaluation.evaluate import USERS_PER_CHUNK
+    from recsys_cli.evaluation.evaluate import users_per_chunk
     from recsys_cli.models.topk import in_batches
 
     return in_batches(lambda batch: model.recommend(batch, history, k, filter_seen=filter_seen, fold_in=fold_in),
-                      users, USERS_PER_CHUNK)
+                      users, users_per_chunk(k))
 
 
 def _run_trial(objective, study_name: str, storage, pruner, trial_id: int, catch: tuple):

@@ -14,14 +14,15 @@ from recsys_cli.cli.info import info
 from recsys_cli.cli.ingest import ingest_app
 from recsys_cli.cli.recommend import recommend
 from recsys_cli.cli.similar import similar
+from recsys_cli.cli.guard import guard_commands, report, set_debug, sigterm_as_interrupt
 from recsys_cli.cli.split import split
-from recsys_cli.errors import InputError
 
 app = typer.Typer(
     name="recsys",
     help="Experiment runner for collaborative-filtering recommenders on implicit feedback.",
     epilog="Exit codes: 0 ok; 1 failure (or, with --no-wait, another run of the experiment holds its lock); "
-    "2 bad input (config, file, option: nothing is half-written); 130 interrupted (Ctrl-C; the same command resumes).",
+    "2 bad input (config, file, option: nothing is half-written); 130 interrupted (Ctrl-C; the same command resumes); "
+    "143 terminated by SIGTERM (handled like Ctrl-C).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -37,6 +38,7 @@ app.command("tune")(tune)
 app.command("compare")(compare)
 app.command("recommend")(recommend)
 app.command("similar")(similar)
+guard_commands(app, ingest_app)  # last: every verb registered above ends in one message and a code
 
 
 def _version(value: bool) -> None:
@@ -49,8 +51,10 @@ def _version(value: bool) -> None:
 def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
     verbose: bool = typer.Option(False, "--verbose", help="Show the logs of libraries (Ray's workers...)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (for bug reports)."),
 ) -> None:
     """recsys: ingest -> split -> train -> evaluate -> tune -> compare, from the shell."""
+    set_debug(debug)
     if verbose:
         import os
 
@@ -58,32 +62,18 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: bad input exits 2 with one clear message, Ctrl-C exits 130."""
-    from recsys_cli.cli.common import err_console
-
+    """Entry point: bad input exits 2 with one clear message, Ctrl-C 130, SIGTERM 143
+    (see cli/guard.py)."""
+    set_debug(False)
     try:
-        app(args=argv, prog_name="recsys")
+        with sigterm_as_interrupt():
+            app(args=argv, prog_name="recsys")
     except SystemExit as exit_:
         code = exit_.code
-        if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit 130
-            _say_interrupted()
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except InputError as error:
-        err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
-        return 2
-    except KeyboardInterrupt:
-        _say_interrupted()
-        return INTERRUPTED
+    except BaseException as error:  # raised outside a command (while parsing): same rendering
+        return report(error)
     return 0
-
-
-INTERRUPTED = 130
-
-
-def _say_interrupted() -> None:
-    from recsys_cli.cli.common import err_console
-
-    err_console.print("[yellow]interrupted[/]: finished stages and trials are kept; the same command resumes")
 
 
 if __name__ == "__main__":

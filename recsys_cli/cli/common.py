@@ -1,4 +1,8 @@
-"""What every CLI verb shares: consoles, JSON output, small renderers. No numpy here."""
+"""What every CLI verb shares: consoles, JSON output, small renderers. No numpy here.
+
+Every string that comes from the user or their data (paths, ids, item names, error
+messages) goes through `safe` before it reaches rich, which would otherwise read `[/x]` in
+a file name as markup (and fail) or swallow `[bold]` as style."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 UNBOUNDED_WIDTH = 10_000  # "as wide as the content": tables are not expanded, only never cut
@@ -64,6 +69,9 @@ def names_list(values: list[str] | None) -> list[str] | None:
         return None
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
     return list(dict.fromkeys(names)) or None
+def safe(value: Any) -> str:
+    """`value` as text that rich prints literally."""
+    return escape(str(value))
 
 
 def emit_json(payload: Any) -> None:
@@ -74,15 +82,15 @@ def status(message: str, quiet: bool):
     """A spinner on stderr while a stage runs (nothing when quiet)."""
     import contextlib
 
-    return contextlib.nullcontext() if quiet else err_console.status(message)
+    return contextlib.nullcontext() if quiet else err_console.status(safe(message))
 
 
 def key_value_table(title: str, rows: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = Table(title=safe(title), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows.items():
-        table.add_row(key, format_value(value))
+        table.add_row(safe(key), safe(format_value(value)))
     return table
 
 
@@ -106,5 +114,5 @@ def report_stage(result, what: str, quiet: bool, as_json: bool, rows: dict[str, 
         emit_json({"path": str(result.path), "skipped": result.skipped, **result.info})
     elif not quiet:
         verb = "up to date, nothing to do" if result.skipped else "written"
-        out_console.print(f"[green]{what} {verb}:[/] {result.path}")
+        out_console.print(f"[green]{what} {verb}:[/] {safe(result.path)}")
         out_console.print(key_value_table("", rows))

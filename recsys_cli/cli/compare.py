@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import JsonOption, ModelsOption, QuietOption, emit_json, names_list, out_console, status
+from recsys_cli.cli.common import JsonOption, ModelsOption, QuietOption, emit_json, names_list, out_console, safe, status
 
 
 def compare(
@@ -50,7 +50,7 @@ def render(result: dict) -> None:
         for column in ["model_a", "model_b", *columns]:
             table.add_column(column, justify="left" if column.startswith("model") or column == "verdict" else "right")
         for row in rows:
-            table.add_row(*[f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
+            table.add_row(*[f"{row[c]:.4f}" if isinstance(row[c], float) else safe(row[c])
                             for c in ["model_a", "model_b", *columns]])
         return table
 
@@ -63,7 +63,7 @@ def render(result: dict) -> None:
         for column in ("model", "anchor mean users", "similar mean users"):
             table.add_column(column, justify="right")
         for row in result["similar_popularity"]:
-            table.add_row(row["model"], f"{row['anchor_mean_popularity']:.1f}", f"{row['similar_mean_popularity']:.1f}")
+            table.add_row(safe(row["model"]), f"{row['anchor_mean_popularity']:.1f}", f"{row['similar_mean_popularity']:.1f}")
         out_console.print(table)
     if result.get("recommendation_agreement"):
         out_console.print(pairs_table(f"recommendation agreement @{k} (mean over test users)",
@@ -76,11 +76,11 @@ def render(result: dict) -> None:
         rows = result["side_by_side"]
         models = [c for c in rows[0] if c not in ("anchor", "rank")]
         for anchor in dict.fromkeys(r["anchor"] for r in rows):
-            table = Table(title=f"similar to: {anchor}", title_justify="left")
+            table = Table(title=f"similar to: {safe(anchor)}", title_justify="left")
             table.add_column("#", justify="right")
             for name in models:
-                table.add_column(name)
+                table.add_column(safe(name))
             for row in (r for r in rows if r["anchor"] == anchor):
-                table.add_row(str(row["rank"]), *[str(row[m]) for m in models])
+                table.add_row(str(row["rank"]), *[safe(row[m]) for m in models])
             out_console.print(table)
-    out_console.print(f"[green]written:[/] {result['path']}")
+    out_console.print(f"[green]written:[/] {safe(result['path'])}")

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import QuietOption, err_console, out_console
+from recsys_cli.cli.common import QuietOption, err_console, out_console, safe
 
 
 def download(
@@ -30,11 +30,11 @@ def download(
     known_archive(name)  # an unknown name fails before any progress bar is drawn
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), console=err_console, disable=quiet) as progress:
-        task = progress.add_task(name, total=None)
+        task = progress.add_task(safe(name), total=None)
 
         def on_progress(done: int, total: int | None) -> None:
             progress.update(task, completed=done, total=total)
 
         path = download_archive(name, dir, base_url=base_url, expected_sha256=sha256, on_progress=on_progress)
     if not quiet:
-        out_console.print(f"[green]downloaded and verified:[/] {path}")
+        out_console.print(f"[green]downloaded and verified:[/] {safe(path)}")

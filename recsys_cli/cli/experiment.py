@@ -15,6 +15,7 @@ from recsys_cli.cli.common import (
     err_console,
     names_list,
     out_console,
+    safe,
 )
 
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file (see configs/).")]
@@ -33,7 +34,7 @@ class RichReporter:
     def stage(self, name: str, seconds: float, skipped: bool) -> None:
         if not self.quiet:
             note = "[dim]up to date[/]" if skipped else f"{seconds:.2f}s"
-            err_console.print(f"  [cyan]{name:<28}[/] {note}")
+            err_console.print(f"  [cyan]{safe(f'{name:<28}')}[/] {note}")
 
     def progress(self, description: str, total: int):
         if self.quiet:
@@ -71,7 +72,7 @@ class RichReporter:
         self._detail = None
 
     def message(self, text: str) -> None:
-        err_console.print(f"[yellow]{text}[/]")
+        err_console.print(f"[yellow]{safe(text)}[/]")
 
 
 def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: bool, wait: bool,
@@ -86,7 +87,7 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
         else:
             summary = pipeline.run_experiment(config, runs_dir, until=until, wait=wait, reporter=reporter)
     except RunLocked as locked:
-        err_console.print(f"[bold red]busy:[/] {locked}")
+        err_console.print(f"[bold red]busy:[/] {safe(locked)}")
         raise typer.Exit(1) from None
     finally:
         reporter.done()
@@ -103,7 +104,7 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
         _print_test_users(summary)
     if summary.get("tuning"):
         _print_tuning(summary)
-    out_console.print(f"[green]{summary['status']}:[/] {summary['path']}")
+    out_console.print(f"[green]{safe(summary['status'])}:[/] {safe(summary['path'])}")
 
 
 def _print_test_users(summary: dict) -> None:
@@ -134,16 +135,16 @@ def _print_tuning(summary: dict) -> None:
     for name, t in summary["tuning"].items():
         fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
         best_test = fmt(t["test"]) if not t.get("worse_on_test") else f"[bold red]{fmt(t['test'])}[/]"
-        table.add_row(name, t["metric"], str(t.get("folds", 1)), fmt(t["default_validation"]), fmt(t["best_validation"]),
+        table.add_row(safe(name), t["metric"], str(t.get("folds", 1)), fmt(t["default_validation"]), fmt(t["best_validation"]),
                       fmt(t.get("default_test")), best_test, str(t["complete"] + t["pruned"]), str(t["pruned"]),
                       str(t["failed"]), f"{t['seconds_saved_by_pruning']:.0f}")
     out_console.print(table)
     for name, t in summary["tuning"].items():
         params = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["best_params"].items())
-        out_console.print(f"  [bold]{name}[/] best: {params}")
+        out_console.print(f"  [bold]{safe(name)}[/] best: {safe(params)}")
         spread = spread_text(t.get("validation_spread", {}).get("best", {}))
         if spread:
-            out_console.print(f"  [bold]{name}[/] validation best: {spread}")
+            out_console.print(f"  [bold]{safe(name)}[/] validation best: {spread}")
         warning = worse_on_test_warning(name, t)
         if warning:
             err_console.print(f"[bold yellow]warning:[/] {warning}")
@@ -156,7 +157,7 @@ def _print_tuning(summary: dict) -> None:
             for column in top.columns:
                 detail.add_column(column.removeprefix("params_"), justify="right")
             for row in top.iter_rows():
-                detail.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+                detail.add_row(*[f"{v:.4g}" if isinstance(v, float) else safe(v) for v in row])
             out_console.print(detail)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -190,4 +191,6 @@ def _parse_weights(pairs: list[str]) -> dict[str, float] | None:
             weights[name.strip()] = float(value)
         except ValueError:
             raise InputError(f"--action-weight {pair!r}: expected TYPE=NUMBER, e.g. view=0.5") from None
+        if not math.isfinite(weights[name.strip()]) or weights[name.strip()] < 0:
+            raise InputError(f"--action-weight {pair!r}: the weight must be a finite number >= 0")
     return weights or None

@@ -26,6 +26,7 @@ from recsys_cli.data.tables import EVENT_COLUMNS, SourceTables
 from recsys_cli.errors import InputError
 
 SCHEMA_VERSION = 1
+SOURCE_ROW = "_source_row"
 
 
 def source_digests(files: list[Path]) -> list[dict]:
@@ -54,17 +55,25 @@ def build_dataset(
     digests: list[dict],
     dataset_fingerprint: str,
     weighting=None,
+    sources: list = (),
 ) -> dict:
-    """Clean, index and write the dataset folder atomically; return dataset.json's content.
-    `weighting` (matrix -> matrix) transforms the aggregated values of matrix.npz; the events
-    keep their raw weights."""
+    """Clean, index and write the dataset folder atomically; return dataset.json's content
+    (plus `build_seconds`, which is reported but not written: the same input and options
+    give a byte-identical folder). `out` must be missing, empty or a dataset folder, and
+    must not hold any of `sources`. `weighting` (matrix -> matrix) transforms the aggregated
+    values of matrix.npz; the events keep their raw weights."""
     if tables.aggregate or filters.aggregate:
         from recsys_cli.data.streaming import build_pair_dataset
 
         return build_pair_dataset(tables, out, fmt=fmt, options=options, filters=filters, digests=digests,
-                                  dataset_fingerprint=dataset_fingerprint, weighting=weighting)
+                                  dataset_fingerprint=dataset_fingerprint, weighting=weighting, sources=sources)
     started = time.perf_counter()
     events = _collect_events(tables)
+    where = _describe_files(tables.files)
+    check_weights(events, where)
+    events = events.drop(SOURCE_ROW)
+    for column in ("user_id", "item_id"):
+        events = events.with_columns(exact_ids(events[column], f"{where}: id column {column}"))
     raw_rows = events.height
     events = events.drop_nulls(["user_id", "item_id"])
     null_ids = raw_rows - events.height
@@ -124,16 +133,14 @@ def build_dataset(
         "weight_kind": tables.weight_kind,
         "time_range": [int(timestamps.min()), int(timestamps.max())] if timestamps.len() else None,
         "item_metadata": [c for c in items_table.columns if c not in ("item_idx", "item_id")],
-        "build_seconds": None,
     }
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "dataset.json", sources=sources) as tmp:
         indexed.write_parquet(tmp / "events.parquet")
         write_npz(tmp / "matrix.npz", matrix)
         users_table.write_parquet(tmp / "users.parquet")
         items_table.write_parquet(tmp / "items.parquet")
-        info["build_seconds"] = round(time.perf_counter() - started, 3)
         write_json(tmp / "dataset.json", info)
-    return info
+    return {**info, "build_seconds": round(time.perf_counter() - started, 3)}
 
 
 def events_to_csr(events: pl.DataFrame, shape: tuple[int, int]):
@@ -158,16 +165,71 @@ def _collect_events(tables: SourceTables) -> pl.DataFrame:
     missing = [c for c in EVENT_COLUMNS if c not in schema]
     if missing:  # a reader bug, not bad input
         raise RuntimeError(f"reader produced no {missing} columns")
-    frame = tables.events.select(EVENT_COLUMNS)
+    # The row index fixes the source order (ties between equal timestamps) and names rows in errors.
+    frame = tables.events.select(EVENT_COLUMNS).with_row_index(SOURCE_ROW)
     try:
         return frame.collect(engine="streaming")
-    except pl.exceptions.PolarsError as error:
-        raise InputError(f"could not read the events: {str(error).splitlines()[0]}") from error
+    except (pl.exceptions.PolarsError, OSError) as error:
+        text = str(error).strip()
+        raise InputError(f"could not read the events: {text.splitlines()[0] if text else type(error).__name__}",
+                         path=_describe_files(tables.files)) from error
+
+
+def _describe_files(files: list[Path]) -> str:
+    names = [str(f) for f in files]
+    return ", ".join(names) if len(names) <= 2 else f"{names[0]} (and {len(names) - 1} more files)"
+
+
+def check_weights(events: pl.DataFrame, where: str) -> None:
+    """Refuse missing, NaN, infinite and negative weights, naming the first such row (the
+    source's data row, 1-based). Every format passes here, so none can store one."""
+    weight = pl.col("weight")
+    bad = events.filter(weight.is_null() | ~weight.is_finite() | (weight < 0))
+    if bad.height:
+        row = bad.row(0, named=True)
+        value = "missing" if row["weight"] is None else repr(float(row["weight"]))
+        raise InputError(f"row {row[SOURCE_ROW] + 1}, column weight: {value} is not a finite number >= 0 "
+                         f"({bad.height:,} such rows); fix or drop these rows", path=where)
+
+
+INTEGER_TEXT = r"^(0|-?[1-9][0-9]{0,18})$"  # no leading zeros: `007` stays a string id
+
+
+def exact_ids(ids: pl.Series, where: str) -> pl.Series:
+    """An id column as exact identifiers: Int64 when every value is an integer written
+    without leading zeros (and fits), else the exact strings, so `007` and `7`, or `1.0` and
+    `1`, stay two ids. Floats must be whole numbers; lists and other non-scalars are refused."""
+    dtype = ids.dtype
+    if dtype.is_integer():
+        if dtype == pl.UInt64 and ids.max() is not None and ids.max() > 2**63 - 1:
+            return ids.cast(pl.String)
+        return ids.cast(pl.Int64)
+    if dtype.is_float():
+        whole = ids.is_null() | (ids.is_finite() & (ids == ids.floor()) & (ids.abs() < 2**53))
+        if not whole.all():
+            position = int((~whole).arg_max())
+            raise InputError(f"row {position + 1}: id {ids[position]!r} is not a whole number; "
+                             "ids must be integers or strings", path=where)
+        return ids.cast(pl.Int64)
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+        text = ids.cast(pl.String)
+        integral = text.is_null() | text.str.contains(INTEGER_TEXT)
+        if integral.all():
+            as_int = text.cast(pl.Int64, strict=False)
+            if (as_int.is_null() == text.is_null()).all():  # all fit in 64 bits
+                return as_int
+        return text
+    if dtype == pl.Boolean:
+        return ids.cast(pl.String)
+    raise InputError(f"ids have type {dtype}; expected scalar integers or strings (not lists or records)", path=where)
 
 
 def _with_metadata(index: pl.DataFrame, metadata: pl.DataFrame | None, key: str, idx: str) -> pl.DataFrame:
     table = index.select(pl.col(idx).cast(pl.Int32), key)
     if metadata is None:
         return table
-    metadata = metadata.with_columns(pl.col(key).cast(table.schema[key], strict=False))
-    return table.join(metadata.unique(key, keep="first"), on=key, how="left")
+    metadata = metadata.with_columns(exact_ids(metadata[key], f"{key} column of the metadata"))
+    if metadata.schema[key] != table.schema[key]:  # e.g. integer events, string metadata ids
+        metadata, table = (frame.with_columns(pl.col(key).cast(pl.String)) for frame in (metadata, table))
+    joined = table.join(metadata.unique(key, keep="first", maintain_order=True), on=key, how="left")
+    return joined.sort(idx).with_columns(index[key].alias(key))

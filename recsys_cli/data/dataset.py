@@ -34,9 +34,13 @@ class Dataset:
     @cached_property
     def info(self) -> dict:
         try:
-            return json.loads((self.path / "dataset.json").read_text())
-        except json.JSONDecodeError as error:
+            info = json.loads((self.path / "dataset.json").read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise InputError(f"dataset.json is not valid JSON ({error})", path=self.path) from error
+        if not isinstance(info, dict) or not isinstance(info.get("fingerprint"), str) or not isinstance(
+                info.get("counts"), dict):
+            raise InputError("dataset.json lacks its fingerprint or counts; re-ingest the dataset", path=self.path)
+        return info
 
     @property
     def fingerprint(self) -> str:
@@ -44,9 +48,13 @@ class Dataset:
 
     @cached_property
     def matrix(self):
-        import scipy.sparse as sp
+        from recsys_cli.data.csr_file import read_sparse
 
-        return sp.load_npz(self.path / "matrix.npz").tocsr()
+        matrix = read_sparse(self.path / "matrix.npz")
+        if matrix.shape != self.shape:
+            raise InputError(f"matrix.npz is {matrix.shape[0]} x {matrix.shape[1]} but dataset.json says "
+                             f"{self.shape[0]} x {self.shape[1]}; re-ingest the dataset", path=self.path)
+        return matrix
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -64,13 +64,16 @@ def looks_like_data(names: list[str]) -> bool:
 
 
 def read_delimited(path: Path, sep: str | None, header: bool) -> pl.DataFrame:
-    """The table, with its own column names, or `1`, `2`, ... without a header row."""
+    """The table, with its own column names, or `1`, `2`, ... without a header row. Every
+    column is read as exact text: ids are identifiers (the builder makes them integers only
+    when every one is an integer without leading zeros), numbers are parsed by the caller,
+    which names the first bad row."""
     separator = separator_for(path, sep)
     if len(separator.encode()) == 1:
         source, parse_with = path, separator
     else:  # polars parses one-byte separators only
         source, parse_with = io.BytesIO(path.read_bytes().replace(separator.encode(), STAND_IN.encode())), STAND_IN
-    frame = read_csv(source, path, separator=parse_with, has_header=header, infer_schema_length=10_000)
+    frame = read_csv(source, path, separator=parse_with, has_header=header, infer_schema=False)
     if frame.width == 1:  # a user and an item column need two: the separator is wrong
         guessed = guess_separator(path)
         hint = f"; it looks separated by {guessed!r}: --sep {guessed!r}" if guessed and guessed != separator else ""

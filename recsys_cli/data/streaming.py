@@ -61,6 +61,7 @@ def aggregate_pairs(events: pl.LazyFrame, *, dedupe: bool = False) -> tuple[pl.D
         (pl.col("user_id").is_null() | pl.col("item_id").is_null()).sum().alias("rows_with_null_id"),
         (pl.col("user_id").is_not_null() & pl.col("item_id").is_not_null() & (pl.col("weight") == 0))
         .sum().alias("zero_weight_events"),
+        (pl.col("weight").is_null() | ~pl.col("weight").is_finite() | (pl.col("weight") < 0)).sum().alias("bad_weights"),
     )
     try:
         pairs = pairs_query.collect(engine="streaming")
@@ -108,6 +109,20 @@ def pairs_to_csr(pairs: pl.DataFrame, shape: tuple[int, int]):
     )
 
 
+def _check_pairs(pairs: pl.DataFrame, read_stats: dict, where: str) -> None:
+    """The streaming path's checks of build.py's: no missing, NaN, infinite or negative
+    weight in the raw log (counted in the streaming pass; rows are not numbered, the log was
+    never held as rows) and ids as exact identifiers (converted in place)."""
+    from recsys_cli.data.build import exact_ids
+
+    bad = read_stats.pop("bad_weights")
+    if bad:
+        raise InputError(f"column weight: {bad:,} events have a missing, NaN, infinite or negative weight; "
+                         "fix or drop these rows", path=where)
+    for column in ("user_id", "item_id"):
+        pairs.replace_column(pairs.get_column_index(column), exact_ids(pairs[column], f"{where}: id column {column}"))
+
+
 def build_pair_dataset(
     tables: SourceTables,
     out: Path,
@@ -118,6 +133,7 @@ def build_pair_dataset(
     digests: list[dict],
     dataset_fingerprint: str,
     weighting=None,
+    sources: list = (),
 ) -> dict:
     """Stream, aggregate, index and write the dataset folder atomically; return dataset.json.
     `weighting` (matrix -> matrix) transforms matrix.npz's values, as in build_dataset."""
@@ -125,6 +141,7 @@ def build_pair_dataset(
 
     started = time.perf_counter()
     pairs, read_stats = aggregate_pairs(tables.events, dedupe=filters.dedupe)
+    _check_pairs(pairs, read_stats, ", ".join(str(f) for f in tables.files) or fmt)
     # A pair whose weights cancel out (+1 and -1) is no interaction.
     pairs = pairs.filter(pl.col("weight") != 0)
     kept_events = int(pairs["events"].sum()) if pairs.height else 0
@@ -186,7 +203,7 @@ def build_pair_dataset(
         "item_metadata": [c for c in items_table.columns if c not in ("item_idx", "item_id")],
         "build_seconds": None,
     }
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "dataset.json", sources=sources) as tmp:
         indexed.write_parquet(tmp / "events.parquet")
         write_npz(tmp / "matrix.npz", matrix)
         users_table.write_parquet(tmp / "users.parquet")

@@ -8,7 +8,9 @@ matrix, the folder on disk — is format-independent and lives in `data/build.py
 from __future__ import annotations
 
 import io
+import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,50 @@ import polars as pl
 from recsys_cli.errors import InputError
 
 EVENT_COLUMNS = ("user_id", "item_id", "weight", "timestamp")
+
+# Decompression bounds: compressed input (a gzip'd CSV, a zip member) may expand at most this
+# much, and beyond RATIO_CHECK_FROM bytes at most MAX_RATIO times its compressed size (real
+# interaction logs compress 3-15x; a bomb of zeros ~1000x). RECSYS_MAX_DECOMPRESSED_BYTES
+# raises the absolute bound.
+MAX_DECOMPRESSED = int(os.environ.get("RECSYS_MAX_DECOMPRESSED_BYTES", 16 << 30))
+MAX_RATIO = 100
+RATIO_CHECK_FROM = 64 << 20
+GZIP_MAGIC, ZLIB_FIRST_BYTE = b"\x1f\x8b", 0x78
+
+
+def check_expansion(compressed: int, expanded: int, where: str) -> None:
+    """Refuse input whose decompressed size breaks the bounds above."""
+    if expanded > MAX_DECOMPRESSED:
+        raise InputError(f"decompresses to more than {MAX_DECOMPRESSED:,} bytes; refusing to read it "
+                         "(set RECSYS_MAX_DECOMPRESSED_BYTES to allow more)", path=where)
+    if expanded > RATIO_CHECK_FROM and expanded > MAX_RATIO * max(compressed, 1):
+        raise InputError(f"{compressed:,} compressed bytes expand to over {expanded:,} "
+                         f"(more than {MAX_RATIO}x): refusing a likely decompression bomb", path=where)
+
+
+def _check_compressed_file(path: Path) -> None:
+    """Stream-decompress a gzip/zlib file without keeping it, stopping at the first bound."""
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+        if head[:2] == GZIP_MAGIC:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif len(head) == 2 and head[0] == ZLIB_FIRST_BYTE and (head[0] * 256 + head[1]) % 31 == 0:
+            inflater = zlib.decompressobj()
+        else:
+            return
+        compressed = path.stat().st_size
+        handle.seek(0)
+        expanded = 0
+        try:
+            while chunk := handle.read(1 << 20):
+                while chunk:
+                    expanded += len(inflater.decompress(chunk, 1 << 24))
+                    check_expansion(compressed, expanded, str(path))
+                    chunk = inflater.unconsumed_tail
+                if inflater.eof:
+                    break
+        except zlib.error as error:
+            raise InputError(f"corrupt compressed data ({error})", path=path) from None
 
 
 @dataclass
@@ -55,9 +101,17 @@ def first_existing(folder: Path, names: list[str]) -> Path | None:
 
 
 def read_csv(source, path: Path | str, **kwargs) -> pl.DataFrame:
-    """polars.read_csv with its parse errors turned into an InputError naming the file."""
+    """polars.read_csv with its parse errors turned into an InputError naming the file.
+
+    A path is opened here and handed over as a file, so polars never reads it as a glob
+    (`plays[1].csv`, `plays*.csv` are file names), after its decompressed size is checked."""
     try:
-        frame = pl.read_csv(source, **kwargs)
+        if isinstance(source, (str, Path)):
+            _check_compressed_file(Path(source))
+            with open(source, "rb") as handle:
+                frame = pl.read_csv(handle, **kwargs)
+        else:
+            frame = pl.read_csv(source, **kwargs)
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as error:
         raise InputError(f"could not read as CSV: {_first_line(error)}", path=path) from error
     if frame.height == 0:
@@ -67,7 +121,7 @@ def read_csv(source, path: Path | str, **kwargs) -> pl.DataFrame:
 
 def scan_parquet(path: Path) -> pl.LazyFrame:
     try:
-        frame = pl.scan_parquet(path)
+        frame = pl.scan_parquet(path, glob=False)
         frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as error:
         raise InputError(f"could not read as Parquet: {_first_line(error)}", path=path) from error
@@ -99,17 +153,61 @@ def to_epoch_seconds(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     raise TypeError(f"cannot read {dtype} as a time")
 
 
+def first_failing_row(frame: pl.DataFrame | pl.LazyFrame, column: str, converted: pl.Expr, path) -> dict | None:
+    """The first row (1-based `row`, `value`) whose non-null `column` converts to null."""
+    bad = (frame.lazy().with_row_index("_row").filter(pl.col(column).is_not_null() & converted.is_null())
+           .select("_row", pl.col(column)).head(1))
+    found = collect(bad, path)
+    return None if found.height == 0 else {"row": found["_row"][0] + 1, "value": found[column][0]}
+
+
+def _all_numbers(frame, column: str, path) -> bool:
+    text = pl.col(column).str.strip_chars()
+    numeric = collect(frame.lazy().select((text.is_null() | text.cast(pl.Float64, strict=False).is_not_null()).all()), path)
+    return bool(numeric.item())
+
+
 def checked_time(frame: pl.DataFrame | pl.LazyFrame, column: str, path: Path) -> pl.Expr:
-    """The expression converting `column` to seconds, or an InputError if its type can't be."""
+    """The expression converting `column` to seconds, or an InputError naming the column and
+    the first row it can't convert."""
     dtype = frame.collect_schema()[column]
+    if dtype == pl.String and _all_numbers(frame, column, path):  # Unix seconds read as text
+        return pl.col(column).str.strip_chars().cast(pl.Float64).cast(pl.Int64)
     try:
-        return to_epoch_seconds(pl.col(column), dtype)
+        expr = to_epoch_seconds(pl.col(column), dtype)
     except TypeError:
         raise InputError(
             f"column {column!r} has type {dtype}; expected a date, datetime, "
             "Unix seconds or an ISO date string",
             path=path,
         ) from None
+    if dtype == pl.String:
+        try:
+            bad = first_failing_row(frame, column, pl.col(column).str.to_datetime(strict=False), path)
+        except InputError:
+            bad = {"row": "?", "value": "(mixed formats)"}
+        if bad is not None:
+            raise InputError(f"row {bad['row']}, column {column!r}: {_short_value(bad['value'])} is not a date or "
+                             "time (expected ISO 8601, e.g. 2022-12-16 or 2022-12-16T10:00:00)", path=path)
+    return expr
+
+
+def checked_number(frame: pl.DataFrame | pl.LazyFrame, column: str, path: Path) -> pl.Expr:
+    """`column` as Float32, or an InputError naming the first row that is not a number."""
+    dtype = frame.collect_schema()[column]
+    if dtype.is_numeric() or dtype == pl.Boolean:
+        return pl.col(column).cast(pl.Float32)
+    if dtype != pl.String:
+        raise InputError(f"column {column!r} has type {dtype}; expected numbers", path=path)
+    bad = first_failing_row(frame, column, pl.col(column).str.strip_chars().cast(pl.Float64, strict=False), path)
+    if bad is not None:
+        raise InputError(f"row {bad['row']}, column {column!r}: {_short_value(bad['value'])} is not a number", path=path)
+    return pl.col(column).str.strip_chars().cast(pl.Float32)
+
+
+def _short_value(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def ensure_integer_ids(frame: pl.DataFrame, column: str, path: Path | str) -> pl.DataFrame:
@@ -143,7 +241,10 @@ class Bundle:
             self._zip = None
             self._names = {p.name: p for p in sorted(path.rglob("*")) if p.is_file()}
         elif zipfile.is_zipfile(path):
-            self._zip = zipfile.ZipFile(path)
+            try:
+                self._zip = zipfile.ZipFile(path)
+            except (zipfile.BadZipFile, OSError) as error:
+                raise InputError(f"not a readable zip archive ({error})", path=path) from None
             self._names = {
                 Path(name).name: name for name in self._zip.namelist() if not name.endswith("/")
             }
@@ -160,12 +261,21 @@ class Bundle:
 
     def read_bytes(self, name: str) -> bytes:
         member = self._names[name]
-        return member.read_bytes() if self._zip is None else self._zip.read(member)
+        return member.read_bytes() if self._zip is None else self._read_member(name)
 
     def open(self, name: str):
         """A path polars can read directly, or an in-memory buffer for zip members."""
         member = self._names[name]
-        return member if self._zip is None else io.BytesIO(self._zip.read(member))
+        return member if self._zip is None else io.BytesIO(self._read_member(name))
+
+    def _read_member(self, name: str) -> bytes:
+        """A zip member within the decompression bounds; a damaged one is a message."""
+        info = self._zip.getinfo(self._names[name])
+        check_expansion(info.compress_size, info.file_size, self.location(name))
+        try:
+            return self._zip.read(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+            raise InputError(f"damaged zip member ({error})", path=self.location(name)) from None
 
     def files(self) -> list[Path]:
         """Files whose digests fingerprint this source."""

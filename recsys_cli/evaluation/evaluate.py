@@ -7,11 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from recsys_cli.evaluation.metrics import coverage, per_user_metrics
+from recsys_cli.evaluation.metrics import per_user_metrics
 from recsys_cli.evaluation.statistics import bootstrap_ci
 from recsys_cli.models.base import item_popularity
 
 USERS_PER_CHUNK = 65_536  # bounds the top-k lists held at once, whatever the user count
+CELLS_PER_CHUNK = 1 << 23  # ...and users x K of a chunk, whatever K (8M ids + scores = 64 MB)
+
+
+def users_per_chunk(depth: int) -> int:
+    """Users per batch so that a batch's top-`depth` lists stay within CELLS_PER_CHUNK."""
+    return max(1, min(USERS_PER_CHUNK, CELLS_PER_CHUNK // max(depth, 1)))
 
 
 @dataclass
@@ -20,7 +26,7 @@ class Evaluation:
     summary: dict[str, float]  # metric@k -> mean over test users (coverage: catalogue share)
     intervals: dict[str, tuple[float, float]]  # metric@k -> 95% bootstrap interval
     users: np.ndarray
-    top_ids: np.ndarray
+    top_ids: np.ndarray  # the first `keep` columns only (the lists kept for export)
     top_scores: np.ndarray
 
 
@@ -48,17 +54,23 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
     per_metric_names = [n for n in names if n != "coverage"]
     columns: dict[str, list[np.ndarray]] = {}
     all_ids, all_scores = [], []
-    for start in range(0, len(users), USERS_PER_CHUNK):
-        batch = users[start:start + USERS_PER_CHUNK]
+    # Coverage is accumulated per K, so only the `keep` columns of each batch's lists outlive it.
+    recommended = {k: np.zeros(train.shape[1], dtype=bool) for k in ks} if "coverage" in names else {}
+    chunk = users_per_chunk(depth)
+    for start in range(0, len(users), chunk):
+        batch = users[start:start + chunk]
         ids, scores = model.recommend(batch, history, depth, filter_seen=filter_seen, fold_in=fold_in)
         values = per_user_metrics(ids, test[batch], history[batch], popularity, n_train_users, ks, per_metric_names)
         for key, value in values.items():
             columns.setdefault(key, []).append(value)
-        all_ids.append(ids)
-        all_scores.append(scores)
+        for k, seen in recommended.items():
+            listed = ids[:, :k].ravel()
+            seen[listed[(listed >= 0) & (listed < len(seen))]] = True  # -1 pads short lists
+        all_ids.append(ids[:, :keep].copy())
+        all_scores.append(scores[:, :keep].copy())
         if progress is not None:
             progress(len(batch))
-    top_ids = np.concatenate(all_ids) if all_ids else np.empty((0, depth), np.int32)
+    top_ids = np.concatenate(all_ids) if all_ids else np.empty((0, keep), np.int32)
     ordered = [f"{name}@{k}" for k in ks for name in names]  # the config's order, K by K
     per_user = pl.DataFrame({
         "user_idx": users,
@@ -70,9 +82,9 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
         if key in columns:
             summary[key] = float(per_user[key].mean())
         else:  # coverage: one value for the whole catalogue
-            summary[key] = coverage(top_ids, int(key.split("@")[1]), train.shape[1])
+            summary[key] = float(recommended[int(key.split("@")[1])].sum() / train.shape[1])
     intervals = {key: bootstrap_ci(per_user[key].to_numpy(), seed=seed) for key in columns} if bootstrap else {}
     if model.predicts_ratings:
         summary.update(rating_errors(model, test))
     return Evaluation(per_user, summary, intervals, users, top_ids,
-                      np.concatenate(all_scores) if all_scores else np.empty((0, depth), np.float32))
+                      np.concatenate(all_scores) if all_scores else np.empty((0, keep), np.float32))

@@ -10,18 +10,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from recsys_cli.data.csr_file import read_sparse
 from recsys_cli.data.tables import SourceTables
 from recsys_cli.errors import InputError
 
 
 def read(path: Path) -> SourceTables:
-    import scipy.sparse as sp
-
     path = Path(path)
-    try:
-        matrix = sp.load_npz(path).tocoo()
-    except (OSError, ValueError, KeyError) as error:
-        raise InputError(f"not a scipy sparse .npz matrix ({error})", path=path) from error
+    # Negative values are left to the dataset builder, which names the event row.
+    matrix = read_sparse(path, allow_duplicates=True, non_negative=False).tocoo()
     if matrix.nnz == 0:
         raise InputError("the matrix has no stored values", path=path)
     events = pl.LazyFrame(

@@ -68,7 +68,7 @@ def read(path: Path | None = None, preset: str = "small", seed: int = DEFAULT_SE
             "weight": np.ones(len(users), dtype=np.float32),
             "timestamp": timestamps,
         }
-    ).sort("timestamp", "user_id")
+    ).sort("timestamp", "user_id", maintain_order=True)
     item_ids = np.arange(spec.items)
     genre_names = [GENRES[c % len(GENRES)] + (f" {c // len(GENRES) + 1}" if c >= len(GENRES) else "") for c in range(spec.categories)]
     adjective = np.array(ADJECTIVES)[rng.integers(0, len(ADJECTIVES), spec.items)]

@@ -8,6 +8,7 @@ import polars as pl
 
 from recsys_cli.data.tables import (
     SourceTables,
+    checked_number,
     checked_time,
     require_columns,
     scan_parquet,
@@ -46,7 +47,7 @@ def read(
     events = frame.select(
         pl.col(user).alias("user_id"),
         pl.col(item).alias("item_id"),
-        (pl.col(weight).cast(pl.Float32) if weight else pl.lit(1.0, dtype=pl.Float32)).alias("weight"),
+        (checked_number(frame, weight, path) if weight else pl.lit(1.0, dtype=pl.Float32)).alias("weight"),
         (checked_time(frame, time, path) if time else pl.lit(None, dtype=pl.Int64)).alias("timestamp"),
     )
     return SourceTables(events=events, files=[path])

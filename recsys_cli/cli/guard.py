@@ -1,0 +1,101 @@
+"""How every verb ends: one message and an exit code, never a traceback (unless --debug).
+
+    0    done
+    1    failure of the environment or the tool: no space, no permission, a busy lock, a bug
+    2    bad input (`InputError`): the message names the file, the place and what was expected
+    130  interrupted by Ctrl-C (SIGINT)
+    143  terminated by SIGTERM (cron, systemd, CI); handled exactly like Ctrl-C: the run is
+         marked `interrupted`, temporary files are removed
+
+Commands are wrapped here rather than left to click, which turns Ctrl-C and `EOFError`
+into a bare "Aborted!" with exit code 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import signal
+import threading
+import traceback
+
+import typer
+
+from recsys_cli.errors import InputError, Terminated
+
+EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
+_debug = {"on": False}
+
+
+def set_debug(on: bool) -> None:
+    _debug["on"] = on
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(f"terminated by signal {signum}")
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """While the block runs, SIGTERM raises `Terminated` (a KeyboardInterrupt) in the main
+    thread, so every `except KeyboardInterrupt` clean-up runs for it too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def exit_code_for(error: BaseException) -> tuple[int, str]:
+    """The exit code and the one-line (or, for InputError, as written) message of an error."""
+    if isinstance(error, InputError):
+        return EXIT_BAD_INPUT, f"error: {error}"
+    if isinstance(error, Terminated):
+        return EXIT_TERMINATED, "terminated (SIGTERM): finished stages and trials are kept; the same command resumes"
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, "interrupted: finished stages and trials are kept; the same command resumes"
+    if isinstance(error, MemoryError):
+        return EXIT_FAILURE, "error: out of memory"
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        cause = error.strerror or str(error) or type(error).__name__
+        return EXIT_FAILURE, f"error: {cause}{where}"
+    text = str(error).strip().splitlines()
+    return EXIT_FAILURE, (f"internal error: {type(error).__name__}: {text[0] if text else ''} "
+                          "(run with --debug for the traceback)")
+
+
+def report(error: BaseException) -> int:
+    from recsys_cli.cli.common import err_console, safe
+
+    code, message = exit_code_for(error)
+    if _debug["on"] and code not in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        traceback.print_exception(error)
+    style = "yellow" if code in (EXIT_INTERRUPTED, EXIT_TERMINATED) else "bold red"
+    head, _, rest = message.partition(": ") if code != EXIT_INTERRUPTED and ": " in message else (message, "", "")
+    err_console.print(f"[{style}]{safe(head)}{':' if rest else ''}[/] {safe(rest)}".rstrip(), soft_wrap=True)
+    return code
+
+
+def guarded(command):
+    """Wrap a Typer command so that its errors end as `report` says."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except BaseException as error:  # noqa: BLE001 - every error becomes a message and a code
+            raise typer.Exit(report(error)) from None
+
+    return run
+
+
+def guard_commands(*typers: typer.Typer) -> None:
+    for app in typers:
+        for info in app.registered_commands:
+            info.callback = guarded(info.callback)

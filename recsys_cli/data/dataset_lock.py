@@ -1,0 +1,55 @@
+"""A shared/exclusive lock on a dataset folder, so that no run sees it replaced under it.
+
+Readers (a split, a run computing on the dataset) hold the lock shared for as long as they
+use the folder; an ingest that rebuilds the folder holds it exclusive around the rebuild, so
+it waits for running readers to finish and readers wait for it. The lock is an fcntl lock on
+the sibling file `.NAME.lock` (the folder itself is swapped on publish, a file inside it
+would be swapped too); the OS releases it when its process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+
+def lock_path(dataset_dir: str | Path) -> Path:
+    dataset_dir = Path(dataset_dir)
+    return dataset_dir.parent / f".{dataset_dir.name}.lock"
+
+
+@contextlib.contextmanager
+def dataset_lock(dataset_dir: str | Path, *, exclusive: bool,
+                 on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the dataset folder's lock. A reader whose folder cannot hold a lock file (a
+    read-only location, where no ingest can replace it either) proceeds without one."""
+    path = lock_path(dataset_dir)
+    try:
+        if exclusive:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")
+    except OSError:
+        if exclusive:
+            raise
+        yield
+        return
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait("another process is rebuilding it" if not exclusive else "other runs are reading it")
+            fcntl.flock(handle, mode)
+        if exclusive:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"ingest by pid {os.getpid()}\n")
+            handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
