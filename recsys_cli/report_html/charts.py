@@ -122,7 +122,7 @@ def metric_panels(models: list[str], columns: list[str], means: dict, intervals:
                           ecolor="#222222", elinewidth=1, capsize=3)
         axis.set_yticks(positions, models)
         axis.invert_yaxis()
-        axis.set_title(column + ("" if has_interval.any() else " · catalogue-wide, no interval"), loc="left",
+        axis.set_title(column + ("" if has_interval.any() else " (no interval)"), loc="left",
                        fontsize=9)
         axis.grid(axis="y", visible=False)
         axis.tick_params(axis="y", length=0)
@@ -140,7 +140,7 @@ def tuning_history(trials, metric: str, model: str):
     parameters) marked as the default."""
     import polars as pl
 
-    fig, axes = figure(6.4, 3.2)
+    fig, axes = figure(7.0, 3.0)
     axis = axes[0, 0]
     complete = trials.filter(pl.col("state") == "COMPLETE").sort("number")
     pruned = trials.filter((pl.col("state") == "PRUNED") & pl.col("value").is_not_null())
@@ -163,7 +163,7 @@ def tuning_history(trials, metric: str, model: str):
     axis.set_ylabel(f"{metric} on validation")
     axis.set_title(f"{model}: optimisation history", loc="left")
     axis.xaxis.set_major_locator(_integer_locator())
-    axis.legend(loc="lower right")
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
@@ -197,14 +197,16 @@ def slices(trials, space: dict[str, dict], metric: str, model: str):
 
     names = [n for n in space if f"params_{n}" in trials.columns]
     rows, cols = _grid(len(names), 3)
-    fig, axes = figure(10, 2.7 * rows, rows, cols, sharey=True)
+    fig, axes = figure(3.1 * cols + 0.9, 2.6 * rows + 0.4, rows, cols, sharey=True, layout="constrained")
     scored = trials.filter(pl.col("value").is_not_null())
     complete = scored.filter(pl.col("state") == "COMPLETE")
     pruned = scored.filter(pl.col("state") == "PRUNED")
     for axis, name in zip(axes.ravel(), names):
         spec, column = space[name], f"params_{name}"
         if spec["kind"] == "categorical":
-            choices = list(dict.fromkeys(str(v) for v in trials[column].drop_nulls().to_list()))
+            values = trials[column].drop_nulls().unique().to_list()
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            choices = [str(v) for v in (sorted(values) if numeric else sorted(values, key=str))]
             where = {c: i for i, c in enumerate(choices)}
             place = lambda frame: np.array([where[str(v)] for v in frame[column].to_list()], dtype=float)  # noqa: E731
             jitter = lambda n: np.random.default_rng(0).uniform(-0.12, 0.12, n)  # noqa: E731
@@ -229,21 +231,33 @@ def slices(trials, space: dict[str, dict], metric: str, model: str):
     if names:
         fig.suptitle(f"{model}: value against each parameter (colour: trial number, crosses: pruned)",
                      x=0.01, ha="left", fontsize=10, fontweight="bold")
-        fig.colorbar(points, ax=axes.ravel().tolist(), label="trial", fraction=0.02, pad=0.01)
+        fig.colorbar(points, ax=axes.ravel().tolist(), label="trial", fraction=0.03, pad=0.01, aspect=30)
     return fig
 
 
 def _numeric_axis(axis, spec: dict) -> None:
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
     if spec.get("log"):
-        axis.set_xscale("log")
-        axis.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
-        axis.xaxis.set_minor_formatter(NullFormatter())
+        _log_axis(axis.xaxis, axis.set_xscale)
     else:
         axis.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=spec["kind"] == "int"))
-    axis.xaxis.set_major_formatter(plain)
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def _log_axis(which, set_scale) -> None:
+    """A log axis with plain tick labels (20, 50, 100 — not 10^2), 1-2-5 ticks when the
+    range spans few decades and one tick per decade when it spans many, so labels never
+    collide."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    set_scale("log")
+    low, high = sorted(which.get_view_interval())
+    decades = np.log10(max(high, 1e-300) / max(low, 1e-300))
+    subs = (1.0, 2.0, 5.0) if decades <= 2.2 else (1.0,)
+    which.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+    which.set_minor_formatter(NullFormatter())
+    which.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
 # --- compare ----------------------------------------------------------------------------
@@ -275,8 +289,8 @@ def _draw_triangle(axis, names: list[str], grid: np.ndarray, fontsize: float):
 @styled
 def triangle_heatmap(names: list[str], pairs: list[dict], value: str, title: str):
     """A model-pair heatmap without the diagonal (always 1) and the mirrored upper half."""
-    size = 0.62 * (len(names) - 1) + 2.2
-    fig, axes = figure(size + 0.8, size)
+    size = 0.55 * (len(names) - 1) + 1.8
+    fig, axes = figure(size + 0.9, size)
     image = _draw_triangle(axes[0, 0], names, _triangle(names, pairs, value), 8)
     axes[0, 0].set_title(title, loc="left")
     fig.colorbar(image, ax=axes[0, 0], fraction=0.04, pad=0.02)
@@ -288,7 +302,7 @@ def stratum_heatmaps(names: list[str], rows: list[dict], strata: list[str], valu
     """The same triangle per popularity stratum of the anchor items, one colour scale."""
     nrows, ncols = _grid(len(strata), 4 if len(names) <= 5 else 2)
     panel = 0.5 * (len(names) - 1) + 1.6
-    fig, axes = figure(panel * ncols + 1, panel * nrows, nrows, ncols)
+    fig, axes = figure(panel * ncols + 1, panel * nrows + 0.3, nrows, ncols, layout="constrained")
     image = None
     for axis, stratum in zip(axes.ravel(), strata):
         subset = [r for r in rows if r["stratum"] == stratum]
@@ -336,17 +350,18 @@ def similar_popularity(values: dict[str, np.ndarray], catalogue: np.ndarray, col
     data = [catalogue + 1] + [v + 1 for v in values.values()]
     fig, axes = figure(7.2, 0.42 * len(labels) + 1.1)
     axis = axes[0, 0]
-    boxes = axis.boxplot(data, vert=False, whis=(5, 95), showfliers=False, patch_artist=True,
-                         medianprops={"color": "#222222"}, widths=0.6)
+    import inspect
+
+    horizontal = ({"orientation": "horizontal"} if "orientation" in inspect.signature(axis.boxplot).parameters
+                  else {"vert": False})  # matplotlib < 3.10 has only `vert`
+    boxes = axis.boxplot(data, whis=(5, 95), showfliers=False, patch_artist=True,
+                         medianprops={"color": "#222222"}, widths=0.6, **horizontal)
     for patch, label in zip(boxes["boxes"], labels):
         patch.set_facecolor("#dddddd" if label == "all items" else colors.get(label, "#4c72b0"))
         patch.set_alpha(0.8)
     axis.set_yticks(range(1, len(labels) + 1), labels)
     axis.invert_yaxis()
-    axis.set_xscale("log")
-    from matplotlib.ticker import FuncFormatter
-
-    axis.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    _log_axis(axis.xaxis, axis.set_xscale)
     axis.set_xlabel("users per item in train + 1 (log scale)")
     axis.set_title(f"popularity of the top-{k} similar items", loc="left")
     axis.grid(axis="y", visible=False)
