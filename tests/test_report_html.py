@@ -70,6 +70,13 @@ def test_best_per_column_honours_lower_is_better_and_intervals_sit_under_means()
     assert rows[0]["cells"][0]["interval"] == "0.1500–0.2500" and rows[1]["cells"][0]["interval"] == ""
 
 
+def test_warm_and_cold_test_users_are_read_flat_or_nested():
+    from recsys_cli.report_html.page import _warm_cold
+
+    assert _warm_cold({"test_users": 9, "cold_test_users": 2, "fold_in": False}) == {"cold test users": 2}
+    assert _warm_cold({"users": {"warm": 7, "cold": 2}}) == {"users warm": 7, "users cold": 2}
+
+
 def test_duration_of_a_finished_and_of_a_resumed_run():
     assert _duration({"started_at": "2026-01-01T10:00:00Z", "finished_at": "2026-01-01T10:02:05Z"}) == "2 min 5 s"
     resumed = {"started_at": "2026-01-01T10:00:00Z", "finished_at": "2026-01-02T10:00:00Z", "resumed_at": ["x"],

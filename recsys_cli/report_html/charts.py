@@ -300,7 +300,7 @@ def triangle_heatmap(names: list[str], pairs: list[dict], value: str, title: str
 @styled
 def stratum_heatmaps(names: list[str], rows: list[dict], strata: list[str], value: str, counts: dict[str, int]):
     """The same triangle per popularity stratum of the anchor items, one colour scale."""
-    nrows, ncols = _grid(len(strata), 4 if len(names) <= 5 else 2)
+    nrows, ncols = _grid(len(strata), 4 if len(names) <= 6 else 2)
     panel = 0.5 * (len(names) - 1) + 1.6
     fig, axes = figure(panel * ncols + 1, panel * nrows + 0.3, nrows, ncols, layout="constrained")
     image = None

@@ -112,9 +112,7 @@ class _Page:
         source = info or protocol.get("split", {})
         parts = [{"name": name, "users": part.get("users"), "interactions": part.get("interactions")}
                  for name, part in (info or {}).get("parts", {}).items()]
-        # warm/cold test users (and any other user counts) as the evaluation recorded them
-        users = {key.replace("_", " "): value for key, value in protocol.items()
-                 if re.search(r"(warm|cold)", key) and isinstance(value, (int, float))}
+        users = _warm_cold(protocol)
         return {"strategy": source.get("strategy"), "params": source.get("params", {}), "seed": source.get("seed"),
                 "parts": parts, "test_users": protocol.get("test_users"), "user_counts": users,
                 "k": protocol.get("k"), "ranking": protocol.get("ranking"),
@@ -375,6 +373,19 @@ class _Page:
             out["table"] = [{"run_id": r["run_id"], "started_at": r["started_at"], "status": r["status"],
                              "current": r["current"], "best": _best_of(r["models"], metric)} for r in rows[::-1]]
         return out
+
+
+def _warm_cold(protocol: dict) -> dict[str, int]:
+    """Warm/cold test-user counts as the evaluation recorded them in metrics.json's protocol
+    (`cold_test_users: 12` or `test_users_by_kind: {warm: 80, cold: 12}` alike)."""
+    found = {}
+    for key, value in protocol.items():
+        nested = value.items() if isinstance(value, dict) else [("", value)]
+        for inner, count in nested:
+            label = f"{key} {inner}".strip()
+            if re.search(r"warm|cold", label) and isinstance(count, (int, float)) and not isinstance(count, bool):
+                found[label.replace("_", " ")] = count
+    return found
 
 
 def _pair_models(pairs: list[dict], order: list[str] | None) -> list[str]:
