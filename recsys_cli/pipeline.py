@@ -377,7 +377,21 @@ class ExperimentRun:
         else:
             self.run.manifest["status"] = f"{until} done"
             self.run.save()
+        if until == "report" or self.tuned:
+            self._html_report()
         return self.summary()
+
+    def _html_report(self) -> None:
+        """report.html from the finished folder. The page only shows what is already saved,
+        so a failure to draw it is logged and reported, and never fails the run."""
+        from recsys_cli.report_html.page import write_html_report
+
+        try:
+            write_html_report(self.run.path)
+        except Exception as error:  # noqa: BLE001 - the run's results are complete either way
+            self.run.log(f"report.html: not written: {type(error).__name__}: {error}")
+            self.reporter.message(f"report.html not written ({type(error).__name__}: {error}); "
+                                  f"retry with `recsys report {self.run.path}`")
 
     def _ingest(self) -> Path:
         from recsys_cli.config import IngestBlock

@@ -11,10 +11,11 @@ from recsys_cli.cli.compare import compare
 from recsys_cli.cli.download import download
 from recsys_cli.cli.experiment import evaluate, run, train, tune
 from recsys_cli.cli.info import info
+from recsys_cli.cli.report import report
 from recsys_cli.cli.ingest import ingest_app
 from recsys_cli.cli.recommend import recommend
 from recsys_cli.cli.similar import similar
-from recsys_cli.cli.guard import guard_commands, report, set_debug, sigterm_as_interrupt
+from recsys_cli.cli.guard import guard_commands, report_error, set_debug, sigterm_as_interrupt
 from recsys_cli.cli.split import split
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.command("tune")(tune)
 app.command("compare")(compare)
 app.command("recommend")(recommend)
 app.command("similar")(similar)
+app.command("report")(report)
 guard_commands(app, ingest_app)  # last: every verb registered above ends in one message and a code
 
 
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except BaseException as error:  # raised outside a command (while parsing): same rendering
-        return report(error)
+        return report_error(error)
     return 0
 
 

@@ -36,6 +36,9 @@ def compare(
     with status(f"Comparing models of {run_dir}...", quiet or as_json):
         result = compare_run(run_dir, names, k=k, anchors=anchors, item_ids=item or [], item_names=item_name or [],
                              seed=seed, metric=metric)
+        from recsys_cli.report_html.page import write_html_report
+
+        result["report_html"] = str(write_html_report(Path(result["path"]).parent))
     if as_json:
         emit_json(result)
     elif not quiet:

@@ -68,7 +68,7 @@ def exit_code_for(error: BaseException) -> tuple[int, str]:
                           "(run with --debug for the traceback)")
 
 
-def report(error: BaseException) -> int:
+def report_error(error: BaseException) -> int:
     from recsys_cli.cli.common import err_console, safe
 
     code, message = exit_code_for(error)
@@ -81,7 +81,7 @@ def report(error: BaseException) -> int:
 
 
 def guarded(command):
-    """Wrap a Typer command so that its errors end as `report` says."""
+    """Wrap a Typer command so that its errors end as `report_error` says."""
 
     @functools.wraps(command)
     def run(*args, **kwargs):
@@ -90,7 +90,7 @@ def guarded(command):
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except BaseException as error:  # noqa: BLE001 - every error becomes a message and a code
-            raise typer.Exit(report(error)) from None
+            raise typer.Exit(report_error(error)) from None
 
     return run
 

@@ -1,0 +1,263 @@
+"""Read what a run folder already holds into plain values for the HTML page.
+
+Nothing here trains or evaluates: every number comes from a file the run wrote (manifest,
+config, metrics.json, per_user/, tune/, compare/, models/, the exports) or from the dataset
+and split folders the manifest points at. A file that is absent makes its part of the page
+say why; a run folder without a manifest is bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from recsys_cli.errors import InputError
+
+
+def _json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"cannot read JSON ({error})", path=path) from None
+
+
+def resolve_run_dir(path: Path) -> Path:
+    """A run folder, or an experiment folder (runs/NAME) whose `latest` is taken."""
+    path = Path(path)
+    if not (path / "manifest.json").exists() and (path / "latest" / "manifest.json").exists():
+        path = (path / "latest").resolve()
+    if not (path / "manifest.json").is_file():
+        raise InputError("not a run folder (no manifest.json); give runs/<experiment>/<run-id> or runs/<experiment>",
+                         path=path)
+    return path
+
+
+@dataclass
+class TuneData:
+    model: str
+    record: dict  # the manifest's tune/<model> stage record
+    trials: pl.DataFrame  # tune/<model>/trials.parquet
+    space: dict[str, dict]  # parameter -> {"kind": int|float|categorical, "log": bool}
+    importances: dict[str, float] | None
+    importances_note: str  # why importances are missing, when they are
+
+
+@dataclass
+class RunData:
+    path: Path
+    manifest: dict
+    config: dict
+    config_text: str
+    metrics: dict[str, dict[str, float]]  # model -> metric@k -> mean
+    intervals: dict[str, dict[str, list]]  # model -> metric@k -> [low, high]
+    protocol: dict
+    dataset_dir: Path | None
+    dataset_info: dict | None
+    split_dir: Path | None
+    split_info: dict | None
+    tuning: list[TuneData] = field(default_factory=list)
+    compare: dict | None = None
+    history: list[dict] = field(default_factory=list)  # earlier runs of the experiment
+
+    @property
+    def models(self) -> list[str]:
+        return [stage.split("/", 1)[1] for stage in self.manifest.get("stages", {}) if stage.startswith("train/")]
+
+    @property
+    def headline_metric(self) -> str | None:
+        """The config's first metric at its largest K (what compare and history default to)."""
+        metrics = self.config.get("metrics") or {}
+        names, ks = metrics.get("names") or ["mrr"], metrics.get("k") or [100]
+        wanted = f"{names[0]}@{max(ks)}"
+        columns = {c for values in self.metrics.values() for c in values}
+        return wanted if wanted in columns else next(iter(sorted(columns)), None)
+
+    def stage(self, name: str) -> dict:
+        return self.manifest.get("stages", {}).get(name) or {}
+
+    def items(self) -> pl.DataFrame | None:
+        """items.parquet of the run's dataset (item_idx, item_id, name...), when reachable."""
+        return _read_parquet(self.dataset_dir / "items.parquet") if self.dataset_dir else None
+
+    def users(self) -> pl.DataFrame | None:
+        return _read_parquet(self.dataset_dir / "users.parquet") if self.dataset_dir else None
+
+    def split_part(self, name: str):
+        import scipy.sparse as sp
+
+        if self.split_dir is None or not (self.split_dir / f"{name}.npz").is_file():
+            return None
+        return sp.load_npz(self.split_dir / f"{name}.npz").tocsr()
+
+
+def _read_parquet(path: Path) -> pl.DataFrame | None:
+    return pl.read_parquet(path) if path.is_file() else None
+
+
+def _locate(recorded: str | None, run_path: Path) -> Path | None:
+    """A path the run recorded relative to its working directory: tried from here, then from
+    the project folder above runs/ (so `recsys report` works from anywhere)."""
+    if not recorded:
+        return None
+    candidate = Path(recorded)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate if candidate.exists() else None
+    project = run_path.resolve().parent.parent.parent
+    return project / candidate if (project / candidate).exists() else None
+
+
+def read_run(path: Path) -> RunData:
+    import yaml
+
+    path = resolve_run_dir(path)
+    manifest = _json(path / "manifest.json")
+    config_text = (path / "config.yaml").read_text() if (path / "config.yaml").is_file() else ""
+    config = (yaml.safe_load(config_text) or {}) if config_text else {}
+    metrics_json = _json(path / "metrics.json") or {}
+    stages = manifest.get("stages", {})
+    dataset_dir = _locate(stages.get("ingest", {}).get("dataset") or _config_dataset(config), path)
+    split_dir = _locate(stages.get("split", {}).get("path") or (config.get("split") or {}).get("path"), path)
+    data = RunData(
+        path=path, manifest=manifest, config=config, config_text=config_text,
+        metrics=metrics_json.get("models", {}), intervals=metrics_json.get("intervals_95", {}),
+        protocol=metrics_json.get("protocol", {}),
+        dataset_dir=dataset_dir, dataset_info=_json(dataset_dir / "dataset.json") if dataset_dir else None,
+        split_dir=split_dir, split_info=_json(split_dir / "split.json") if split_dir else None,
+    )
+    data.tuning = [read_tuning(data, stage.split("/", 1)[1], record) for stage, record in stages.items()
+                   if stage.startswith("tune/") and record.get("status") == "done"
+                   and (path / stage / "trials.parquet").is_file()]
+    data.compare = _json(path / "compare" / "compare.json")
+    data.history = read_history(path)
+    return data
+
+
+def _config_dataset(config: dict) -> str | None:
+    dataset = config.get("dataset")
+    if isinstance(dataset, dict):
+        return dataset.get("out") or f"data/{config.get('name')}"
+    return dataset
+
+
+def read_tuning(data: RunData, model: str, record: dict) -> TuneData:
+    trials = pl.read_parquet(data.path / "tune" / model / "trials.parquet")
+    study = _load_study(data.path, record)
+    importances, note = None, ""
+    if study is None:
+        note = "the Optuna study (study.db) is not reachable from here, so importances cannot be computed"
+    else:
+        importances, note = _importances(study)
+    space = _space_from_study(study) if study is not None else {}
+    if not space:
+        space = _space_from_config(data.config, model)
+    return TuneData(model, record, trials, space, importances, note)
+
+
+def _load_study(run_path: Path, record: dict):
+    import optuna
+
+    storage = _locate(record.get("storage"), run_path)
+    if storage is None or not record.get("study"):
+        return None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=record["study"], storage=f"sqlite:///{storage}")
+    except KeyError:  # the database holds no study of that name
+        return None
+
+
+def _importances(study) -> tuple[dict[str, float] | None, str]:
+    """fANOVA importances (Optuna's default evaluator, seeded) over the completed trials."""
+    import warnings
+
+    import optuna
+    from optuna.importance import FanovaImportanceEvaluator
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    varied = {name for t in complete for name in t.params
+              if len({repr(u.params.get(name)) for u in complete}) > 1}
+    if len(complete) < 3 or len(varied) < 2:
+        return None, (f"{len(complete)} completed trial(s) varying {len(varied)} parameter(s): "
+                      "importances need at least 3 trials and 2 varied parameters")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = optuna.importance.get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
+    return {k: float(v) for k, v in values.items()}, ""
+
+
+def _space_from_study(study) -> dict[str, dict]:
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    space: dict[str, dict] = {}
+    for trial in study.trials:
+        for name, dist in trial.distributions.items():
+            kind = ("categorical" if isinstance(dist, CategoricalDistribution)
+                    else "int" if isinstance(dist, IntDistribution) else "float")
+            space.setdefault(name, {"kind": kind, "log": bool(getattr(dist, "log", False))})
+    return space
+
+
+def _space_from_config(config: dict, model: str) -> dict[str, dict]:
+    """The declared space (the config's, else the model type's default) when the study is gone."""
+    from recsys_cli.models.registry import model_class
+    from recsys_cli.tuning import is_integer_param, space_for
+
+    entry = next((m for m in config.get("models", []) if m.get("name") == model), None)
+    if entry is None:
+        return {}
+    tune = entry.get("tune") if isinstance(entry.get("tune"), dict) else {}
+    params_cls = model_class(entry["type"]).Params
+    space = {}
+    for name, spec in space_for(entry["type"], _space_entries(tune.get("space"))).items():
+        kind = ("categorical" if spec.choices is not None
+                else "int" if is_integer_param(params_cls, name, spec) else "float")
+        space[name] = {"kind": kind, "log": bool(spec.log)}
+    return space
+
+
+def _space_entries(custom: dict | None):
+    from recsys_cli.config import SpaceEntry
+
+    return None if custom is None else {name: SpaceEntry(**spec) for name, spec in custom.items()}
+
+
+def read_history(run_path: Path) -> list[dict]:
+    """Every run of the same experiment (runs/<name>/*/) that has metrics, oldest first:
+    run id, start time, status and its metrics.json models."""
+    rows = []
+    for folder in sorted(p for p in run_path.parent.iterdir() if p.is_dir() and not p.is_symlink()):
+        manifest = _json(folder / "manifest.json") if (folder / "manifest.json").is_file() else None
+        metrics = _json(folder / "metrics.json") if (folder / "metrics.json").is_file() else None
+        if manifest is None or metrics is None:
+            continue
+        rows.append({"run_id": manifest.get("run_id", folder.name), "started_at": manifest.get("started_at"),
+                     "status": manifest.get("status"), "models": metrics.get("models", {}),
+                     "current": folder.resolve() == run_path.resolve()})
+    return rows
+
+
+def item_popularity(train) -> np.ndarray:
+    """Users per item in the train part."""
+    return np.bincount(train.indices, minlength=train.shape[1])
+
+
+def item_labels(items: pl.DataFrame | None) -> pl.DataFrame | None:
+    """item_id (as text) -> label (the name when the dataset has names, else the id)."""
+    if items is None:
+        return None
+    label = pl.col("name") if "name" in items.columns else pl.col("item_id").cast(pl.String)
+    return items.select(pl.col("item_id").cast(pl.String), pl.col("item_idx"), label.alias("label"))
+
+
+def summary_value(value: Any) -> str:
+    """Short text for a parameter value on the page."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
