@@ -186,6 +186,8 @@ def run_study(
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
     waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    if hasattr(cls, "expect_fits"):  # e.g. EASE: one Gram decomposition for all the trials' l2 values
+        cls.expect_fits(valid_train, target - finished())
     if waiting and finished() < target:
         study.optimize(objective, n_trials=min(waiting, target - finished()), timeout=budget, n_jobs=1,
                        callbacks=[progress], catch=catch)

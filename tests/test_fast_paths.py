@@ -35,3 +35,28 @@ def test_popular_fast_recommend_equals_dense_path():
                 finite = np.isfinite(dense[1])
                 np.testing.assert_array_equal(fast[1], dense[1])
                 np.testing.assert_array_equal(fast[0][finite], dense[0][finite])
+
+
+def test_ease_eigen_path_equals_the_direct_inverse():
+    from recsys_cli.models import ease
+
+    rng = np.random.default_rng(1)
+    train = sp.csr_matrix((rng.random((60, 25)) < 0.3).astype(np.float32))
+    direct = {l2: ease.EASE({"l2": l2}).fit(train) for l2 in (0.5, 3.0, 40.0)}
+    assert {m.solver for m in direct.values()} == {"direct inverse"}
+    ease.EASE.expect_fits(train, ease.EIGEN_BREAK_EVEN)
+    for l2, reference in direct.items():
+        model = ease.EASE({"l2": l2}).fit(train)
+        assert model.solver == "eigen (cached)"
+        np.testing.assert_allclose(model.weights, reference.weights, atol=2e-4 * np.abs(reference.weights).max())
+    other = train.tolil()
+    other[0, 0] = 0.0 if train[0, 0] else 1.0  # another matrix: not the cached decomposition
+    assert ease.EASE({"l2": 3.0}).fit(other.tocsr()).solver == "direct inverse"
+    ease.EASE.expect_fits(train, 1)  # too few fits to pay for a decomposition: the cache is untouched
+    assert ease.EASE({"l2": 3.0}).fit(train).solver == "eigen (cached)"
+
+
+def test_ease_memory_estimate_is_float32():
+    from recsys_cli.models import ease
+
+    assert ease.estimate(10_000)["peak_bytes"] == 3 * 4 * 10_000**2
