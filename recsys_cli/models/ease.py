@@ -7,7 +7,7 @@ Two ways to get P:
 - direct: one inverse of G + l2 I (LAPACK, ~2 n^3 flops) — the cheapest for a single fit;
 - eigen: G = V diag(w) V^T once (~9 n^3 flops), then every l2 is P = S S^T with
   S = V diag(1 / sqrt(w + l2)): a column rescale and one product. Worth it only when many
-  l2 values are fitted on the same matrix — a tuning study. `expect_fits(train, n)` (called
+  l2 values are fitted on the same matrix — a tuning study (from EIGEN_BREAK_EVEN fits). `expect_fits(train, n)` (called
   by the tuner before its trials) decomposes when n reaches EIGEN_BREAK_EVEN, and the
   decomposition is kept in process, keyed by the matrix's fingerprint, for every later fit
   of that matrix (one matrix at a time: it is n^2 floats).
@@ -29,9 +29,9 @@ FLOAT_BYTES = 4
 # float32 n x n arrays alive at the peak: direct = the Gram/P buffer + LAPACK's LU copy and
 # right-hand side; eigen fit = V (cached) + S + P; decomposition = G/V + syevd's 2 n^2 workspace.
 DENSE_COPIES = 3
-# Fits of one matrix from which decomposing pays (benchmarks/ease_tuning.py: eigh costs
-# about as much as ten float32 inverses here, one l2 from it a fifth of an inverse).
-EIGEN_BREAK_EVEN = 12
+# Fits of one matrix from which decomposing pays. benchmarks/ease_tuning.py, 4,000 items:
+# 12 fits took 35.7 s through one decomposition against 27.4 s per direct (LAPACK) inverse.
+EIGEN_BREAK_EVEN = 2
 
 _decomposition: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # fingerprint -> (w, V), one entry
 _decomposition_lock = threading.Lock()
