@@ -236,6 +236,8 @@ def run_study(
     # Enqueued trials run alone first: on SQLite (no row locks) two threads could both pop
     # the same waiting trial.
     waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    if hasattr(cls, "expect_fits"):  # e.g. EASE: one Gram decomposition for all the trials' l2 values
+        cls.expect_fits(valid_train, target - finished())
     if waiting and finished() < target:
         run(min(waiting, target - finished()), budget, 1)
     left = None if budget is None else budget - (time.perf_counter() - started)

@@ -1,8 +1,22 @@
 """EASE (Steck 2019): closed-form item-item weights B = I - P diagMat(1 / diag(P)),
 P = (X^T X + l2 I)^-1, diagonal forced to zero. Dense items x items, so the catalogue must fit:
-the memory is checked before anything is allocated."""
+the memory is checked before anything is allocated.
+
+Everything is float32 and in place: the Gram matrix becomes P, P becomes the weights.
+Two ways to get P:
+- direct: one inverse of G + l2 I (LAPACK, ~2 n^3 flops) — the cheapest for a single fit;
+- eigen: G = V diag(w) V^T once (~9 n^3 flops), then every l2 is P = S S^T with
+  S = V diag(1 / sqrt(w + l2)): a column rescale and one product. Worth it only when many
+  l2 values are fitted on the same matrix — a tuning study (from EIGEN_BREAK_EVEN fits). `expect_fits(train, n)` (called
+  by the tuner before its trials) decomposes when n reaches EIGEN_BREAK_EVEN, and the
+  decomposition is kept in process, keyed by the matrix's fingerprint, for every later fit
+  of that matrix (one matrix at a time: it is n^2 floats).
+"""
 
 from __future__ import annotations
+
+import hashlib
+import threading
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,7 +25,16 @@ from recsys_cli.errors import InputError
 from recsys_cli.models.base import Recommender, similar_from_rows
 from recsys_cli.models.topk import in_batches, rows_per_batch
 
-DENSE_COPIES = 3  # the Gram matrix, its inverse and the float32 weights live at once
+FLOAT_BYTES = 4
+# float32 n x n arrays alive at the peak: direct = the Gram/P buffer + LAPACK's LU copy and
+# right-hand side; eigen fit = V (cached) + S + P; decomposition = G/V + syevd's 2 n^2 workspace.
+DENSE_COPIES = 3
+# Fits of one matrix from which decomposing pays. benchmarks/ease_tuning.py, 4,000 items:
+# 12 fits took 35.7 s through one decomposition against 27.4 s per direct (LAPACK) inverse.
+EIGEN_BREAK_EVEN = 2
+
+_decomposition: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # fingerprint -> (w, V), one entry
+_decomposition_lock = threading.Lock()
 
 
 class EASEParams(BaseModel):
@@ -32,16 +55,65 @@ def available_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
+def estimate(n_items: int) -> dict:
+    """What a fit of n_items costs, before anything is allocated."""
+    return {"n_items": n_items, "peak_bytes": DENSE_COPIES * FLOAT_BYTES * n_items * n_items,
+            "inverse_gflop": round(2 * n_items**3 / 1e9, 1), "decomposition_gflop": round(9 * n_items**3 / 1e9, 1)}
+
+
 def check_fits(n_items: int, available: int | None = None) -> None:
-    need = DENSE_COPIES * 8 * n_items * n_items
+    need = estimate(n_items)["peak_bytes"]
     available = available_memory_bytes() if available is None else available
     if need > 0.8 * available:
         raise InputError(
-            f"EASE needs about {need / 2**30:.1f} GiB for {n_items:,} items (items x items, dense) "
+            f"EASE needs about {need / 2**30:.1f} GiB for {n_items:,} items (items x items, dense float32) "
             f"and {available / 2**30:.1f} GiB is available. Shrink the catalogue when ingesting, e.g. "
             "`--min-item-interactions 20`, or `--debug-slice ITEM_PCT USER_PCT`, or drop EASE for "
             "this dataset"
         )
+
+
+def binary_fingerprint(train) -> str:
+    """Identity of the binarised matrix EASE sees: its shape and sparsity structure."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.asarray(train.shape, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(train.indptr).tobytes())
+    digest.update(np.ascontiguousarray(train.indices).tobytes())
+    return digest.hexdigest()
+
+
+def gram(train) -> np.ndarray:
+    """X^T X of the binarised train matrix, dense float32."""
+    binary = train.astype(np.float32, copy=True)
+    binary.data[:] = 1.0
+    binary.eliminate_zeros()
+    return (binary.T @ binary).toarray()
+
+
+def decompose(train) -> tuple[np.ndarray, np.ndarray]:
+    """(w, V) of X^T X, cached for this matrix (replacing any other)."""
+    import scipy.linalg
+
+    key = binary_fingerprint(train)
+    with _decomposition_lock:
+        if key not in _decomposition:
+            check_fits(train.shape[1])
+            _decomposition.clear()  # free the old n^2 before allocating the new one
+            w, v = scipy.linalg.eigh(gram(train), overwrite_a=True, driver="evd", check_finite=False)
+            _decomposition[key] = (np.maximum(w, 0.0).astype(np.float32), v)  # G is PSD; drop roundoff
+        return _decomposition[key]
+
+
+def _inverse_direct(train, l2: float) -> np.ndarray:
+    g = gram(train)
+    g[np.diag_indices_from(g)] += np.float32(l2)
+    return np.linalg.inv(g)
+
+
+def _inverse_from(decomposition, l2: float) -> np.ndarray:
+    w, v = decomposition
+    scaled = v * (1.0 / np.sqrt(w + np.float32(l2)))
+    return np.matmul(scaled, scaled.T, out=np.empty_like(scaled))
 
 
 class EASE(Recommender):
@@ -50,18 +122,25 @@ class EASE(Recommender):
     input_kind = "binary"
     tune_space = {"l2": {"low": 1.0, "high": 10_000.0, "log": True}}
 
+    @classmethod
+    def expect_fits(cls, train, n_fits: int) -> None:
+        """Told by the tuner that `n_fits` fits of this matrix follow: decompose once if it pays."""
+        if n_fits >= EIGEN_BREAK_EVEN:
+            decompose(train)
+
     def fit(self, train):
         self.n_items = train.shape[1]
         check_fits(self.n_items)
-        binary = (train > 0).astype(np.float64)
-        gram = (binary.T @ binary).toarray()
-        gram[np.diag_indices_from(gram)] += self.params.l2
-        inverse = np.linalg.inv(gram)
-        del gram
-        weights = inverse / (-np.diag(inverse))
-        weights[np.diag_indices_from(weights)] = 0.0
-        self.weights = weights.astype(np.float32)
+        cached = _decomposition.get(binary_fingerprint(train))
+        self.solver = "eigen (cached)" if cached is not None else "direct inverse"
+        inverse = _inverse_from(cached, self.params.l2) if cached is not None else _inverse_direct(train, self.params.l2)
+        inverse /= -np.diag(inverse).copy()  # column j divided by -P_jj: B = I - P / diag(P) off the diagonal
+        inverse[np.diag_indices_from(inverse)] = 0.0
+        self.weights = inverse
         return self
+
+    def report_details(self) -> dict:
+        return {"solver": self.solver, "estimate": estimate(self.n_items)}
 
     def score(self, users, history):
         return np.asarray((history > 0).astype(np.float32) @ self.weights)

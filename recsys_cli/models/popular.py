@@ -6,6 +6,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from recsys_cli.models.base import Recommender, item_popularity
+from recsys_cli.models.topk import ranked_unseen
 
 
 class Popular(Recommender):
@@ -18,6 +19,18 @@ class Popular(Recommender):
 
     def score(self, users, history):
         return np.broadcast_to(self.popularity, (len(users), self.n_items)).copy()
+
+    def recommend(self, users, history, k, filter_seen=True, fold_in=False):
+        """One ranking for everyone: each user's list is it with their seen items skipped."""
+        ranking = np.argsort(-self.popularity, kind="stable")  # ties by item index
+        step = 8192  # users per window mask: bounded by step x (k + the batch's longest history)
+        users = np.asarray(users)
+        parts = [ranked_unseen(ranking, self.popularity[ranking], history[users[s:s + step]], k, filter_seen)
+                 for s in range(0, len(users), step)]
+        if not parts:
+            k = min(k, self.n_items)
+            return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def state(self):
         return {"popularity": self.popularity}
@@ -38,6 +51,7 @@ class PersonalPopular(Popular):
     """
 
     Params = PersonalPopularParams
+    recommend = Recommender.recommend  # personal: scores differ per user
 
     def score(self, users, history):
         scores = super().score(users, history)

@@ -14,6 +14,7 @@ MODELS = {
     "item-knn": "recsys_cli.models.item_knn:ItemKNN",
     "als": "recsys_cli.models.als:ALS",
     "ials": "recsys_cli.models.als:IALS",
+    "ials-rendle": "recsys_cli.models.ials_rendle:IALSRendle",
     "bpr": "recsys_cli.models.bpr:BPR",
     "lmf": "recsys_cli.models.lmf:LMF",
     "ease": "recsys_cli.models.ease:EASE",

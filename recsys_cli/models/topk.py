@@ -48,3 +48,39 @@ def mask_seen(scores: np.ndarray, history) -> None:
     """Set the scores of the items in each row's history (a CSR batch) to -inf, in place."""
     rows = np.repeat(np.arange(history.shape[0]), np.diff(history.indptr))
     scores[rows, history.indices] = -np.inf
+
+
+def ranked_unseen(ranking: np.ndarray, ranking_scores: np.ndarray, history, k: int,
+                  filter_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of one list shared by every user (a non-personalised model), seen items skipped.
+
+    `ranking` is the whole catalogue best first (ties already broken by item index),
+    `ranking_scores` its scores. A user needs at most k + |history| entries of it, so the work
+    is a mask over that window per user: the cost of the seen-item filter, not of a dense
+    users x items score matrix. Users with fewer than k unseen items get the rest of the list
+    (seen items) scored -inf, as `mask_seen` + `topk` would.
+    """
+    n_users, n_items = history.shape[0], len(ranking)
+    k = min(k, n_items)
+    if not filter_seen or n_users == 0:
+        return (np.broadcast_to(ranking[:k], (n_users, k)).astype(np.int32),
+                np.broadcast_to(ranking_scores[:k], (n_users, k)).astype(np.float32))
+    counts = np.diff(history.indptr)
+    window = int(min(n_items, k + counts.max()))
+    rank_of = np.empty(n_items, dtype=np.int64)
+    rank_of[ranking] = np.arange(n_items)
+    seen_rank = rank_of[history.indices]
+    row_of = np.repeat(np.arange(n_users), counts)
+    inside = seen_rank < window
+    seen = np.zeros((n_users, window), dtype=bool)
+    seen[row_of[inside], seen_rank[inside]] = True
+    unseen_before = np.cumsum(~seen, axis=1)
+    # Unseen entries take positions 0, 1, ... in list order; seen ones follow all unseen ones
+    # (they only matter when the window is the whole catalogue).
+    position = np.where(seen, unseen_before[:, -1:] + np.cumsum(seen, axis=1) - 1, unseen_before - 1)
+    rows, columns = np.nonzero(position < k)
+    ids = np.empty((n_users, k), dtype=np.int32)
+    scores = np.empty((n_users, k), dtype=np.float32)
+    ids[rows, position[rows, columns]] = ranking[columns]
+    scores[rows, position[rows, columns]] = np.where(seen[rows, columns], -np.inf, ranking_scores[columns])
+    return ids, scores
