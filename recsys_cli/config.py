@@ -175,6 +175,7 @@ class CompareBlock(Strict):
     items: list[str] = Field(default_factory=list)
     item_names: list[str] = Field(default_factory=list)
     metric: Optional[str] = None
+    test: Literal["permutation", "t", "wilcoxon"] = "permutation"  # paired test of metric differences
 
 
 class Experiment(Strict):

@@ -243,6 +243,7 @@ class ExperimentRun:
         self.run = None
         self.latest = None
         self.summaries: dict[str, dict] = {}
+        self.best: dict[str, str | None] = {}  # metric@k -> significantly best model (None: no clear winner)
         self.intervals: dict[str, dict] = {}
         self.test_top_lists: dict[str, tuple] = {}  # model -> (ids, scores) from a fresh evaluation
 
@@ -539,7 +540,23 @@ class ExperimentRun:
     def _write_metrics(self, split: SplitData) -> None:
         from recsys_cli.report import metrics_frame, write_metrics
 
-        write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split))
+        self.best = self._significant_best()
+        write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split),
+                      best=self.best)
+
+    def _significant_best(self) -> dict:
+        """metric@k -> the model significantly better than every other on per-user test values."""
+        import polars as pl
+
+        from recsys_cli.evaluation.significance import significant_best_per_column
+        from recsys_cli.report import LOWER_IS_BETTER
+
+        columns = list(dict.fromkeys(key for summary in self.summaries.values() for key in summary))
+        per_user = {}
+        for name in self.summaries:
+            frame = pl.read_parquet(self.run.path / "per_user" / f"{name}.parquet").sort("user_idx")
+            per_user[name] = {c: frame[c].to_numpy() for c in columns if c in frame.columns}
+        return significant_best_per_column(per_user, columns, LOWER_IS_BETTER, seed=self.experiment.seed)
 
     def _export(self, models: dict, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp
@@ -578,7 +595,8 @@ class ExperimentRun:
     def _report(self, split: SplitData) -> None:
         from recsys_cli.report import metrics_frame, write_report
 
-        write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split), self.run.manifest)
+        write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split), self.run.manifest,
+                     best=self.best)
 
     def _compare(self) -> None:
         from recsys_cli.compare import compare_run
@@ -587,7 +605,8 @@ class ExperimentRun:
 
         def work(record):
             result = compare_run(self.run.path, block.models, k=block.k, anchors=block.anchors, item_ids=block.items,
-                                 item_names=block.item_names, seed=self.experiment.seed, metric=block.metric)
+                                 item_names=block.item_names, seed=self.experiment.seed, metric=block.metric,
+                                 test=block.test)
             record.update(path=result["path"])
 
         self._always("compare", work)
@@ -609,6 +628,7 @@ class ExperimentRun:
         return {
             "name": self.experiment.name, "run_id": self.run.path.name, "path": str(self.run.path),
             "status": self.run.manifest["status"], "metrics": self.summaries, "intervals_95": self.intervals,
+            "significantly_best": self.best,
             "tuning": self.tuning_summary(),
             "stages": {k: {"status": v.get("status"), "seconds": v.get("seconds"), "reused_from": v.get("reused_from")}
                        for k, v in self.run.manifest["stages"].items()},

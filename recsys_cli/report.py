@@ -23,12 +23,15 @@ def metrics_frame(summaries: dict[str, dict[str, float]]) -> pl.DataFrame:
     )
 
 
-def write_metrics(folder: Path, frame: pl.DataFrame, intervals: dict, protocol: dict) -> None:
+def write_metrics(folder: Path, frame: pl.DataFrame, intervals: dict, protocol: dict,
+                  best: dict[str, str | None] | None = None) -> None:
     write_atomic_csv(folder / "metrics.csv", frame)
     write_json(folder / "metrics.json", {
         "protocol": protocol,
         "models": {row["model"]: {k: v for k, v in row.items() if k != "model"} for row in frame.to_dicts()},
         "intervals_95": intervals,
+        "significantly_best": best or {},
+        "significantly_best_means": BOLD_MEANS.removeprefix("Bold: "),
     })
 
 
@@ -38,23 +41,17 @@ def write_atomic_csv(path: Path, frame: pl.DataFrame) -> None:
     write_atomically(path, lambda tmp: frame.write_csv(tmp))
 
 
-def best_per_column(frame: pl.DataFrame) -> dict[str, str]:
-    best = {}
-    for column in frame.columns[1:]:
-        values = frame[column]
-        if values.null_count() == len(values):
-            continue
-        pick = values.arg_min() if column.split("@")[0] in LOWER_IS_BETTER else values.arg_max()
-        best[column] = frame["model"][pick]
-    return best
+BOLD_MEANS = ("Bold: significantly best — a paired test of the mean against every other model, Holm-adjusted, "
+              "5% family level (metrics without per-user values, like coverage, are never bold).")
 
 
-def rich_tables(frame: pl.DataFrame, intervals: dict, title: str) -> list:
-    """One table per K (models x metrics), the best value per column in bold green, half the
-    95% bootstrap interval under each mean (the interval itself is in metrics.json)."""
+def rich_tables(frame: pl.DataFrame, intervals: dict, title: str, best: dict[str, str | None] | None = None) -> list:
+    """One table per K (models x metrics), the significantly best value per column (`best`:
+    column -> model or None) in bold green, half the 95% bootstrap interval under each mean
+    (the interval itself is in metrics.json)."""
     from rich.table import Table
 
-    best = best_per_column(frame)
+    best = best or {}
     by_k: dict[str, list[str]] = {}
     for column in frame.columns[1:]:
         by_k.setdefault(f"@{column.split('@')[1]}" if "@" in column else "rating prediction", []).append(column)
@@ -80,8 +77,9 @@ def rich_tables(frame: pl.DataFrame, intervals: dict, title: str) -> list:
     return tables
 
 
-def markdown_table(frame: pl.DataFrame) -> str:
-    best = best_per_column(frame)
+def markdown_table(frame: pl.DataFrame, best: dict[str, str | None] | None = None) -> str:
+    """Models x metrics; the significantly best value per column (`best`) in bold."""
+    best = best or {}
     header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
     lines = []
     for row in frame.to_dicts():
@@ -94,7 +92,8 @@ def markdown_table(frame: pl.DataFrame) -> str:
     return header + "\n".join(lines) + "\n"
 
 
-def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, manifest: dict, extra: str = "") -> None:
+def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, manifest: dict, extra: str = "",
+                 best: dict[str, str | None] | None = None) -> None:
     env = manifest.get("environment", {})
     for stage, entry in manifest.get("stages", {}).items():
         if entry.get("feature_importances"):
@@ -107,8 +106,8 @@ def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, m
     ]
     text = (
         f"# {name} — run {manifest.get('run_id')}\n\n"
-        f"## Metrics\n\n{markdown_table(frame)}\n"
-        "Best value per column in bold. Means over test users; 95% bootstrap intervals are in metrics.json.\n\n"
+        f"## Metrics\n\n{markdown_table(frame, best)}\n"
+        f"{BOLD_MEANS} Means over test users; 95% bootstrap intervals are in metrics.json.\n\n"
         f"## Protocol\n\n```\n{_yaml(protocol)}```\n\n"
         f"## Stages\n\n| stage | status | seconds |\n|---|---|---|\n" + "\n".join(timings) + "\n\n"
         f"## Environment\n\n```\n{_yaml(env)}```\n" + extra

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from recsys_cli import pipeline
-from recsys_cli.compare import choose_anchors, holm, list_agreement, paired_significance
+from recsys_cli.compare import choose_anchors, list_agreement, paired_significance
+from recsys_cli.evaluation.significance import holm
 
 from conftest import ML_LATEST_SMALL
 

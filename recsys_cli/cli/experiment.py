@@ -73,10 +73,12 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
     if quiet:
         return
     if summary["metrics"]:
-        from recsys_cli.report import metrics_frame, rich_tables
+        from recsys_cli.report import BOLD_MEANS, metrics_frame, rich_tables
 
-        for table in rich_tables(metrics_frame(summary["metrics"]), summary["intervals_95"], summary["name"]):
+        for table in rich_tables(metrics_frame(summary["metrics"]), summary["intervals_95"], summary["name"],
+                                 summary.get("significantly_best")):
             out_console.print(table)
+        out_console.print(f"[dim]{BOLD_MEANS}[/]")
     if summary.get("tuning"):
         _print_tuning(summary)
     out_console.print(f"[green]{summary['status']}:[/] {summary['path']}")

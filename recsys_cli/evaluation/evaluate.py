@@ -51,7 +51,8 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
     for start in range(0, len(users), USERS_PER_CHUNK):
         batch = users[start:start + USERS_PER_CHUNK]
         ids, scores = model.recommend(batch, history, depth, filter_seen=filter_seen, fold_in=fold_in)
-        values = per_user_metrics(ids, test[batch], history[batch], popularity, n_train_users, ks, per_metric_names)
+        values = per_user_metrics(ids, test[batch], history[batch], popularity, n_train_users, ks, per_metric_names,
+                                  valid=np.isfinite(scores))
         for key, value in values.items():
             columns.setdefault(key, []).append(value)
         all_ids.append(ids)
@@ -59,6 +60,7 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
         if progress is not None:
             progress(len(batch))
     top_ids = np.concatenate(all_ids) if all_ids else np.empty((0, depth), np.int32)
+    top_scores = np.concatenate(all_scores) if all_scores else np.empty((0, depth), np.float32)
     ordered = [f"{name}@{k}" for k in ks for name in names]  # the config's order, K by K
     per_user = pl.DataFrame({
         "user_idx": users,
@@ -70,9 +72,8 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
         if key in columns:
             summary[key] = float(per_user[key].mean())
         else:  # coverage: one value for the whole catalogue
-            summary[key] = coverage(top_ids, int(key.split("@")[1]), train.shape[1])
+            summary[key] = coverage(top_ids, int(key.split("@")[1]), train.shape[1], valid=np.isfinite(top_scores))
     intervals = {key: bootstrap_ci(per_user[key].to_numpy(), seed=seed) for key in columns} if bootstrap else {}
     if getattr(model, "predicts_ratings", False):
         summary.update(rating_errors(model, test))
-    return Evaluation(per_user, summary, intervals, users, top_ids,
-                      np.concatenate(all_scores) if all_scores else np.empty((0, depth), np.float32))
+    return Evaluation(per_user, summary, intervals, users, top_ids, top_scores)
