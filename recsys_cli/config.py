@@ -77,6 +77,7 @@ class SplitBlock(Strict):
     before: Optional[str] = None
     n: Optional[int] = Field(None, ge=1)
     fold_in: Optional[float] = Field(None, gt=0, lt=1)
+    ties: Optional[Literal["arbitrary", "all"]] = None  # leave-last-out: timestamp ties at the cut
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -91,7 +92,7 @@ class SplitBlock(Strict):
         return self
 
     def params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("test_users", "test_ratio", "before", "n", "fold_in")
+        return {k: getattr(self, k) for k in ("test_users", "test_ratio", "before", "n", "fold_in", "ties")
                 if getattr(self, k) is not None}
 
 

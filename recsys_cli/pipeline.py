@@ -118,6 +118,7 @@ def split(
             "params": {**splits.strategy_params(strategy), **params},
             "seed": seed,
             "validation": validation,
+            **splits.notes(cells, strategy, params),
             "dataset": {"path": str(dataset.path), "fingerprint": dataset.fingerprint},
             "fingerprint": key,
             "shape": list(cells.shape),
