@@ -245,6 +245,8 @@ class ExperimentRun:
         self.latest = None
         self.summaries: dict[str, dict] = {}
         self.best: dict[str, str | None] = {}  # metric@k -> significantly best model (None: no clear winner)
+        self.prefix = ""  # run-folder prefix of the split being trained and scored: "" or repeats/<r>/
+        self.repeats: dict = {}  # aggregate over repeated splits (split: {repeats/folds})
         self.intervals: dict[str, dict] = {}
         self.test_top_lists: dict[str, tuple] = {}  # model -> (ids, scores) from a fresh evaluation
 
@@ -345,6 +347,8 @@ class ExperimentRun:
         if until != "train":
             for entry in self.experiment.models:
                 self._evaluate(entry, models[entry.name], split)
+            if self.experiment.split.count > 1:
+                self._other_repeats(dataset_dir, split)
             self._write_metrics(split)
         if until == "report":
             self._export(models, split)
@@ -387,25 +391,62 @@ class ExperimentRun:
             work(entry)
         self.reporter.stage(stage, time.perf_counter() - started, skipped=entry.get("skipped", False))
 
-    def _split(self, dataset_dir: Path) -> SplitData:
+    def _split(self, dataset_dir: Path, repeat: int = 0) -> SplitData:
         from recsys_cli.atomic import fingerprint as fp
 
         block = self.experiment.split
         if block.path is not None:
             data = load_split(block.path)
         else:
-            params = block.params()
-            # Tuning needs a validation part: carve it even when the config does not ask.
-            validation = block.validation or any(e.tune_block() for e in self.experiment.models)
-            folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, block.seed, validation])[:8]}"
+            params, seed = block.repeat(repeat)
+            # Tuning needs a validation part: carve it even when the config does not ask
+            # (tuning uses the first split's alone).
+            validation = block.validation or (repeat == 0 and any(e.tune_block() for e in self.experiment.models))
+            folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, seed, validation])[:8]}"
 
             def work(entry):
-                result = split(dataset_dir, block.strategy, folder, params, seed=block.seed, validation=validation)
+                result = split(dataset_dir, block.strategy, folder, params, seed=seed, validation=validation)
                 entry.update(path=str(folder), skipped=result.skipped)
 
-            self._always("split", work)
+            self._always(f"{self.prefix}split", work)
             data = load_split(folder)
         return data
+
+    def _other_repeats(self, dataset_dir: Path, first: SplitData) -> None:
+        """`split: {repeats: R}` / `{folds: F}`: train and score every model on splits 1..R-1
+        too, under repeats/<r>/ (the first split keeps the run folder's usual places, so export,
+        compare and recommend work on it unchanged); then aggregate over all R."""
+        from recsys_cli.evaluation import repeats
+
+        block = self.experiment.split
+        per_repeat, first_summaries, splits = [dict(self.summaries)], self.summaries, [first]
+        try:
+            for index in range(1, block.count):
+                self.prefix = f"repeats/{index}/"
+                split_r = self._split(dataset_dir, index)
+                self.summaries = {}
+                for entry in self.experiment.models:
+                    self._evaluate(entry, self._train(entry, split_r), split_r)
+                per_repeat.append(dict(self.summaries))
+                splits.append(split_r)
+        finally:
+            self.prefix, self.summaries = "", first_summaries
+        values = repeats.per_repeat_values(per_repeat)
+        self.repeats = {
+            "count": block.count, "kind": "user folds" if block.folds else "repeats",
+            "how": (f"{block.folds} disjoint folds of the test-eligible users, seed {block.seed}" if block.folds else
+                    "independent draws; seeds spawned from the config's by numpy SeedSequence"),
+            "seeds": [s.info["seed"] for s in splits], "splits": [str(s.path) for s in splits],
+            "tuned_on": "the first split's validation part; its best parameters are used on every split",
+            "test_users": [len(s.test_users) for s in splits],
+            "models": repeats.aggregate(values), "paired": repeats.paired_over_repeats(values),
+        }
+        from recsys_cli.evaluation.significance import significant_best_per_column
+        from recsys_cli.report import LOWER_IS_BETTER
+
+        columns = list(dict.fromkeys(m for model in values.values() for m in model))
+        self.repeats["significantly_best"] = significant_best_per_column(
+            values, columns, LOWER_IS_BETTER, test=repeats.REPEAT_TEST)
 
     def _train_key(self, entry, split: SplitData) -> str:
         from recsys_cli.atomic import fingerprint as fp
@@ -463,7 +504,7 @@ class ExperimentRun:
         from recsys_cli.models.registry import model_class
 
         cls = model_class(entry.type)
-        folder = f"models/{entry.name}"
+        folder = f"{self.prefix}models/{entry.name}"
         holder = {}
 
         def work(record):
@@ -476,7 +517,7 @@ class ExperimentRun:
             record.update(type=entry.type, deterministic=cls.deterministic, params=model.params.model_dump())
             holder["model"] = model
 
-        self._timed(f"train/{entry.name}", self._train_key(entry, split), [folder], work)
+        self._timed(f"{self.prefix}train/{entry.name}", self._train_key(entry, split), [folder], work)
         return holder.get("model") or cls.load(self.run.path / folder)
 
     def _with_metadata(self, model):
@@ -504,10 +545,10 @@ class ExperimentRun:
 
         metrics = self.experiment.metrics
         key = fp([self._train_key(entry, split), self.config["metrics"], self._filter_seen(entry)])
-        path = f"per_user/{entry.name}.parquet"
+        path = f"{self.prefix}per_user/{entry.name}.parquet"
 
         export = self.experiment.export
-        keep = export.recommendations if export.users == "test" else 0
+        keep = export.recommendations if export.users == "test" and not self.prefix else 0  # export: first split
 
         def work(record):
             advance = self.reporter.progress(f"evaluate {entry.name}", len(split.test_users))
@@ -520,7 +561,7 @@ class ExperimentRun:
             if keep:  # the export of the same users' top-N needs no second pass
                 self.test_top_lists[entry.name] = (result.top_ids[:, :keep], result.top_scores[:, :keep])
 
-        record = self._timed(f"evaluate/{entry.name}", key, [path], work)
+        record = self._timed(f"{self.prefix}evaluate/{entry.name}", key, [path], work)
         self.summaries[entry.name] = record["summary"]
         self.intervals[entry.name] = {k: tuple(v) for k, v in record["intervals"].items()}
 
@@ -543,7 +584,7 @@ class ExperimentRun:
 
         self.best = self._significant_best()
         write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split),
-                      best=self.best)
+                      best=self.best, repeats=self.repeats)
 
     def _significant_best(self) -> dict:
         """metric@k -> the model significantly better than every other on per-user test values."""
@@ -596,8 +637,11 @@ class ExperimentRun:
     def _report(self, split: SplitData) -> None:
         from recsys_cli.report import metrics_frame, write_report
 
+        from recsys_cli.evaluation import repeats
+
+        extra = repeats.markdown(self.repeats, self.repeats["significantly_best"]) if self.repeats else ""
         write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split), self.run.manifest,
-                     best=self.best)
+                     best=self.best, extra=extra)
 
     def _compare(self) -> None:
         from recsys_cli.compare import compare_run
@@ -629,7 +673,7 @@ class ExperimentRun:
         return {
             "name": self.experiment.name, "run_id": self.run.path.name, "path": str(self.run.path),
             "status": self.run.manifest["status"], "metrics": self.summaries, "intervals_95": self.intervals,
-            "significantly_best": self.best,
+            "significantly_best": self.best, "repeats": self.repeats,
             "tuning": self.tuning_summary(),
             "stages": {k: {"status": v.get("status"), "seconds": v.get("seconds"), "reused_from": v.get("reused_from")}
                        for k, v in self.run.manifest["stages"].items()},

@@ -24,15 +24,55 @@ def metrics_frame(summaries: dict[str, dict[str, float]]) -> pl.DataFrame:
 
 
 def write_metrics(folder: Path, frame: pl.DataFrame, intervals: dict, protocol: dict,
-                  best: dict[str, str | None] | None = None) -> None:
-    write_atomic_csv(folder / "metrics.csv", frame)
+                  best: dict[str, str | None] | None = None, repeats: dict | None = None) -> None:
+    """metrics.csv / metrics.json: the first (or only) split's values; with repeated splits
+    also `<metric>_mean` / `<metric>_sd` columns over the repeats and a `repeats` block."""
+    write_atomic_csv(folder / "metrics.csv", frame if not repeats else _with_repeat_columns(frame, repeats))
     write_json(folder / "metrics.json", {
         "protocol": protocol,
         "models": {row["model"]: {k: v for k, v in row.items() if k != "model"} for row in frame.to_dicts()},
         "intervals_95": intervals,
         "significantly_best": best or {},
         "significantly_best_means": BOLD_MEANS.removeprefix("Bold: "),
+        **({"repeats": repeats} if repeats else {}),
     })
+
+
+def _with_repeat_columns(frame: pl.DataFrame, repeats: dict) -> pl.DataFrame:
+    stats = repeats["models"]
+    extra = {}
+    for metric in frame.columns[1:]:
+        for what in ("mean", "sd"):
+            extra[f"{metric}_{what}"] = [stats.get(m, {}).get(metric, {}).get(what) for m in frame["model"]]
+    return frame.with_columns(*(pl.Series(name, values, dtype=pl.Float64) for name, values in extra.items()))
+
+
+def repeats_tables(repeats: dict, title: str) -> list:
+    """Rich tables (one per K) of means ± sd over repeated splits, the significantly best in
+    bold green."""
+    from rich.table import Table
+
+    stats, best = repeats["models"], repeats["significantly_best"]
+    by_k: dict[str, list[str]] = {}
+    for metric in dict.fromkeys(m for model in stats.values() for m in model):
+        by_k.setdefault(f"@{metric.split('@')[1]}" if "@" in metric else "rating prediction", []).append(metric)
+    tables = []
+    for k, metrics in by_k.items():
+        table = Table(title=f"{title} — {k}, mean ± sd over {repeats['count']} {repeats['kind']}", title_justify="left")
+        table.add_column("model", style="bold")
+        for metric in metrics:
+            table.add_column(metric.split("@")[0], justify="right")
+        for model, values in stats.items():
+            cells = []
+            for metric in metrics:
+                entry = values.get(metric)
+                text = "" if entry is None else f"{entry['mean']:.4f}"
+                if best.get(metric) == model and entry:
+                    text = f"[bold green]{text}[/]"
+                cells.append(text + (f"\n[dim]±{entry['sd']:.4f}[/]" if entry else ""))
+            table.add_row(model, *cells)
+        tables.append(table)
+    return tables
 
 
 def write_atomic_csv(path: Path, frame: pl.DataFrame) -> None:

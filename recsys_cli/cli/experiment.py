@@ -79,6 +79,13 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
                                  summary.get("significantly_best")):
             out_console.print(table)
         out_console.print(f"[dim]{BOLD_MEANS}[/]")
+    if summary.get("repeats"):
+        from recsys_cli.report import repeats_tables
+
+        for table in repeats_tables(summary["repeats"], summary["name"]):
+            out_console.print(table)
+        out_console.print("[dim]Bold: significantly best over the repeats (paired t-test against every other model, "
+                          "Holm-adjusted, 5%); per-repeat values and paired comparisons in metrics.json, report.md.[/]")
     if summary.get("tuning"):
         _print_tuning(summary)
     out_console.print(f"[green]{summary['status']}:[/] {summary['path']}")

@@ -85,10 +85,20 @@ def _user_counts(cells: Cells) -> np.ndarray:
     return np.bincount(cells.users, minlength=cells.shape[0])
 
 
-def _choose_users(cells: Cells, rng, share: float, eligible: np.ndarray) -> np.ndarray:
-    """A seeded `share` of all users with interactions, drawn among the eligible ones."""
-    active = np.count_nonzero(_user_counts(cells))
+def _choose_users(cells: Cells, rng, share: float, eligible: np.ndarray, folds: int | None = None,
+                  fold: int = 0) -> np.ndarray:
+    """A seeded `share` of all users with interactions, drawn among the eligible ones; or,
+    with `folds`, fold number `fold` of a seeded partition of the eligible users into `folds`
+    near-equal parts (the same seed gives the same partition, so the folds are disjoint)."""
     candidates = np.flatnonzero(eligible)
+    if folds is not None:
+        if folds < 2 or not 0 <= fold < folds:
+            raise InputError(f"folds must be >= 2 and fold in [0, folds), got folds={folds}, fold={fold}")
+        if len(candidates) < folds:
+            raise InputError(f"{folds} user folds need at least {folds} users with 2+ interactions; "
+                             f"the dataset has {len(candidates)}")
+        return np.sort(np.array_split(rng.permutation(candidates), folds)[fold])
+    active = np.count_nonzero(_user_counts(cells))
     wanted = min(len(candidates), int(round(share * active)))
     return np.sort(rng.choice(candidates, size=wanted, replace=False))
 
@@ -103,11 +113,12 @@ def _rank_within_user(cells: Cells, keys: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def leave_one_random(cells: Cells, rng, test_users: float = 0.2) -> np.ndarray:
-    """Seeds 000/001: a share of users each lose one random interaction to test."""
+def leave_one_random(cells: Cells, rng, test_users: float = 0.2, folds: int | None = None, fold: int = 0) -> np.ndarray:
+    """Seeds 000/001: a share of users (or user fold `fold` of `folds`) each lose one random
+    interaction to test."""
     _check_share("test_users", test_users, inclusive=True)
     chosen = np.zeros(cells.shape[0], dtype=bool)
-    chosen[_choose_users(cells, rng, test_users, _user_counts(cells) >= 2)] = True
+    chosen[_choose_users(cells, rng, test_users, _user_counts(cells) >= 2, folds, fold)] = True
     ranks = _rank_within_user(cells, rng.random(len(cells.users)))
     labels = np.zeros(len(cells.users), dtype=np.int8)
     labels[chosen[cells.users] & (ranks == 0)] = TEST
@@ -190,15 +201,16 @@ def tie_counts(cells: Cells, n: int = 1) -> dict[str, int]:
     return {"users_with_ties_at_cut": int(np.count_nonzero(tied)), "cells_at_tied_cuts": int(np.count_nonzero(at_cut))}
 
 
-def user_holdout(cells: Cells, rng, test_users: float = 0.2, fold_in: float = 0.8) -> np.ndarray:
-    """Strong generalisation (Liang et al. 2018): held-out users are absent from train; a
-    `fold_in` share of each one's interactions is the input at recommendation time, the rest
-    the target."""
+def user_holdout(cells: Cells, rng, test_users: float = 0.2, fold_in: float = 0.8, folds: int | None = None,
+                 fold: int = 0) -> np.ndarray:
+    """Strong generalisation (Liang et al. 2018): held-out users (a share, or user fold `fold`
+    of `folds`) are absent from train; a `fold_in` share of each one's interactions is the
+    input at recommendation time, the rest the target."""
     _check_share("test_users", test_users)
     _check_share("fold_in", fold_in)
     counts = _user_counts(cells)
     chosen = np.zeros(cells.shape[0], dtype=bool)
-    chosen[_choose_users(cells, rng, test_users, counts >= 2)] = True
+    chosen[_choose_users(cells, rng, test_users, counts >= 2, folds, fold)] = True
     ranks = _rank_within_user(cells, rng.random(len(cells.users)))
     # At least one target and one input interaction per held-out user.
     targets = np.clip(counts - np.round(fold_in * counts).astype(np.int64), 1, np.maximum(counts - 1, 1))
@@ -216,6 +228,7 @@ STRATEGIES: dict[str, Callable[..., np.ndarray]] = {
     "user-holdout": user_holdout,
 }
 TIME_STRATEGIES = {"temporal", "leave-last-out"}
+FOLD_STRATEGIES = {"leave-one-random", "user-holdout"}  # user folds: `split: {folds: F}`
 
 
 def strategy_params(name: str) -> dict[str, object]:
