@@ -208,7 +208,9 @@ def test_split_cli_reports_bad_input_with_exit_2(cli, demo, tmp_path):
 
 
 def test_strategy_registry_lists_parameters():
-    assert splits.strategy_params("user-holdout") == {"test_users": 0.2, "fold_in": 0.8}
+    # folds/fold are set by `split: {folds: F}`, one split per fold
+    assert splits.strategy_params("user-holdout") == {"test_users": 0.2, "fold_in": 0.8, "folds": None, "fold": 0}
+    assert splits.strategy_params("leave-last-out") == {"n": 1, "ties": "arbitrary"}
 
 
 def test_leave_last_out_ties_by_hand():
