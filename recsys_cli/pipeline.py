@@ -417,9 +417,11 @@ class ExperimentRun:
         too, under repeats/<r>/ (the first split keeps the run folder's usual places, so export,
         compare and recommend work on it unchanged); then aggregate over all R."""
         from recsys_cli.evaluation import repeats
+        from recsys_cli.report import LOWER_IS_BETTER
 
         block = self.experiment.split
-        per_repeat, first_summaries, splits = [dict(self.summaries)], self.summaries, [first]
+        per_repeat, splits = [dict(self.summaries)], [first]
+        first_summaries, first_intervals = self.summaries, dict(self.intervals)
         try:
             for index in range(1, block.count):
                 self.prefix = f"repeats/{index}/"
@@ -430,23 +432,10 @@ class ExperimentRun:
                 per_repeat.append(dict(self.summaries))
                 splits.append(split_r)
         finally:
-            self.prefix, self.summaries = "", first_summaries
-        values = repeats.per_repeat_values(per_repeat)
-        self.repeats = {
-            "count": block.count, "kind": "user folds" if block.folds else "repeats",
-            "how": (f"{block.folds} disjoint folds of the test-eligible users, seed {block.seed}" if block.folds else
-                    "independent draws; seeds spawned from the config's by numpy SeedSequence"),
-            "seeds": [s.info["seed"] for s in splits], "splits": [str(s.path) for s in splits],
-            "tuned_on": "the first split's validation part; its best parameters are used on every split",
-            "test_users": [len(s.test_users) for s in splits],
-            "models": repeats.aggregate(values), "paired": repeats.paired_over_repeats(values),
-        }
-        from recsys_cli.evaluation.significance import significant_best_per_column
-        from recsys_cli.report import LOWER_IS_BETTER
-
-        columns = list(dict.fromkeys(m for model in values.values() for m in model))
-        self.repeats["significantly_best"] = significant_best_per_column(
-            values, columns, LOWER_IS_BETTER, test=repeats.REPEAT_TEST)
+            self.prefix, self.summaries, self.intervals = "", first_summaries, first_intervals
+        self.repeats = repeats.summarise(per_repeat, [s.info["seed"] for s in splits], [str(s.path) for s in splits],
+                                         [len(s.test_users) for s in splits], folds=block.folds, seed=block.seed,
+                                         lower_is_better=LOWER_IS_BETTER)
 
     def _train_key(self, entry, split: SplitData) -> str:
         from recsys_cli.atomic import fingerprint as fp
@@ -598,7 +587,9 @@ class ExperimentRun:
         for name in self.summaries:
             frame = pl.read_parquet(self.run.path / "per_user" / f"{name}.parquet").sort("user_idx")
             per_user[name] = {c: frame[c].to_numpy() for c in columns if c in frame.columns}
-        return significant_best_per_column(per_user, columns, LOWER_IS_BETTER, seed=self.experiment.seed)
+        # The t-test: O(users) per comparison, over every column and model (compare's
+        # permutation test costs resamples x users per pair).
+        return significant_best_per_column(per_user, columns, LOWER_IS_BETTER, test="t")
 
     def _export(self, models: dict, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp

@@ -81,8 +81,8 @@ def write_atomic_csv(path: Path, frame: pl.DataFrame) -> None:
     write_atomically(path, lambda tmp: frame.write_csv(tmp))
 
 
-BOLD_MEANS = ("Bold: significantly best — a paired test of the mean against every other model, Holm-adjusted, "
-              "5% family level (metrics without per-user values, like coverage, are never bold).")
+BOLD_MEANS = ("Bold: significantly best — a paired t-test of the mean per-user difference against every other "
+              "model, Holm-adjusted, 5% family level (metrics without per-user values, like coverage, are never bold).")
 
 
 def rich_tables(frame: pl.DataFrame, intervals: dict, title: str, best: dict[str, str | None] | None = None) -> list:

@@ -80,6 +80,8 @@ def test_a_run_with_repeats_reports_every_split(project, extra):
     ease = repeats["models"]["ease"]["mrr@100"]
     assert ease["values"][0] == pytest.approx(metrics["models"]["ease"]["mrr@100"])  # the first split
     assert ease["mean"] == pytest.approx(np.mean(ease["values"]))
+    low, high = metrics["intervals_95"]["ease"]["mrr@100"]  # the first split's interval, not the last repeat's
+    assert low <= metrics["models"]["ease"]["mrr@100"] <= high
     assert (run / "repeats" / "1" / "per_user" / "ease.parquet").exists()
     assert {r["model_a"] for r in repeats["paired"]} == {"pop"}
     csv = pl.read_csv(run / "metrics.csv")

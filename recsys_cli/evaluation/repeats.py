@@ -80,6 +80,24 @@ def paired_over_repeats(values: dict[str, dict[str, np.ndarray]], alpha: float =
     return rows
 
 
+def summarise(per_repeat: list[dict[str, dict[str, float]]], seeds: list[int], paths: list[str],
+              test_users: list[int], folds: int | None, seed: int, lower_is_better: set[str]) -> dict:
+    """metrics.json's `repeats` block from the per-repeat summaries ([repeat][model][metric])."""
+    from recsys_cli.evaluation.significance import significant_best_per_column
+
+    values = per_repeat_values(per_repeat)
+    columns = list(dict.fromkeys(m for model in values.values() for m in model))
+    return {
+        "count": len(per_repeat), "kind": "user folds" if folds else "repeats",
+        "how": (f"{folds} disjoint folds of the test-eligible users, seed {seed}" if folds else
+                "independent draws; seeds spawned from the config's by numpy SeedSequence"),
+        "seeds": seeds, "splits": paths, "test_users": test_users,
+        "tuned_on": "the first split's validation part; its best parameters are used on every split",
+        "models": aggregate(values), "paired": paired_over_repeats(values),
+        "significantly_best": significant_best_per_column(values, columns, lower_is_better, test=REPEAT_TEST),
+    }
+
+
 def markdown(summary: dict, best: dict[str, str | None]) -> str:
     """report.md section: mean ± sd per model and metric (bold: significantly best over the
     repeats), the per-repeat values and the paired comparisons."""
