@@ -72,7 +72,25 @@ def repeats_tables(repeats: dict, title: str) -> list:
                 cells.append(text + (f"\n[dim]±{entry['sd']:.4f}[/]" if entry else ""))
             table.add_row(model, *cells)
         tables.append(table)
-    return tables
+    return tables + [_paired_repeats_table(repeats)]
+
+
+def _paired_repeats_table(repeats: dict):
+    """Paired comparison over the repeats of every model pair on the headline metric (the
+    first metric at the largest K)."""
+    from rich.table import Table
+
+    metrics = list(dict.fromkeys(row["metric"] for row in repeats["paired"]))
+    ks = [int(m.split("@")[1]) for m in metrics if "@" in m]
+    headline = next((m for m in metrics if ks and m.endswith(f"@{max(ks)}")), metrics[0] if metrics else "")
+    table = Table(title=f"paired over {repeats['count']} {repeats['kind']}: {headline} (t-test, Holm-adjusted)",
+                  title_justify="left")
+    for column in ("a", "b", "a - b", "sd", "a wins", "p Holm", "verdict"):
+        table.add_column(column, justify="right" if column not in ("a", "b", "verdict") else "left")
+    for row in (r for r in repeats["paired"] if r["metric"] == headline):
+        table.add_row(row["model_a"], row["model_b"], f"{row['difference']:+.4f}", f"{row['difference_sd']:.4f}",
+                      f"{row['a_wins']}/{row['repeats']}", f"{row['p_holm']:.4f}", row["verdict"])
+    return table
 
 
 def write_atomic_csv(path: Path, frame: pl.DataFrame) -> None:

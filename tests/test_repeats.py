@@ -11,7 +11,8 @@ from recsys_cli import pipeline
 from recsys_cli.config import parse_experiment
 from recsys_cli.data.splits import TEST, Cells, assign
 from recsys_cli.errors import InputError
-from recsys_cli.evaluation.repeats import aggregate, paired_over_repeats, per_repeat_values, seeds_for_repeats
+from recsys_cli.evaluation.repeats import (
+    aggregate, best_from_pairs, paired_over_repeats, per_repeat_values, seeds_for_repeats)
 
 from conftest import dense
 
@@ -37,6 +38,17 @@ def test_aggregate_and_paired_comparison_by_hand():
     assert rows[("a", "b")]["p_value"] == 0.0 and rows[("a", "b")]["verdict"] == "a better"
     assert rows[("a", "b")]["a_wins"] == 3
     assert rows[("a", "c")]["verdict"] == "not significant"  # differences 0, -1, +1
+    lower = {(r["model_a"], r["model_b"]): r for r in paired_over_repeats(values, lower_is_better={"mrr"})}
+    assert lower[("a", "b")]["verdict"] == "b better"
+    assert best_from_pairs(values, paired_over_repeats(values), set()) == {"mrr@10": None}  # c ties a
+
+
+def test_bold_over_repeats_agrees_with_the_paired_table():
+    values = {"a": {"m@1": np.array([3.0, 4.0, 5.0, 6.0])}, "b": {"m@1": np.array([1.0, 2.0, 3.0, 4.0])},
+              "c": {"m@1": np.array([0.0, 1.1, 1.9, 3.2])}}
+    paired = paired_over_repeats(values)
+    assert best_from_pairs(values, paired, set()) == {"m@1": "a"}
+    assert best_from_pairs(values, paired_over_repeats(values, lower_is_better={"m"}), {"m"}) == {"m@1": "c"}
 
 
 def test_user_folds_partition_the_eligible_users():

@@ -75,7 +75,8 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
     if summary["metrics"]:
         from recsys_cli.report import BOLD_MEANS, metrics_frame, rich_tables
 
-        for table in rich_tables(metrics_frame(summary["metrics"]), summary["intervals_95"], summary["name"],
+        title = summary["name"] + (", first split" if summary.get("repeats") else "")
+        for table in rich_tables(metrics_frame(summary["metrics"]), summary["intervals_95"], title,
                                  summary.get("significantly_best")):
             out_console.print(table)
         out_console.print(f"[dim]{BOLD_MEANS}[/]")
@@ -85,7 +86,7 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
         for table in repeats_tables(summary["repeats"], summary["name"]):
             out_console.print(table)
         out_console.print("[dim]Bold: significantly best over the repeats (paired t-test against every other model, "
-                          "Holm-adjusted, 5%); per-repeat values and paired comparisons in metrics.json, report.md.[/]")
+                          "Holm-adjusted, 5%); per-repeat values and every metric's paired comparisons in metrics.json, report.md.[/]")
     if summary.get("tuning"):
         _print_tuning(summary)
     out_console.print(f"[green]{summary['status']}:[/] {summary['path']}")

@@ -19,8 +19,6 @@ import numpy as np
 
 from recsys_cli.evaluation.significance import ALPHA, holm, paired_t_pvalue
 
-REPEAT_TEST = "t"
-
 
 def seeds_for_repeats(seed: int, repeats: int) -> list[int]:
     """Split seeds of independent draws: the config's seed for the first (so `repeats: 1` is
@@ -58,9 +56,11 @@ def aggregate(values: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, d
             for model, metrics in values.items()}
 
 
-def paired_over_repeats(values: dict[str, dict[str, np.ndarray]], alpha: float = ALPHA) -> list[dict]:
+def paired_over_repeats(values: dict[str, dict[str, np.ndarray]], alpha: float = ALPHA,
+                        lower_is_better: set[str] = frozenset()) -> list[dict]:
     """Per metric and model pair: mean and sd of the per-repeat difference a - b, the paired
-    t-test p-value, Holm-adjusted over the pairs of that metric, and a verdict."""
+    t-test p-value, Holm-adjusted over the pairs of that metric, and a verdict (for metrics
+    in `lower_is_better` the smaller value wins)."""
     rows = []
     models = list(values)
     metrics = [m for m in values[models[0]] if all(m in values[x] for x in models)] if models else []
@@ -74,7 +74,8 @@ def paired_over_repeats(values: dict[str, dict[str, np.ndarray]], alpha: float =
         if not block:
             continue
         for row, adjusted in zip(block, holm(np.array([r["p_value"] for r in block]))):
-            winner = row["model_a"] if row["difference"] > 0 else row["model_b"]
+            a_ahead = row["difference"] < 0 if metric.split("@")[0] in lower_is_better else row["difference"] > 0
+            winner = row["model_a"] if a_ahead else row["model_b"]
             row.update(p_holm=float(adjusted), verdict=f"{winner} better" if adjusted < alpha else "not significant")
         rows += block
     return rows
@@ -83,19 +84,30 @@ def paired_over_repeats(values: dict[str, dict[str, np.ndarray]], alpha: float =
 def summarise(per_repeat: list[dict[str, dict[str, float]]], seeds: list[int], paths: list[str],
               test_users: list[int], folds: int | None, seed: int, lower_is_better: set[str]) -> dict:
     """metrics.json's `repeats` block from the per-repeat summaries ([repeat][model][metric])."""
-    from recsys_cli.evaluation.significance import significant_best_per_column
-
     values = per_repeat_values(per_repeat)
-    columns = list(dict.fromkeys(m for model in values.values() for m in model))
+    paired = paired_over_repeats(values, lower_is_better=lower_is_better)
     return {
         "count": len(per_repeat), "kind": "user folds" if folds else "repeats",
         "how": (f"{folds} disjoint folds of the test-eligible users, seed {seed}" if folds else
                 "independent draws; seeds spawned from the config's by numpy SeedSequence"),
         "seeds": seeds, "splits": paths, "test_users": test_users,
         "tuned_on": "the first split's validation part; its best parameters are used on every split",
-        "models": aggregate(values), "paired": paired_over_repeats(values),
-        "significantly_best": significant_best_per_column(values, columns, lower_is_better, test=REPEAT_TEST),
+        "models": aggregate(values), "paired": paired,
+        "significantly_best": best_from_pairs(values, paired, lower_is_better),
     }
+
+
+def best_from_pairs(values: dict[str, dict[str, np.ndarray]], paired: list[dict], lower_is_better: set[str]) -> dict:
+    """metric -> the model with the best mean if the paired table (Holm over all pairs of that
+    metric) calls it better than every other model, else None — so the bold agrees with the
+    table printed next to it."""
+    out = {}
+    for metric in dict.fromkeys(r["metric"] for r in paired):
+        means = {model: float(v[metric].mean()) for model, v in values.items()}
+        best = (min if metric.split("@")[0] in lower_is_better else max)(means, key=means.get)
+        rows = [r for r in paired if r["metric"] == metric and best in (r["model_a"], r["model_b"])]
+        out[metric] = best if all(r["verdict"] == f"{best} better" for r in rows) else None
+    return out
 
 
 def markdown(summary: dict, best: dict[str, str | None]) -> str:
