@@ -9,6 +9,7 @@ split's validation part (few trials and a time budget each, so the whole script 
 ten minutes on two cores) and their best parameters are used on every split.
 
 Usage: python benchmarks/seed_protocol_repeats.py [--repeats 5] [--trials 12] [--seconds 60]
+       [--models popular,item-knn,rp3beta,ials,bpr,ease]
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ MODELS = [
 METRICS = ["mrr@100", "ndcg@100", "recall@100"]
 
 
-def experiment(name: str, data: Path, repeats: int, tune: dict | None) -> Path:
+def experiment(name: str, data: Path, repeats: int, tune: dict | None, chosen: list[str]) -> Path:
     config = BENCH / f"{name}.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
-    models = [dict(m, **({"tune": tune} if tune and m["type"] != "popular" else {})) for m in MODELS]
+    models = [dict(m, **({"tune": tune} if tune and m["type"] != "popular" else {})) for m in MODELS if m["name"] in chosen]
     config.write_text(yaml.safe_dump({
         "name": name,
         "dataset": {"format": "movielens", "path": str(data), "min_rating": 4, "out": str(BENCH / "ml-latest-small")},
@@ -80,6 +81,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--trials", type=int, default=12, help="trials per tuned model")
     parser.add_argument("--seconds", type=float, default=60, help="tuning time budget per model")
+    parser.add_argument("--models", default=",".join(m["name"] for m in MODELS))
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "ml-latest-small")
     args = parser.parse_args()
     runs = BENCH / "runs"
@@ -90,7 +92,7 @@ def main() -> None:
                          {"trials": args.trials, "timeout": args.seconds})):
         name = "seed-repeats-tuned" if tune else "seed-repeats-default"
         started = time.perf_counter()
-        summary = pipeline.run_experiment(experiment(name, args.data, args.repeats, tune), runs)
+        summary = pipeline.run_experiment(experiment(name, args.data, args.repeats, tune, args.models.split(",")), runs)
         table(title, summary, time.perf_counter() - started)
 
 
