@@ -7,10 +7,10 @@ of the two depth-d prefixes for every d at once. From it:
 - Jaccard@k = X_k / (2k - X_k),
 - RBO (Webber, Moffat & Zobel 2010), extrapolated for equal-length lists:
   RBO_ext = X_k/k * p^k + (1 - p)/p * sum_d X_d/d * p^d, with persistence p = 0.9.
-Metric differences use paired tests on per-user test values: Wilcoxon signed-rank (Holm-
-corrected across model pairs) and a paired bootstrap interval of the mean difference; a pair
-is called different only when both agree (a rank test can reject while the mean difference's
-interval still covers zero).
+Metric differences use paired tests of the mean difference on per-user test values (a
+sign-flip permutation test by default, a paired t-test, or Wilcoxon on request; see
+evaluation/significance.py), Holm-adjusted across model pairs, with paired bootstrap
+intervals at the Bonferroni level of the same family.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.errors import InputError
+from recsys_cli.evaluation.significance import ALPHA, holm, paired_pvalue, test_label
 
 RBO_PERSISTENCE = 0.9
 STRATA = ("head", "torso", "tail")
@@ -71,46 +72,30 @@ def choose_anchors(popularity: np.ndarray, n: int, seed: int, top: int = 5) -> t
     return items, names
 
 
-def holm(pvalues: np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values."""
-    m = len(pvalues)
-    order = np.argsort(pvalues)
-    adjusted = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * pvalues[order]))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
-
-
 def paired_significance(per_user: dict[str, np.ndarray], metric: str, resamples: int = 2000, seed: int = 0,
-                        alpha: float = 0.05) -> pl.DataFrame:
-    """For each model pair: mean difference (a - b), its paired 95% bootstrap interval, the
-    Wilcoxon signed-rank p-value and the Holm-adjusted one, and a plain verdict."""
-    from scipy.stats import wilcoxon
-
+                        alpha: float = ALPHA, test: str = "permutation") -> pl.DataFrame:
+    """For each model pair: mean difference (a - b), its paired bootstrap interval at the
+    Bonferroni level 1 - alpha / pairs (simultaneous over the family), the `test` p-value and
+    the Holm-adjusted one, and a plain verdict decided by the adjusted p-value."""
     from recsys_cli.evaluation.statistics import bootstrap_ci
 
+    pairs = list(combinations(per_user, 2))
+    level = 1 - alpha / max(len(pairs), 1)
     rows = []
-    for a, b in combinations(per_user, 2):
-        diff = per_user[a] - per_user[b]
-        if np.allclose(diff, 0):
-            p = 1.0
-        else:
-            p = float(wilcoxon(per_user[a], per_user[b], zero_method="zsplit").pvalue)
-        low, high = bootstrap_ci(diff, resamples=resamples, seed=seed)
-        rows.append({"model_a": a, "model_b": b, "metric": metric, "mean_a": float(per_user[a].mean()),
-                     "mean_b": float(per_user[b].mean()), "difference": float(diff.mean()),
-                     "ci_low": low, "ci_high": high, "p_wilcoxon": p})
+    for a, b in pairs:
+        diff = per_user[a].astype(np.float64) - per_user[b]
+        low, high = bootstrap_ci(diff, resamples=resamples, level=level, seed=seed)
+        rows.append({"model_a": a, "model_b": b, "metric": metric, "mean_a": float(per_user[a].mean(dtype=np.float64)),
+                     "mean_b": float(per_user[b].mean(dtype=np.float64)), "difference": float(diff.mean()),
+                     "ci_low": low, "ci_high": high, "ci_level": level, "test": test,
+                     "p_value": paired_pvalue(diff, test, seed)})
     frame = pl.DataFrame(rows)
     if frame.height == 0:
         return frame
-    frame = frame.with_columns(pl.Series("p_holm", holm(frame["p_wilcoxon"].to_numpy())))
-    # Significant only when the rank test and the interval of the mean difference agree.
-    rank_test = pl.col("p_holm") < alpha
-    interval = (pl.col("ci_low") > 0) | (pl.col("ci_high") < 0)
+    frame = frame.with_columns(pl.Series("p_holm", holm(frame["p_value"].to_numpy())))
     winner = pl.when(pl.col("difference") > 0).then(pl.col("model_a")).otherwise(pl.col("model_b"))
     return frame.with_columns(
-        pl.when(rank_test & interval).then(pl.format("{} better", winner))
-        .when(rank_test | interval).then(pl.lit("unclear: the tests disagree"))
+        pl.when(pl.col("p_holm") < alpha).then(pl.format("{} better", winner))
         .otherwise(pl.lit("not significant"))
         .alias("verdict")
     )
@@ -196,9 +181,10 @@ def resolve_anchor_items(items: pl.DataFrame, ids: list[str], names: list[str]) 
 
 def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anchors: int = 1000,
                 item_ids: list[str] | None = None, item_names: list[str] | None = None, seed: int | None = None,
-                metric: str | None = None) -> dict:
+                metric: str | None = None, test: str = "permutation") -> dict:
     """Everything `recsys compare` computes; writes RUN_DIR/compare/ and appends to report.md.
-    `seed` (anchor sample, bootstrap) defaults to the compare seed the run's own seed spawns."""
+    `seed` (anchor sample, bootstrap, permutations) defaults to the compare seed the run's own
+    seed spawns."""
     from recsys_cli.atomic import write_json, write_parquet
     from recsys_cli.data.dataset import Dataset
     from recsys_cli.models.base import item_popularity
@@ -277,7 +263,7 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
             if metric in frame.columns:
                 per_user[name] = frame.sort("user_idx")[metric].to_numpy()
     if len(per_user) >= 2:
-        significance = paired_significance(per_user, metric, seed=seed)
+        significance = paired_significance(per_user, metric, seed=seed, test=test)
         write_parquet(out / "significance.parquet", significance)
         result["significance"] = significance.to_dicts()
 
@@ -316,7 +302,11 @@ def _append_report(run_path: Path, result: dict, markdown_frame) -> None:
     if "recommendation_agreement" in result:
         text += f"### Recommendation agreement (@{result['k']})\n\n" + markdown_frame(pl.DataFrame(result["recommendation_agreement"])) + "\n"
     if "significance" in result:
-        text += "### Significance (paired Wilcoxon, Holm-corrected)\n\n" + markdown_frame(pl.DataFrame(result["significance"])) + "\n"
+        first = result["significance"][0]
+        text += (f"### Significance of {first['metric']} differences\n\n{test_label(first['test'])}, Holm-adjusted over "
+                 f"the {len(result['significance'])} pairs; intervals: paired bootstrap at level {first['ci_level']:.4f} "
+                 "(Bonferroni, simultaneous over the pairs at 95%).\n\n"
+                 + markdown_frame(pl.DataFrame(result["significance"])) + "\n")
     if "side_by_side" in result:
         text += "### Side by side\n\n" + markdown_frame(pl.DataFrame(result["side_by_side"])) + "\n"
     write_text(report, text)

@@ -103,11 +103,22 @@ class SplitBlock(Strict):
     before: Optional[str] = None
     n: Optional[int] = Field(None, ge=1)
     fold_in: Optional[float] = Field(None, gt=0, lt=1)
+    ties: Optional[Literal["arbitrary", "all"]] = None  # leave-last-out: timestamp ties at the cut
+    repeats: int = Field(1, ge=1, le=100, description="independent seeded draws, every model scored on each")
+    folds: Optional[int] = Field(None, ge=2, le=100, description="user folds (leave-one-random, user-holdout)")
 
     @model_validator(mode="after")
     def _one_source(self):
+        from recsys_cli.data.splits import FOLD_STRATEGIES
+
         if (self.path is None) == (self.strategy is None):
             raise ValueError("give either `strategy` (split now) or `path` (an existing split folder)")
+        if (self.repeats > 1 or self.folds is not None) and self.strategy is None:
+            raise ValueError("`repeats` and `folds` draw new splits: they need `strategy`, not `path`")
+        if self.repeats > 1 and self.folds is not None:
+            raise ValueError("give `repeats` (independent draws) or `folds` (user folds), not both")
+        if self.folds is not None and self.strategy not in FOLD_STRATEGIES:
+            raise ValueError(f"`folds` partitions test users: strategy must be one of {', '.join(sorted(FOLD_STRATEGIES))}")
         if self.strategy is not None:
             allowed = strategy_params(self.strategy)
             given = [k for k, v in self.params().items() if v is not None and k not in allowed]
@@ -117,8 +128,22 @@ class SplitBlock(Strict):
         return self
 
     def params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("test_users", "test_ratio", "before", "n", "fold_in")
+        return {k: getattr(self, k) for k in ("test_users", "test_ratio", "before", "n", "fold_in", "ties")
                 if getattr(self, k) is not None}
+
+    @property
+    def count(self) -> int:
+        """How many splits every model is scored on."""
+        return self.folds or self.repeats
+
+    def repeat(self, index: int, seed: int) -> tuple[dict[str, Any], int]:
+        """(strategy params, seed) of split number `index` from the run's split seed `seed`
+        (0: the plain split of `seed` when repeating; fold 0 with folds)."""
+        from recsys_cli.evaluation.repeats import seeds_for_repeats
+
+        if self.folds is not None:
+            return {**self.params(), "folds": self.folds, "fold": index}, seed
+        return self.params(), seeds_for_repeats(seed, self.repeats)[index]
 
 
 class TuneBlock(Strict):
@@ -184,6 +209,7 @@ class CompareBlock(Strict):
     item_names: list[str] = Field(default_factory=list)
     metric: Optional[str] = None
     seed: Optional[int] = None  # default: derived from the experiment's seed
+    test: Literal["permutation", "t", "wilcoxon"] = "permutation"  # paired test of metric differences
 
 
 class RayBlock(Strict):

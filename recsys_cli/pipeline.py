@@ -173,6 +173,7 @@ def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -
             "validation": validation,
             **({"validation_params": valid_params} if validation else {}),
             "validation_seed": validation_seed(seed) if validation else None,
+            **splits.notes(cells, strategy, params),
             "dataset": {"path": str(dataset.path), "fingerprint": dataset.fingerprint},
             "fingerprint": key,
             "shape": list(cells.shape),
@@ -238,6 +239,9 @@ class ExperimentRun:
         self.run = None
         self.latest = None
         self.summaries: dict[str, dict] = {}
+        self.best: dict[str, str | None] = {}  # metric@k -> significantly best model (None: no clear winner)
+        self.prefix = ""  # run-folder prefix of the split being trained and scored: "" or repeats/<r>/
+        self.repeats: dict = {}  # aggregate over repeated splits (split: {repeats/folds})
         self.intervals: dict[str, dict] = {}
         self.test_top_lists: dict[str, tuple] = {}  # model -> (ids, scores) from a fresh evaluation
         self.breakdowns: dict[str, dict] = {}  # model -> metrics by user activity / item popularity
@@ -365,6 +369,8 @@ class ExperimentRun:
                 if entry.name in self.tuned:
                     self._evaluate_default(entry, split)
             self._evaluate_cold(split)
+            if self.experiment.split.count > 1:
+                self._other_repeats(dataset_dir, split)
             self._write_metrics(split)
             if until == "evaluate" and self.tuned:  # a tune-only run folder gets its report too
                 self._report(split)
@@ -425,7 +431,7 @@ class ExperimentRun:
             work(entry)
         self.reporter.stage(stage, time.perf_counter() - started, skipped=entry.get("skipped", False))
 
-    def _split(self, dataset_dir: Path) -> SplitData:
+    def _split(self, dataset_dir: Path, repeat: int = 0) -> SplitData:
         from recsys_cli.atomic import fingerprint as fp
 
         block = self.experiment.split
@@ -433,19 +439,46 @@ class ExperimentRun:
             data = load_split(block.path, self.dataset)
             self.seeds.update(split=data.info["seed"], validation=data.info.get("validation_seed"))
         else:
-            params = block.params()
-            # Tuning needs a validation part: carve it even when the config does not ask.
-            validation = block.validation or any(e.tune_block() for e in self.experiment.models)
-            seed = self.seeds["split"]
+            params, seed = block.repeat(repeat, self.seeds["split"])
+            # Tuning needs a validation part: carve it even when the config does not ask
+            # (tuning uses the first split's alone).
+            validation = block.validation or (repeat == 0 and any(e.tune_block() for e in self.experiment.models))
             folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, seed, validation])[:8]}"
 
             def work(entry):
                 result = split(dataset_dir, block.strategy, folder, params, seed=seed, validation=validation)
                 entry.update(path=str(folder), skipped=result.skipped)
 
-            self._always("split", work)
+            self._always(f"{self.prefix}split", work)
             data = load_split(folder, self.dataset)
         return data
+
+    def _other_repeats(self, dataset_dir: Path, first: SplitData) -> None:
+        """`split: {repeats: R}` / `{folds: F}`: train and score every model on splits 1..R-1
+        too, under repeats/<r>/ (the first split keeps the run folder's usual places, so export,
+        compare and recommend work on it unchanged); then aggregate over all R."""
+        from recsys_cli.evaluation import repeats
+        from recsys_cli.report import LOWER_IS_BETTER
+
+        block = self.experiment.split
+        per_repeat, splits = [dict(self.summaries)], [first]
+        # The first split's records stay the run's: export, breakdown and report read them.
+        kept = (self.summaries, dict(self.intervals), dict(self.breakdowns), dict(self.test_top_lists))
+        try:
+            for index in range(1, block.count):
+                self.prefix = f"repeats/{index}/"
+                split_r = self._split(dataset_dir, index)
+                self.summaries = {}
+                for entry in self.experiment.models:
+                    self._evaluate(entry, self._train(entry, split_r), split_r)
+                per_repeat.append(dict(self.summaries))
+                splits.append(split_r)
+        finally:
+            self.prefix = ""
+            self.summaries, self.intervals, self.breakdowns, self.test_top_lists = kept
+        self.repeats = repeats.summarise(per_repeat, [s.info["seed"] for s in splits], [str(s.path) for s in splits],
+                                         [len(s.test_users) for s in splits], folds=block.folds, seed=self.seeds["split"],
+                                         lower_is_better=LOWER_IS_BETTER)
 
     def _train_key(self, entry, split: SplitData, params=None) -> str:
         from recsys_cli.atomic import fingerprint as fp
@@ -509,7 +542,7 @@ class ExperimentRun:
         from recsys_cli.atomic import atomic_directory
         from recsys_cli.models.registry import build_model, load_model
 
-        folder = f"models/{entry.name}"
+        folder = f"{self.prefix}models/{entry.name}"
         holder = {}
 
         def work(record):
@@ -535,7 +568,7 @@ class ExperimentRun:
                           binary_input=model.binary_input)
             holder["model"] = model
 
-        self._timed(f"train/{entry.name}", self._train_key(entry, split), [folder], work)
+        self._timed(f"{self.prefix}train/{entry.name}", self._train_key(entry, split), [folder], work)
         if "model" in holder:
             return holder["model"]
         _check_trained_on(self.run.path / folder, split)
@@ -585,10 +618,10 @@ class ExperimentRun:
         metrics = self.experiment.metrics
         # "ids+breakdown": per_user files carry user ids and records the breakdown (older ones are redone).
         key = fp([self._train_key(entry, split), self.config["metrics"], self._filter_seen(entry), "ids+breakdown"])
-        path = f"per_user/{entry.name}.parquet"
+        path = f"{self.prefix}per_user/{entry.name}.parquet"
 
         export = self.experiment.export
-        keep = export.recommendations if export.users == "test" else 0
+        keep = export.recommendations if export.users == "test" and not self.prefix else 0  # export: first split
 
         def work(record):
             advance = self.reporter.progress(f"evaluate {entry.name}", len(split.test_users))
@@ -604,7 +637,7 @@ class ExperimentRun:
             if keep:  # the export of the same users' top-N needs no second pass
                 self.test_top_lists[entry.name] = (result.top_ids[:, :keep], result.top_scores[:, :keep])
 
-        record = self._timed(f"evaluate/{entry.name}", key, [path], work)
+        record = self._timed(f"{self.prefix}evaluate/{entry.name}", key, [path], work)
         self.summaries[entry.name] = record["summary"]
         self.intervals[entry.name] = {k: tuple(v) for k, v in record["intervals"].items()}
         self.breakdowns[entry.name] = record.get("breakdown", {})
@@ -653,8 +686,26 @@ class ExperimentRun:
     def _write_metrics(self, split: SplitData) -> None:
         from recsys_cli.report import metrics_frame, write_metrics
 
+        self.best = self._significant_best()
         write_metrics(self.run.path, metrics_frame(self.summaries), self.intervals, self.protocol(split),
-                      extra=self._breakdown_extra(split), tuning=self.tuning_summary())
+                      extra=self._breakdown_extra(split), tuning=self.tuning_summary(), best=self.best,
+                      repeats=self.repeats)
+
+    def _significant_best(self) -> dict:
+        """metric@k -> the model significantly better than every other on per-user test values."""
+        import polars as pl
+
+        from recsys_cli.evaluation.significance import significant_best_per_column
+        from recsys_cli.report import LOWER_IS_BETTER
+
+        columns = list(dict.fromkeys(key for summary in self.summaries.values() for key in summary))
+        per_user = {}
+        for name in self.summaries:
+            frame = pl.read_parquet(self.run.path / "per_user" / f"{name}.parquet").sort("user_idx")
+            per_user[name] = {c: frame[c].to_numpy() for c in columns if c in frame.columns}
+        # The t-test: O(users) per comparison, over every column and model (compare's
+        # permutation test costs resamples x users per pair).
+        return significant_best_per_column(per_user, columns, LOWER_IS_BETTER, test="t")
 
     def _export(self, models: dict, split: SplitData) -> None:
         from recsys_cli.atomic import fingerprint as fp
@@ -699,13 +750,17 @@ class ExperimentRun:
         from recsys_cli.evaluation.breakdown import markdown
         from recsys_cli.report import metrics_frame, write_report
 
+        from recsys_cli.evaluation import repeats
         from recsys_cli.tuning_report import tuning_markdown
 
         extra = self._breakdown_extra(split)
         text = markdown(extra["test_users"], extra["cold_users"], extra["all_test_users"], self.breakdowns,
                         self._headline_metric())
+        text += tuning_markdown(self.tuning_summary())
+        if self.repeats:
+            text += repeats.markdown(self.repeats, self.repeats["significantly_best"])
         write_report(self.run.path, self.experiment.name, metrics_frame(self.summaries), self.protocol(split),
-                     self.run.manifest, extra=text + tuning_markdown(self.tuning_summary()))
+                     self.run.manifest, best=self.best, extra=text)
 
     def _headline_metric(self) -> str:
         metrics = self.experiment.metrics
@@ -718,7 +773,8 @@ class ExperimentRun:
 
         def work(record):
             result = compare_run(self.run.path, block.models, k=block.k, anchors=block.anchors, item_ids=block.items,
-                                 item_names=block.item_names, seed=self.seeds["compare"], metric=block.metric)
+                                 item_names=block.item_names, seed=self.seeds["compare"], metric=block.metric,
+                                 test=block.test)
             record.update(path=result["path"])
 
         self._always("compare", work)
@@ -747,6 +803,7 @@ class ExperimentRun:
         return {
             "name": self.experiment.name, "run_id": self.run.path.name, "path": str(self.run.path),
             "status": self.run.manifest["status"], "metrics": self.summaries, "intervals_95": self.intervals,
+            "significantly_best": self.best, "repeats": self.repeats,
             "tuning": self.tuning_summary(),
             "test_users": self.user_counts,
             "cold_users": self.cold["summary"] if self.cold else None,

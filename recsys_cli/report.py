@@ -24,15 +24,76 @@ def metrics_frame(summaries: dict[str, dict[str, float]]) -> pl.DataFrame:
 
 
 def write_metrics(folder: Path, frame: pl.DataFrame, intervals: dict, protocol: dict, extra: dict | None = None,
-                  tuning: dict | None = None) -> None:
-    write_atomic_csv(folder / "metrics.csv", frame)
+                  tuning: dict | None = None, best: dict[str, str | None] | None = None,
+                  repeats: dict | None = None) -> None:
+    """metrics.csv / metrics.json: the first (or only) split's values; with repeated splits
+    also `<metric>_mean` / `<metric>_sd` columns over the repeats and a `repeats` block."""
+    write_atomic_csv(folder / "metrics.csv", frame if not repeats else _with_repeat_columns(frame, repeats))
     write_json(folder / "metrics.json", {
         "protocol": protocol,
         "models": {row["model"]: {k: v for k, v in row.items() if k != "model"} for row in frame.to_dicts()},
         "intervals_95": intervals,
+        "significantly_best": best or {},
+        "significantly_best_means": BOLD_MEANS.removeprefix("Bold: "),
+        **({"repeats": repeats} if repeats else {}),
         **(extra or {}),
         **({"tuning": tuning} if tuning else {}),
     })
+
+
+def _with_repeat_columns(frame: pl.DataFrame, repeats: dict) -> pl.DataFrame:
+    stats = repeats["models"]
+    extra = {}
+    for metric in frame.columns[1:]:
+        for what in ("mean", "sd"):
+            extra[f"{metric}_{what}"] = [stats.get(m, {}).get(metric, {}).get(what) for m in frame["model"]]
+    return frame.with_columns(*(pl.Series(name, values, dtype=pl.Float64) for name, values in extra.items()))
+
+
+def repeats_tables(repeats: dict, title: str) -> list:
+    """Rich tables (one per K) of means ± sd over repeated splits, the significantly best in
+    bold green."""
+    from rich.table import Table
+
+    stats, best = repeats["models"], repeats["significantly_best"]
+    by_k: dict[str, list[str]] = {}
+    for metric in dict.fromkeys(m for model in stats.values() for m in model):
+        by_k.setdefault(f"@{metric.split('@')[1]}" if "@" in metric else "rating prediction", []).append(metric)
+    tables = []
+    for k, metrics in by_k.items():
+        table = Table(title=f"{title} — {k}, mean ± sd over {repeats['count']} {repeats['kind']}", title_justify="left")
+        table.add_column("model", style="bold")
+        for metric in metrics:
+            table.add_column(metric.split("@")[0], justify="right")
+        for model, values in stats.items():
+            cells = []
+            for metric in metrics:
+                entry = values.get(metric)
+                text = "" if entry is None else f"{entry['mean']:.4f}"
+                if best.get(metric) == model and entry:
+                    text = f"[bold green]{text}[/]"
+                cells.append(text + (f"\n[dim]±{entry['sd']:.4f}[/]" if entry else ""))
+            table.add_row(model, *cells)
+        tables.append(table)
+    return tables + [_paired_repeats_table(repeats)]
+
+
+def _paired_repeats_table(repeats: dict):
+    """Paired comparison over the repeats of every model pair on the headline metric (the
+    first metric at the largest K)."""
+    from rich.table import Table
+
+    metrics = list(dict.fromkeys(row["metric"] for row in repeats["paired"]))
+    ks = [int(m.split("@")[1]) for m in metrics if "@" in m]
+    headline = next((m for m in metrics if ks and m.endswith(f"@{max(ks)}")), metrics[0] if metrics else "")
+    table = Table(title=f"paired over {repeats['count']} {repeats['kind']}: {headline} (t-test, Holm-adjusted)",
+                  title_justify="left")
+    for column in ("a", "b", "a - b", "sd", "a wins", "p Holm", "verdict"):
+        table.add_column(column, justify="right" if column not in ("a", "b", "verdict") else "left")
+    for row in (r for r in repeats["paired"] if r["metric"] == headline):
+        table.add_row(row["model_a"], row["model_b"], f"{row['difference']:+.4f}", f"{row['difference_sd']:.4f}",
+                      f"{row['a_wins']}/{row['repeats']}", f"{row['p_holm']:.4f}", row["verdict"])
+    return table
 
 
 def write_atomic_csv(path: Path, frame: pl.DataFrame) -> None:
@@ -41,24 +102,18 @@ def write_atomic_csv(path: Path, frame: pl.DataFrame) -> None:
     write_atomically(path, lambda tmp: frame.write_csv(tmp))
 
 
-def best_per_column(frame: pl.DataFrame) -> dict[str, str]:
-    best = {}
-    for column in frame.columns[1:]:
-        values = frame[column]
-        if values.null_count() == len(values):
-            continue
-        pick = values.arg_min() if column.split("@")[0] in LOWER_IS_BETTER else values.arg_max()
-        best[column] = frame["model"][pick]
-    return best
+BOLD_MEANS = ("Bold: significantly best — a paired t-test of the mean per-user difference against every other "
+              "model, Holm-adjusted, 5% family level (metrics without per-user values, like coverage, are never bold).")
 
 
-def rich_tables(frame: pl.DataFrame, intervals: dict, title: str) -> list:
-    """One table per K (models x metrics), the best value per column in bold green, half the
-    95% bootstrap interval under each mean (the interval itself is in metrics.json)."""
+def rich_tables(frame: pl.DataFrame, intervals: dict, title: str, best: dict[str, str | None] | None = None) -> list:
+    """One table per K (models x metrics), the significantly best value per column (`best`:
+    column -> model or None) in bold green, half the 95% bootstrap interval under each mean
+    (the interval itself is in metrics.json)."""
     from rich.markup import escape
     from rich.table import Table
 
-    best = best_per_column(frame)
+    best = best or {}
     by_k: dict[str, list[str]] = {}
     for column in frame.columns[1:]:
         by_k.setdefault(f"@{column.split('@')[1]}" if "@" in column else "rating prediction", []).append(column)
@@ -84,8 +139,9 @@ def rich_tables(frame: pl.DataFrame, intervals: dict, title: str) -> list:
     return tables
 
 
-def markdown_table(frame: pl.DataFrame) -> str:
-    best = best_per_column(frame)
+def markdown_table(frame: pl.DataFrame, best: dict[str, str | None] | None = None) -> str:
+    """Models x metrics; the significantly best value per column (`best`) in bold."""
+    best = best or {}
     header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
     lines = []
     for row in frame.to_dicts():
@@ -98,7 +154,8 @@ def markdown_table(frame: pl.DataFrame) -> str:
     return header + "\n".join(lines) + "\n"
 
 
-def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, manifest: dict, extra: str = "") -> None:
+def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, manifest: dict, extra: str = "",
+                 best: dict[str, str | None] | None = None) -> None:
     env = manifest.get("environment", {})
     for stage, entry in manifest.get("stages", {}).items():
         if entry.get("feature_importances"):
@@ -111,8 +168,8 @@ def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, m
     ]
     text = (
         f"# {name} — run {manifest.get('run_id')}\n\n"
-        f"## Metrics\n\n{markdown_table(frame)}\n"
-        "Best value per column in bold. Means over test users; 95% bootstrap intervals are in metrics.json.\n\n"
+        f"## Metrics\n\n{markdown_table(frame, best)}\n"
+        f"{BOLD_MEANS} Means over test users; 95% bootstrap intervals are in metrics.json.\n\n"
         f"## Protocol\n\n```\n{_yaml(protocol)}```\n\n"
         f"## Stages\n\n| stage | status | seconds |\n|---|---|---|\n" + "\n".join(timings) + "\n\n"
         f"## Environment\n\n```\n{_yaml(env)}```\n" + extra

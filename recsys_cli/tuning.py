@@ -10,6 +10,10 @@
   defaults) are enqueued as trial 0, so the best is never worse than them on validation.
 - Iterative models (als, ials, bpr, lmf) report the metric every `report_every` iterations
   through implicit's fit callback, and a median or Hyperband pruner stops hopeless trials.
+  Reports are keyed by the iteration count, so a trial is only ever compared with the others
+  at the same number of iterations; strongly regularised configurations converge slowly, so
+  no trial is pruned before `warmup_iterations` (a quarter of the space's maximum, at least
+  10) and the median needs 8 finished trials first.
 - With `jobs` > 1 trials run in threads (implicit releases the GIL) and the cores are split
   between trials and implicit's own threads.
 - With `extra_folds` (`tune: {folds: 3}`) a trial fits and scores every fold and the
@@ -92,13 +96,20 @@ class TuneOutcome:
         return {k: v for k, v in self.__dict__.items() if k != "trials"}
 
 
+def warmup_iterations(report_every: int, max_iterations: int) -> int:
+    """Iterations before any pruning: a quarter of the most a trial may run, at least 10 and
+    at least one report."""
+    return max(report_every, 10, max_iterations // 4)
+
+
 def _pruner(kind: str, report_every: int, max_iterations: int):
     import optuna
 
+    warmup = warmup_iterations(report_every, max_iterations)
     if kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=report_every)
+        return optuna.pruners.MedianPruner(n_startup_trials=8, n_warmup_steps=warmup)
     if kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=report_every, max_resource=max(max_iterations, report_every))
+        return optuna.pruners.HyperbandPruner(min_resource=warmup, max_resource=max(max_iterations, warmup))
     return optuna.pruners.NopPruner()
 
 

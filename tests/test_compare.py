@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 import yaml
 
 from recsys_cli import pipeline
-from recsys_cli.compare import choose_anchors, holm, list_agreement, paired_significance
+from recsys_cli.compare import choose_anchors, list_agreement, paired_significance
+from recsys_cli.evaluation.significance import holm
 
 from conftest import ML_LATEST_SMALL
 
@@ -92,6 +94,16 @@ def test_compare_end_to_end(cli, run_folder):
     assert side.columns == ["anchor", "rank", "i2i", "ials", "ease"] and side.height == 5
     assert "## Compare" in (run_folder / "report.md").read_text()
     assert "similar items agreement" in cli("compare", run_folder, "--anchors", "20").out
+    assert {r["test"] for r in summary["significance"]} == {"permutation"}
+    assert [r["ci_level"] for r in summary["significance"]] == pytest.approx([1 - 0.05 / 6] * 6)
+    wilcoxon = cli("compare", run_folder, "--anchors", "20", "--test", "wilcoxon", "--json").json()
+    assert {r["test"] for r in wilcoxon["significance"]} == {"wilcoxon"}
+    assert "Wilcoxon signed-rank" in (run_folder / "report.md").read_text()
+    bad = cli("compare", run_folder, "--test", "ttest")
+    assert bad.code == 2 and "--test 'ttest'" in bad.err
+    metrics = json.loads((run_folder / "metrics.json").read_text())
+    assert set(metrics["significantly_best"]) == set(metrics["models"]["ease"])  # one entry per column
+    assert metrics["significantly_best"]["coverage@10"] is None  # no per-user values: never bold
 
 
 def test_ambiguous_and_unknown_names_are_bad_input(cli, run_folder):

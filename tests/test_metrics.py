@@ -101,3 +101,58 @@ def test_bootstrap_interval_brackets_the_mean_and_is_seeded():
     assert low < values.mean() < high and high - low < 0.1
     assert (low, high) == bootstrap_ci(values, seed=1)
     assert bootstrap_ci(np.ones(10)) == (1.0, 1.0)
+
+
+def test_map_rel_divides_by_all_relevant_items():
+    # user 0 has hits at 1-based positions 2 and 5 of 5, and 3 test items; K = 2 sees only one hit
+    top = np.array([[3, 1, 4, 0, 2]])
+    test = csr([[1, 2, 5]], 6)
+    m = per_user_metrics(top, test, csr([[]], 6), np.ones(6), 1, [2, 5], ["map", "map_rel"])
+    assert m["map@2"][0] == pytest.approx((1 / 2) / 2)  # / min(K, |rel|) = 2
+    assert m["map_rel@2"][0] == pytest.approx((1 / 2) / 3)  # / |rel| = 3
+    assert m["map@5"][0] == pytest.approx((1 / 2 + 2 / 5) / 3)
+    assert m["map_rel@5"][0] == pytest.approx((1 / 2 + 2 / 5) / 3)
+
+
+def test_padding_and_seen_items_scored_minus_inf_never_count():
+    # 4 items; user 0 saw items 0 and 1, so a top-4 list has two real recommendations and two
+    # seen items filtered to -inf; user 1 has a padded id -1.
+    top = np.array([[2, 3, 0, 1], [1, 0, -1, -1]])
+    scores = np.array([[0.9, 0.5, -np.inf, -np.inf], [0.3, 0.2, -np.inf, -np.inf]], dtype=np.float32)
+    test = csr([[3], [0]], 4)
+    train = csr([[0, 1], [2]], 4)
+    popularity = np.array([1.0, 2.0, 4.0, 8.0])
+    names = ["novelty", "unseen_share", "avg_popularity", "precision", "recall"]
+    m = per_user_metrics(top, test, train, popularity, 8, [4], names, valid=np.isfinite(scores))
+    info = -np.log2(popularity / 8)
+    assert m["novelty@4"].tolist() == pytest.approx([(info[2] + info[3]) / 2, (info[1] + info[0]) / 2])
+    assert m["avg_popularity@4"].tolist() == pytest.approx([6.0, 1.5])
+    assert m["unseen_share@4"].tolist() == [1.0, 1.0]
+    assert m["precision@4"].tolist() == [0.25, 0.25]  # precision keeps K as its denominator
+    assert coverage(top, 4, 4, valid=np.isfinite(scores)) == pytest.approx(4 / 4)
+    assert coverage(top[:1], 4, 4, valid=np.isfinite(scores[:1])) == pytest.approx(2 / 4)
+
+
+def test_beyond_accuracy_values_are_float64_exact():
+    # popularity ~2,000 with a fractional part that float32 cannot hold
+    popularity = np.array([2000.0001, 2001.0003, 1999.0007], dtype=np.float64)
+    m = per_user_metrics(np.array([[0, 1, 2]]), csr([[0]], 3), csr([[]], 3), popularity, 3, [3], ["avg_popularity"])
+    assert m["avg_popularity@3"].dtype == np.float64
+    assert m["avg_popularity@3"][0] == pytest.approx(popularity.mean(), abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 8), st.integers(0, 2**16))
+def test_valid_part_metrics_equal_metrics_of_the_truncated_list(n_valid, seed):
+    """Scoring a list with an invalid tail equals scoring only its valid prefix."""
+    rng = np.random.default_rng(seed)
+    n_items, k = 12, 8
+    top = rng.permutation(n_items)[None, :k]
+    valid = np.arange(k)[None, :] < n_valid
+    test, train = csr([rng.choice(n_items, 2, replace=False).tolist()], n_items), csr([[]], n_items)
+    popularity = rng.integers(1, 50, n_items).astype(float)
+    names = ["novelty", "avg_popularity", "mrr", "ndcg", "recall"]
+    full = per_user_metrics(top, test, train, popularity, 50, [k], names, valid=valid)
+    prefix = per_user_metrics(top[:, :n_valid], test, train, popularity, 50, [n_valid], names)
+    for name in ("novelty", "avg_popularity", "mrr", "recall"):
+        assert full[f"{name}@{k}"][0] == pytest.approx(prefix[f"{name}@{n_valid}"][0])

@@ -220,4 +220,46 @@ def test_split_cli_reports_bad_input_with_exit_2(cli, demo, tmp_path):
 
 
 def test_strategy_registry_lists_parameters():
-    assert splits.strategy_params("user-holdout") == {"test_users": 0.2, "fold_in": 0.8}
+    # folds/fold are set by `split: {folds: F}`, one split per fold
+    assert splits.strategy_params("user-holdout") == {"test_users": 0.2, "fold_in": 0.8, "folds": None, "fold": 0}
+    assert splits.strategy_params("leave-last-out") == {"n": 1, "ties": "arbitrary"}
+
+
+def test_leave_last_out_ties_by_hand():
+    # user 0: items 0, 1, 2 at times 1, 5, 5 (a tie at the last second); user 1: 1, 2 (no tie);
+    # user 2: both items at time 3 (all tie).
+    matrix = np.array([[1, 1, 1], [1, 1, 0], [1, 1, 0]])
+    times = np.array([[1, 5, 5], [1, 2, 0], [3, 3, 0]])
+    cells = make_cells(matrix, times)
+    arbitrary = assign(cells, "leave-last-out", {}, 0)
+    held = dense(cells.to_csr(arbitrary == TEST))
+    assert held[0, 1] + held[0, 2] == 1 and held[0, 0] == 0  # one of the tied two
+    assert held[1].tolist() == [0, 1, 0] and held[2].sum() == 1
+    assert splits.tie_counts(cells) == {"users_with_ties_at_cut": 2, "cells_at_tied_cuts": 4}
+    every = dense(cells.to_csr(assign(cells, "leave-last-out", {"ties": "all"}, 0) == TEST))
+    assert every.tolist() == [[0, 1, 1], [0, 1, 0], [0, 0, 0]]  # user 2 keeps both: nothing would be left in train
+    note = splits.notes(cells, "leave-last-out", {"ties": "all"})["ties"]
+    assert note["mode"] == "all" and note["users_with_ties_at_cut"] == 2
+    with pytest.raises(InputError, match="ties"):
+        assign(cells, "leave-last-out", {"ties": "some"}, 0)
+
+
+@SETTINGS
+@given(interaction_matrices(), st.integers(1, 3), st.integers(1, 4))
+def test_leave_last_out_ties_all_holds_out_whole_timestamps(data, n, distinct_times):
+    matrix, times = data
+    times = times % distinct_times  # many ties
+    cells = make_cells(matrix, times)
+    counts = (matrix > 0).sum(1)
+    labels = splits.leave_last_out(cells, None, n=n, ties="all")
+    assert np.array_equal(parts_sum(cells, labels), matrix)
+    arbitrary = splits.leave_last_out(cells, None, n=n)
+    for user in np.flatnonzero(per_user(cells, labels == TEST)):
+        mine = cells.users == user
+        train_times, test_times = cells.times[mine & (labels == TRAIN)], cells.times[mine & (labels == TEST)]
+        assert len(train_times) and train_times.max() < test_times.min()  # no timestamp split in two
+        assert len(test_times) >= n and counts[user] > n
+        assert np.all(labels[mine & (arbitrary == TEST)] == TEST)  # a superset of the exact-n hold-out
+    ties = splits.tie_counts(cells, n)
+    users_differing = np.unique(cells.users[(labels == TEST) != (arbitrary == TEST)])
+    assert len(users_differing) <= ties["users_with_ties_at_cut"]

@@ -18,6 +18,7 @@ def compare(
     item: Annotated[Optional[list[str]], typer.Option("--item", help="Original item id to list side by side (repeatable).")] = None,
     item_name: Annotated[Optional[list[str]], typer.Option("--item-name", help="Item name, case-insensitive (repeatable).")] = None,
     metric: Annotated[Optional[str], typer.Option(help="Metric for the significance tests (default: the run's first, at its largest K).")] = None,
+    test: Annotated[str, typer.Option(help="Paired test of the metric difference: permutation (sign-flip, of the mean; default), t (paired t-test) or wilcoxon (signed ranks, not the mean).")] = "permutation",
     seed: Annotated[Optional[int], typer.Option(
         help="Seed of the anchor sample and the bootstrap (default: derived from the run's seed).")] = None,
     quiet: QuietOption = False,
@@ -32,10 +33,15 @@ def compare(
     """
     from recsys_cli.compare import compare_run
 
+    from recsys_cli.errors import InputError
+    from recsys_cli.evaluation.significance import TESTS
+
+    if test not in TESTS:
+        raise InputError(f"--test {test!r}: expected one of {', '.join(TESTS)}")
     names = names_list(models)
     with status(f"Comparing models of {run_dir}...", quiet or as_json):
         result = compare_run(run_dir, names, k=k, anchors=anchors, item_ids=item or [], item_names=item_name or [],
-                             seed=seed, metric=metric)
+                             seed=seed, metric=metric, test=test)
         from recsys_cli.report_html.page import write_html_report
 
         result["report_html"] = str(write_html_report(Path(result["path"]).parent))
@@ -47,6 +53,8 @@ def compare(
 
 def render(result: dict) -> None:
     from rich.table import Table
+
+    from recsys_cli.evaluation.significance import test_label
 
     def pairs_table(title: str, rows: list[dict], columns: list[str]) -> Table:
         table = Table(title=title, title_justify="left")
@@ -73,7 +81,8 @@ def render(result: dict) -> None:
                                       result["recommendation_agreement"], ["overlap", "jaccard", "rbo"]))
     if result.get("significance"):
         out_console.print(pairs_table(
-            f"paired tests on per-user {result['significance'][0]['metric']} (Wilcoxon, Holm-corrected; 95% bootstrap CI of a - b)",
+            f"paired tests on per-user {result['significance'][0]['metric']} ({test_label(result['significance'][0]['test'])}, "
+            f"Holm-adjusted; simultaneous bootstrap CI of a - b at level {result['significance'][0]['ci_level']:.4f})",
             result["significance"], ["difference", "ci_low", "ci_high", "p_holm", "verdict"]))
     if result.get("side_by_side"):
         rows = result["side_by_side"]

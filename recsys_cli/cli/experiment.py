@@ -97,11 +97,21 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
     if quiet:
         return
     if summary["metrics"]:
-        from recsys_cli.report import metrics_frame, rich_tables
+        from recsys_cli.report import BOLD_MEANS, metrics_frame, rich_tables
 
-        for table in rich_tables(metrics_frame(summary["metrics"]), summary["intervals_95"], summary["name"]):
+        title = summary["name"] + (", first split" if summary.get("repeats") else "")
+        for table in rich_tables(metrics_frame(summary["metrics"]), summary["intervals_95"], title,
+                                 summary.get("significantly_best")):
             out_console.print(table)
+        out_console.print(f"[dim]{BOLD_MEANS}[/]")
         _print_test_users(summary)
+    if summary.get("repeats"):
+        from recsys_cli.report import repeats_tables
+
+        for table in repeats_tables(summary["repeats"], summary["name"]):
+            out_console.print(table)
+        out_console.print("[dim]Bold: significantly best over the repeats (paired t-test against every other model, "
+                          "Holm-adjusted, 5%); per-repeat values and every metric's paired comparisons in metrics.json, report.md.[/]")
     if summary.get("tuning"):
         _print_tuning(summary)
     out_console.print(f"[green]{safe(summary['status'])}:[/] {safe(summary['path'])}")

@@ -22,6 +22,7 @@ def split(
     before: Annotated[Optional[str], typer.Option(help="Temporal cut-off date: train is strictly before it (e.g. 2022-12-16).")] = None,
     n: Annotated[Optional[int], typer.Option("--n", help="leave-last-out: the last N interactions of each user.")] = None,
     fold_in: Annotated[Optional[float], typer.Option(help="user-holdout: share of a held-out user's history given as input (0.8).")] = None,
+    ties: Annotated[Optional[str], typer.Option(help="leave-last-out: 'arbitrary' (exactly N, log order breaks timestamp ties) or 'all' (every item at the last timestamp).")] = None,
     validation: Annotated[bool, typer.Option(help="Also carve valid_train/valid out of train with the same strategy, for tuning.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives identical files.")] = DEFAULT_SEED,
     force: ForceOption = False,
@@ -34,7 +35,7 @@ def split(
     """
     from recsys_cli import pipeline
 
-    params = {"test_users": test_users, "test_ratio": test_ratio, "before": before, "n": n, "fold_in": fold_in}
+    params = {"test_users": test_users, "test_ratio": test_ratio, "before": before, "n": n, "fold_in": fold_in, "ties": ties}
     target = out or dataset / "splits" / strategy
     with status(f"Splitting {dataset} ({strategy})...", quiet or as_json):
         result = pipeline.split(dataset, strategy, target, params, seed=seed, validation=validation, force=force)

@@ -89,10 +89,20 @@ def _user_counts(cells: Cells) -> np.ndarray:
     return np.bincount(cells.users, minlength=cells.shape[0])
 
 
-def _choose_users(cells: Cells, rng, share: float, eligible: np.ndarray) -> np.ndarray:
-    """A seeded `share` of all users with interactions, drawn among the eligible ones."""
-    active = np.count_nonzero(_user_counts(cells))
+def _choose_users(cells: Cells, rng, share: float, eligible: np.ndarray, folds: int | None = None,
+                  fold: int = 0) -> np.ndarray:
+    """A seeded `share` of all users with interactions, drawn among the eligible ones; or,
+    with `folds`, fold number `fold` of a seeded partition of the eligible users into `folds`
+    near-equal parts (the same seed gives the same partition, so the folds are disjoint)."""
     candidates = np.flatnonzero(eligible)
+    if folds is not None:
+        if folds < 2 or not 0 <= fold < folds:
+            raise InputError(f"folds must be >= 2 and fold in [0, folds), got folds={folds}, fold={fold}")
+        if len(candidates) < folds:
+            raise InputError(f"{folds} user folds need at least {folds} users with 2+ interactions; "
+                             f"the dataset has {len(candidates)}")
+        return np.sort(np.array_split(rng.permutation(candidates), folds)[fold])
+    active = np.count_nonzero(_user_counts(cells))
     wanted = min(len(candidates), int(round(share * active)))
     return np.sort(rng.choice(candidates, size=wanted, replace=False))
 
@@ -107,11 +117,12 @@ def _rank_within_user(cells: Cells, keys: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def leave_one_random(cells: Cells, rng, test_users: float = 0.2) -> np.ndarray:
-    """Seeds 000/001: a share of users each lose one random interaction to test."""
+def leave_one_random(cells: Cells, rng, test_users: float = 0.2, folds: int | None = None, fold: int = 0) -> np.ndarray:
+    """Seeds 000/001: a share of users (or user fold `fold` of `folds`) each lose one random
+    interaction to test."""
     _check_share("test_users", test_users, inclusive=True)
     chosen = np.zeros(cells.shape[0], dtype=bool)
-    chosen[_choose_users(cells, rng, test_users, _user_counts(cells) >= 2)] = True
+    chosen[_choose_users(cells, rng, test_users, _user_counts(cells) >= 2, folds, fold)] = True
     ranks = _rank_within_user(cells, rng.random(len(cells.users)))
     labels = np.zeros(len(cells.users), dtype=np.int8)
     labels[chosen[cells.users] & (ranks == 0)] = TEST
@@ -146,25 +157,64 @@ def temporal(cells: Cells, rng, before: str | None = None, test_ratio: float | N
     return labels
 
 
-def leave_last_out(cells: Cells, rng, n: int = 1) -> np.ndarray:
-    """The last `n` interactions of each user by time; users with <= n are kept whole in train."""
+def leave_last_out(cells: Cells, rng, n: int = 1, ties: str = "arbitrary") -> np.ndarray:
+    """The last `n` interactions of each user by time; users with <= n are kept whole in train.
+
+    Several items can share the timestamp at the cut (ratings given in the same second).
+    `ties: arbitrary` holds out exactly n, breaking the tie by log order: the item whose first
+    event comes later in events.parquet is held out (deterministic). `ties: all` holds out
+    every item at or after the n-th last timestamp; a user all of whose items tie there
+    stays whole in train. `tie_counts` says how many users were affected.
+    """
     cells.require_time("leave-last-out")
     if n < 1:
         raise InputError(f"--n must be >= 1, got {n}")
+    if ties not in LEAVE_LAST_OUT_TIES:
+        raise InputError(f"leave-last-out ties must be one of {', '.join(LEAVE_LAST_OUT_TIES)}, got {ties!r}")
     counts = _user_counts(cells)
     from_end = counts[cells.users] - 1 - _rank_within_user(cells, cells.order)
-    return ((from_end < n) & (counts[cells.users] > n)).astype(np.int8)
+    held = (from_end < n) & (counts[cells.users] > n)
+    if ties == "all":
+        cut = _time_at(cells, from_end, n - 1)
+        held = cells.times >= cut[cells.users]
+        kept_train = np.bincount(cells.users[~held], minlength=cells.shape[0]) > 0
+        held &= kept_train[cells.users] & (counts[cells.users] > n)
+    return held.astype(np.int8)
 
 
-def user_holdout(cells: Cells, rng, test_users: float = 0.2, fold_in: float = 0.8) -> np.ndarray:
-    """Strong generalisation (Liang et al. 2018): held-out users are absent from train; a
-    `fold_in` share of each one's interactions is the input at recommendation time, the rest
-    the target."""
+LEAVE_LAST_OUT_TIES = ("arbitrary", "all")
+
+
+def _time_at(cells: Cells, from_end: np.ndarray, position: int) -> np.ndarray:
+    """Per user: the first-event time of their cell `position` places from the end (by log
+    order), +inf for users with fewer cells."""
+    out = np.full(cells.shape[0], np.inf)
+    at = from_end == position
+    out[cells.users[at]] = cells.times[at]
+    return out
+
+
+def tie_counts(cells: Cells, n: int = 1) -> dict[str, int]:
+    """leave-last-out: users whose n-th last item shares its timestamp with the item before it
+    (the cut falls inside a tie), and the cells at such tied cut timestamps."""
+    counts = _user_counts(cells)
+    from_end = counts[cells.users] - 1 - _rank_within_user(cells, cells.order)
+    cut, before = _time_at(cells, from_end, n - 1), _time_at(cells, from_end, n)
+    tied = np.isfinite(cut) & (cut == before) & (counts > n)
+    at_cut = tied[cells.users] & (cells.times == cut[cells.users])
+    return {"users_with_ties_at_cut": int(np.count_nonzero(tied)), "cells_at_tied_cuts": int(np.count_nonzero(at_cut))}
+
+
+def user_holdout(cells: Cells, rng, test_users: float = 0.2, fold_in: float = 0.8, folds: int | None = None,
+                 fold: int = 0) -> np.ndarray:
+    """Strong generalisation (Liang et al. 2018): held-out users (a share, or user fold `fold`
+    of `folds`) are absent from train; a `fold_in` share of each one's interactions is the
+    input at recommendation time, the rest the target."""
     _check_share("test_users", test_users)
     _check_share("fold_in", fold_in)
     counts = _user_counts(cells)
     chosen = np.zeros(cells.shape[0], dtype=bool)
-    chosen[_choose_users(cells, rng, test_users, counts >= 2)] = True
+    chosen[_choose_users(cells, rng, test_users, counts >= 2, folds, fold)] = True
     ranks = _rank_within_user(cells, rng.random(len(cells.users)))
     # At least one target and one input interaction per held-out user.
     targets = np.clip(counts - np.round(fold_in * counts).astype(np.int64), 1, np.maximum(counts - 1, 1))
@@ -182,6 +232,7 @@ STRATEGIES: dict[str, Callable[..., np.ndarray]] = {
     "user-holdout": user_holdout,
 }
 TIME_STRATEGIES = {"temporal", "leave-last-out"}
+FOLD_STRATEGIES = {"leave-one-random", "user-holdout"}  # user folds: `split: {folds: F}`
 
 
 def strategy_params(name: str) -> dict[str, object]:
@@ -213,6 +264,18 @@ def assign(cells: Cells, strategy: str, params: dict, seed: int) -> np.ndarray:
             "check the options or the dataset's size"
         )
     return labels
+
+
+def notes(cells: Cells, strategy: str, params: dict) -> dict:
+    """What split.json should say about how the strategy resolved ambiguous cases."""
+    if strategy != "leave-last-out":
+        return {}
+    n, ties = params.get("n", 1), params.get("ties", "arbitrary")
+    rule = ("exactly n items held out per user; within a timestamp tie at the cut, the item whose first event comes "
+            "later in events.parquet (log order) is held out — deterministic, but arbitrary among the tied items"
+            if ties == "arbitrary" else
+            "every item at or after the user's n-th last timestamp is held out (users whose items all tie there stay in train)")
+    return {"ties": {"mode": ties, "rule": rule, **tie_counts(cells, n)}}
 
 
 def validation_params(strategy: str, params: dict, labels: np.ndarray | None) -> dict:

@@ -60,17 +60,20 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
     for start in range(0, len(users), chunk):
         batch = users[start:start + chunk]
         ids, scores = model.recommend(batch, history, depth, filter_seen=filter_seen, fold_in=fold_in)
-        values = per_user_metrics(ids, test[batch], history[batch], popularity, n_train_users, ks, per_metric_names)
+        valid = np.isfinite(scores)  # seen items scored -inf and -1 padding are no recommendation
+        values = per_user_metrics(ids, test[batch], history[batch], popularity, n_train_users, ks, per_metric_names,
+                                  valid=valid)
         for key, value in values.items():
             columns.setdefault(key, []).append(value)
         for k, seen in recommended.items():
-            listed = ids[:, :k].ravel()
-            seen[listed[(listed >= 0) & (listed < len(seen))]] = True  # -1 pads short lists
+            listed = ids[:, :k][valid[:, :k]]
+            seen[listed[(listed >= 0) & (listed < len(seen))]] = True
         all_ids.append(ids[:, :keep].copy())
         all_scores.append(scores[:, :keep].copy())
         if progress is not None:
             progress(len(batch))
     top_ids = np.concatenate(all_ids) if all_ids else np.empty((0, keep), np.int32)
+    top_scores = np.concatenate(all_scores) if all_scores else np.empty((0, keep), np.float32)
     ordered = [f"{name}@{k}" for k in ks for name in names]  # the config's order, K by K
     per_user = pl.DataFrame({
         "user_idx": users,
@@ -86,5 +89,4 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
     intervals = {key: bootstrap_ci(per_user[key].to_numpy(), seed=seed) for key in columns} if bootstrap else {}
     if model.predicts_ratings:
         summary.update(rating_errors(model, test))
-    return Evaluation(per_user, summary, intervals, users, top_ids,
-                      np.concatenate(all_scores) if all_scores else np.empty((0, keep), np.float32))
+    return Evaluation(per_user, summary, intervals, users, top_ids, top_scores)

@@ -6,13 +6,18 @@ Semantics (../shared/DESIGN.md):
 - recall@K = hits / |test| (as in the seeds); recall_capped@K = hits / min(K, |test|)
   (Liang et al. 2018). precision@K = hits / K.
 - ndcg@K: binary gains, ideal DCG over min(K, |test|) items.
-- map@K: sum over hit positions of precision@position, divided by min(K, |test|).
+- map@K: sum over hit positions of precision@position, divided by min(K, |test|);
+  map_rel@K divides the same sum by |test| (rectools', ranx's AP@K).
 - novelty@K: mean self-information -log2(popularity share) of the recommended items, the share
   being the fraction of train users with the item (at least one user, so it stays finite).
 - unseen_share@K (seed 004's "novelty"): share of recommended items the user had not seen in
   train — 1 when seen items are filtered.
 - avg_popularity@K: mean number of train users of the recommended items.
 - coverage@K (catalogue-level): distinct recommended items / catalogue size.
+Only the valid part of each top-K list counts: a user with fewer than K unseen items gets a
+list padded with seen items scored -inf (or ids -1), and those are no recommendation — the
+export drops them too. The beyond-accuracy means are over the valid items (0 for a user with
+none); precision keeps K as its denominator. Values are float64.
 Per-user values are returned for every metric but coverage; means are over users with test items.
 """
 
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-RANKING = ("mrr", "hit_rate", "recall", "recall_capped", "precision", "ndcg", "map")
+RANKING = ("mrr", "hit_rate", "recall", "recall_capped", "precision", "ndcg", "map", "map_rel")
 BEYOND_ACCURACY = ("novelty", "unseen_share", "avg_popularity")
 CATALOGUE = ("coverage",)
 ALL_METRICS = RANKING + BEYOND_ACCURACY + CATALOGUE
@@ -44,16 +49,22 @@ def per_user_metrics(
     n_train_users: int,
     ks: list[int],
     names: list[str],
+    valid: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """`name@k` -> per-user values for one batch (top_ids rows align with test/train rows)."""
-    hits = membership(top_ids, test_rows)
+    """`name@k` -> per-user values for one batch (top_ids rows align with test/train rows).
+    `valid[u, j]`: whether top_ids[u, j] is a real recommendation (finite score); default all."""
+    valid = np.ones(top_ids.shape, dtype=bool) if valid is None else valid
+    hits = membership(top_ids, test_rows) & valid
     n_test = np.diff(test_rows.indptr).astype(np.float64)
-    seen = membership(top_ids, train_rows) if "unseen_share" in names else None
+    seen = membership(top_ids, train_rows) & valid if "unseen_share" in names else None
+    popularity = np.asarray(popularity, dtype=np.float64)
     information = -np.log2(np.maximum(popularity, 1.0) / max(n_train_users, 1))
     out: dict[str, np.ndarray] = {}
     discount = 1.0 / np.log2(np.arange(top_ids.shape[1]) + 2.0)
     for k in ks:
         h = hits[:, :k]
+        listed = valid[:, :k]
+        n_listed = np.maximum(listed.sum(axis=1), 1).astype(np.float64)  # a user with no valid item gets 0
         found = h.sum(axis=1).astype(np.float64)
         capped = np.minimum(k, n_test)
         values = {}
@@ -71,18 +82,23 @@ def per_user_metrics(
         if "ndcg" in names:
             ideal = np.cumsum(discount[:k])[capped.astype(np.int64) - 1]
             values["ndcg"] = (h * discount[:k]).sum(axis=1) / ideal
-        if "map" in names:
-            precision_at = np.cumsum(h, axis=1) / np.arange(1, h.shape[1] + 1)
-            values["map"] = (precision_at * h).sum(axis=1) / capped
+        if "map" in names or "map_rel" in names:
+            precision_sum = (np.cumsum(h, axis=1) / np.arange(1, h.shape[1] + 1) * h).sum(axis=1)
+            if "map" in names:
+                values["map"] = precision_sum / capped
+            if "map_rel" in names:
+                values["map_rel"] = precision_sum / n_test
         if "novelty" in names:
-            values["novelty"] = information[top_ids[:, :k]].mean(axis=1)
+            values["novelty"] = np.where(listed, information[top_ids[:, :k]], 0.0).sum(axis=1) / n_listed
         if "unseen_share" in names:
-            values["unseen_share"] = 1.0 - seen[:, :k].mean(axis=1)
+            values["unseen_share"] = np.where(listed.any(axis=1), 1.0 - seen[:, :k].sum(axis=1) / n_listed, 0.0)
         if "avg_popularity" in names:
-            values["avg_popularity"] = popularity[top_ids[:, :k]].mean(axis=1)
+            values["avg_popularity"] = np.where(listed, popularity[top_ids[:, :k]], 0.0).sum(axis=1) / n_listed
         out.update({f"{name}@{k}": value for name, value in values.items()})
     return out
 
 
-def coverage(top_ids: np.ndarray, k: int, n_items: int) -> float:
-    return len(np.unique(top_ids[:, :k])) / n_items
+def coverage(top_ids: np.ndarray, k: int, n_items: int, valid: np.ndarray | None = None) -> float:
+    """Distinct items among the valid entries of the top-k lists, over the catalogue size."""
+    listed = top_ids[:, :k] if valid is None else top_ids[:, :k][valid[:, :k]]
+    return len(np.unique(listed)) / n_items

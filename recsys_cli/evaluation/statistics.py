@@ -8,7 +8,7 @@ import numpy as np
 def bootstrap_ci(values: np.ndarray, resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of `values`. Resamples are drawn in chunks of
     about 1M int32 indices, so memory stays a few MB whatever the user count."""
-    values = np.asarray(values, dtype=np.float32)
+    values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
         return (float("nan"), float("nan"))
     chunk = max(1, (1 << 20) // len(values))

@@ -21,10 +21,10 @@ class BPR(ImplicitFactorModel):
     Params = BPRParams
     deterministic = False
     tune_space = {
-        "factors": {"low": 16, "high": 256, "log": True, "type": "int"},
-        "learning_rate": {"low": 1e-3, "high": 0.3, "log": True},
-        "regularization": {"low": 1e-4, "high": 0.1, "log": True},
-        "iterations": {"choices": [50, 100, 200]},
+        "factors": {"low": 16, "high": 512, "log": True, "type": "int"},
+        "learning_rate": {"low": 1e-4, "high": 0.3, "log": True},
+        "regularization": {"low": 1e-5, "high": 1.0, "log": True},
+        "iterations": {"low": 20, "high": 400, "log": True, "type": "int"},
     }
 
     def build(self):

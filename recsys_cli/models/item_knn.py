@@ -4,6 +4,9 @@ similarity:
 - cosine, bm25, tfidf: implicit.nearest_neighbours (its all-pairs kNN, `neighbors` kept per item)
 - cooccurrence: raw X^T X counts (seed 000), via implicit's ItemItemRecommender
 - jaccard: |U_i & U_j| / |U_i | U_j| on binarised interactions, computed here
+- `shrink` (cosine, jaccard): the denominator gets + shrink, pulling similarities resting on
+  few common users towards 0 (Koren 2008's shrinkage); cosine with shrink > 0 is computed
+  here from X^T X, as implicit has no shrinkage. bm25, tfidf and cooccurrence ignore it.
 A user's score for item j is the sum of similarities from the items in their history to j;
 `max_items` scores from at most that many of the user's items (a seeded random subset, as
 seed 000 does), which bounds the cost for heavy users.
@@ -28,6 +31,7 @@ class ItemKNNParams(WeightingParams):
     max_items: int | None = Field(None, ge=1, description="score from at most this many of a user's items")
     bm25_k1: float = Field(1.2, gt=0)
     bm25_b: float = Field(0.75, ge=0, le=1)
+    shrink: float = Field(0.0, ge=0, description="cosine/jaccard: added to the similarity's denominator")
 
 
 class ItemKNN(Recommender):
@@ -35,7 +39,8 @@ class ItemKNN(Recommender):
     has_similar_items = True
     tune_space = {
         "similarity": {"choices": ["cosine", "bm25", "tfidf", "jaccard", "cooccurrence"]},
-        "neighbors": {"low": 10, "high": 1000, "log": True, "type": "int"},
+        "neighbors": {"low": 5, "high": 2000, "log": True, "type": "int"},
+        "shrink": {"low": 0.0, "high": 1000.0},
         "weighting": {"choices": ["none", "binary", "log1p"]},
     }
 
@@ -45,7 +50,9 @@ class ItemKNN(Recommender):
         self.item_totals = item_totals(train)
         train = weigh(p, train, self.item_totals)
         if p.similarity == "jaccard":
-            self.similarity = _jaccard(train, p.neighbors)
+            self.similarity = _jaccard(train, p.neighbors, p.shrink)
+        elif p.similarity == "cosine" and p.shrink > 0:
+            self.similarity = _shrunk_cosine(train, p.neighbors, p.shrink)
         else:
             from implicit.nearest_neighbours import (
                 BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender)
@@ -85,13 +92,24 @@ class ItemKNN(Recommender):
         self.item_totals = arrays.get("item_totals")
 
 
-def _jaccard(train, neighbors: int):
+def _jaccard(train, neighbors: int, shrink: float = 0.0):
     binary = (train > 0).astype(np.float32).tocsc()
     counts = np.asarray(binary.sum(axis=0)).ravel()
     overlap = (binary.T @ binary).tocoo()
     union = counts[overlap.row] + counts[overlap.col] - overlap.data
-    jaccard = sp.csr_matrix((overlap.data / np.maximum(union, 1), (overlap.row, overlap.col)), shape=overlap.shape)
+    jaccard = sp.csr_matrix((overlap.data / (np.maximum(union, 1) + shrink), (overlap.row, overlap.col)), shape=overlap.shape)
     return keep_top_per_row(jaccard, neighbors)
+
+
+def _shrunk_cosine(train, neighbors: int, shrink: float):
+    """x_i . x_j / (|x_i| |x_j| + shrink) over the item columns of train (its weights)."""
+    columns = train.astype(np.float64).tocsc()
+    norms = np.sqrt(np.asarray(columns.multiply(columns).sum(axis=0)).ravel())
+    product = (columns.T @ columns).tocoo()
+    keep = product.row != product.col
+    row, col, data = product.row[keep], product.col[keep], product.data[keep]
+    cosine = sp.csr_matrix((data / (norms[row] * norms[col] + shrink), (row, col)), shape=product.shape)
+    return keep_top_per_row(cosine, neighbors)
 
 
 def keep_top_per_row(matrix, k: int):

@@ -12,6 +12,7 @@ MODELS = {
     "popular": "recsys_cli.models.popular:Popular",
     "personal-popular": "recsys_cli.models.popular:PersonalPopular",
     "item-knn": "recsys_cli.models.item_knn:ItemKNN",
+    "rp3beta": "recsys_cli.models.rp3beta:RP3beta",
     "als": "recsys_cli.models.als:ALS",
     "ials": "recsys_cli.models.als:IALS",
     "ials-rendle": "recsys_cli.models.ials_rendle:IALSRendle",
