@@ -12,6 +12,7 @@ from recsys_cli.cli.download import download
 from recsys_cli.cli.experiment import evaluate, run, train, tune
 from recsys_cli.cli.info import info
 from recsys_cli.cli.ingest import ingest_app
+from recsys_cli.cli.runs import runs_app
 from recsys_cli.cli.split import split
 from recsys_cli.errors import InputError
 
@@ -31,6 +32,7 @@ app.command("evaluate")(evaluate)
 app.command("run")(run)
 app.command("tune")(tune)
 app.command("compare")(compare)
+app.add_typer(runs_app, name="runs")
 
 
 def _version(value: bool) -> None:
