@@ -101,3 +101,10 @@ def test_unreferenced_lists_only_artifacts_no_run_links_to(tmp_path, keep_runs):
         shutil.rmtree(run)
     unreferenced = store.unreferenced()
     assert [(kind, key, size) for kind, key, _, size in unreferenced] == ([] if keep_runs else [("train", "k", 4)])
+
+
+def test_fingerprints_agree_on_the_same_value_spelled_two_ways():
+    from recsys_cli.atomic import fingerprint
+
+    assert fingerprint({"min_rating": 4.0, "k": (10, 100)}) == fingerprint({"k": [10, 100], "min_rating": 4})
+    assert fingerprint({"min_rating": 4.5}) != fingerprint({"min_rating": 4})
