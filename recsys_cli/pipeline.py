@@ -231,18 +231,19 @@ class ExperimentRun:
     def __init__(self, experiment, runs_dir: Path, reporter: Reporter | None = None, jobs: int = 1,
                  tune_trials: int | None = None, tune_timeout: float | None = None):
         from recsys_cli.atomic import fingerprint as fp
+        from recsys_cli.config import with_absolute_paths
 
-        self.experiment = experiment
+        self.experiment = experiment = with_absolute_paths(experiment)
         self.jobs = jobs
         self.tune_trials = tune_trials  # command-line overrides of every tune block
         self.tune_timeout = tune_timeout
         self.tuned: dict[str, dict] = {}  # model name -> tune stage record
         self.reporter = reporter or Reporter()
-        self.runs_dir = runs_dir
+        self.runs_dir = Path(runs_dir).absolute()
         self.config = experiment.model_dump(mode="json")
         self.config_fingerprint = fp(self.config)
         self.run = None
-        self.store = ArtifactStore.for_runs(runs_dir)
+        self.store = ArtifactStore.for_runs(self.runs_dir)
         self.summaries: dict[str, dict] = {}
         self.intervals: dict[str, dict] = {}
         self.test_top_lists: dict[str, tuple] = {}  # model -> (ids, scores) from a fresh evaluation

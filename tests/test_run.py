@@ -86,7 +86,7 @@ def test_ctrl_c_marks_the_run_incomplete_and_the_next_run_resumes(cli, project, 
 
     monkeypatch.setattr(IALS, "fit", real_fit)
     summary = cli("run", "smoke.yaml", "--json").json()
-    assert summary["path"] == str(Path("runs") / "ci-smoke" / runs[0].name)  # the same folder, resumed
+    assert summary["path"] == str(project / "runs" / "ci-smoke" / runs[0].name)  # the same folder, resumed
     assert summary["status"] == "complete"
     assert json.loads((runs[0] / "manifest.json").read_text())["resumed_at"]
 

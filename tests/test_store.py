@@ -108,3 +108,13 @@ def test_fingerprints_agree_on_the_same_value_spelled_two_ways():
 
     assert fingerprint({"min_rating": 4.0, "k": (10, 100)}) == fingerprint({"k": [10, 100], "min_rating": 4})
     assert fingerprint({"min_rating": 4.5}) != fingerprint({"min_rating": 4})
+
+
+def test_the_run_records_absolute_paths_so_compare_works_from_elsewhere(cli, project, monkeypatch, tmp_path_factory):
+    summary = cli("run", "smoke.yaml", "--json").json()
+    config = yaml.safe_load((Path(summary["path"]) / "config.yaml").read_text())
+    dataset = config["dataset"]["out"] if isinstance(config["dataset"], dict) else config["dataset"]
+    assert Path(dataset).is_absolute()
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    result = cli("compare", summary["path"], "--anchors", "20", "--json")
+    assert result.code == 0, result.err
