@@ -181,6 +181,20 @@ def file_sha256(path: str | Path, chunk_size: int = 1 << 22) -> str:
 
 
 def fingerprint(payload: Any) -> str:
-    """A short stable hash of a JSON-serialisable value (options, source digests...)."""
-    canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    """A short stable hash of a JSON-serialisable value (options, source digests...).
+
+    Values are canonicalised first, so the same input spelled two ways hashes the same:
+    `min_rating: 4` in YAML and `--min-rating 4` (parsed as 4.0) agree."""
+    canonical = json.dumps(canonical_value(payload), sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def canonical_value(value: Any) -> Any:
+    """Integral floats as ints, tuples as lists, recursively."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): canonical_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical_value(v) for v in value]
+    return value

@@ -407,3 +407,19 @@ def load_experiment(path: str | Path) -> tuple[Experiment, dict]:
     path = Path(path)
     raw = load_yaml(path)  # duplicate keys, alias bombs, non-UTF-8: refused there
     return parse_experiment(raw, str(path)), raw
+
+
+def with_absolute_paths(experiment: Experiment) -> Experiment:
+    """The experiment with every path resolved against the working directory, so the run
+    folder's config.yaml still points at its data when read from anywhere else later."""
+    dataset = experiment.dataset
+    if isinstance(dataset, IngestBlock):
+        dataset = dataset.model_copy(update={
+            "path": dataset.path.absolute() if dataset.path is not None else None,
+            "out": experiment.dataset_dir().absolute()})
+    else:
+        dataset = dataset.absolute()
+    split = experiment.split
+    if split.path is not None:
+        split = split.model_copy(update={"path": split.path.absolute()})
+    return experiment.model_copy(update={"dataset": dataset, "split": split})

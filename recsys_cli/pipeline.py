@@ -18,6 +18,7 @@ from recsys_cli.data.filters import IngestFilters
 from recsys_cli.data.split_folder import SplitData, load_split
 from recsys_cli.errors import InputError
 from recsys_cli.seeds import DEFAULT_SEED, validation_seed
+from recsys_cli.store import ArtifactStore
 
 
 @dataclass
@@ -224,20 +225,21 @@ class ExperimentRun:
     def __init__(self, experiment, runs_dir: Path, reporter: Reporter | None = None, jobs: int = 1,
                  tune_trials: int | None = None, tune_timeout: float | None = None):
         from recsys_cli.atomic import fingerprint as fp
+        from recsys_cli.config import with_absolute_paths
 
-        self.experiment = experiment
+        self.experiment = experiment = with_absolute_paths(experiment)
         self.jobs = jobs
         self.tune_trials = tune_trials  # command-line overrides of every tune block
         self.tune_timeout = tune_timeout
         self.tuned: dict[str, dict] = {}  # model name -> tune stage record
         self.default_tests: dict[str, dict] = {}  # tuned model name -> its untuned default's test summary
         self.reporter = reporter or Reporter()
-        self.runs_dir = runs_dir
+        self.runs_dir = Path(runs_dir).absolute()
         self.config = experiment.model_dump(mode="json")
         self.config_fingerprint = fp(self.config)
         self.seeds = experiment.seeds()  # every seed the run uses; recorded in the manifest
         self.run = None
-        self.latest = None
+        self.store = ArtifactStore.for_runs(self.runs_dir)
         self.summaries: dict[str, dict] = {}
         self.best: dict[str, str | None] = {}  # metric@k -> significantly best model (None: no clear winner)
         self.prefix = ""  # run-folder prefix of the split being trained and scored: "" or repeats/<r>/
@@ -249,42 +251,45 @@ class ExperimentRun:
         self.user_counts: dict | None = None  # test users: warm, cold
 
     # -- stage bookkeeping ------------------------------------------------------------------
-    def _adopt(self, stage: str, key: str, paths: list[str]) -> bool:
-        """True if `stage` with input fingerprint `key` is already done here, or done in the
-        latest complete run (then its files and record are copied in)."""
-        import shutil
+    def _artifact(self, stage: str, key: str, paths: list[str]) -> tuple[str, str]:
+        """The store address of a stage's output: its kind (train, evaluate, export, tune)
+        and the fingerprint of its inputs together with where its files live in a run."""
+        from recsys_cli.atomic import fingerprint as fp
 
+        return stage.split("/")[0], fp([key, sorted(paths)])
+
+    def _adopt(self, stage: str, key: str, paths: list[str]) -> bool:
+        """True if `stage` with input fingerprint `key` is already done here, or its artifact
+        is in the store (then its files are hard-linked in and its record adopted)."""
         if self.run.stage_done(stage, key) and all((self.run.path / p).exists() for p in paths):
             return True
-        if self.latest is None or not self.latest.stage_done(stage, key):
+        kind, address = self._artifact(stage, key, paths)
+        stored = self.store.link_into(kind, address, self.run.path)
+        if stored is None:
             return False
-        if not all((self.latest.path / p).exists() for p in paths):
-            return False
-        for relative in paths:
-            source, target = self.latest.path / relative, self.run.path / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.rmtree(target, ignore_errors=True)
-                shutil.copytree(source, target)
-            else:
-                shutil.copy2(source, target)
-        entry = dict(self.latest.manifest["stages"][stage], reused_from=self.latest.path.name)
-        self.run.manifest["stages"][stage] = entry
+        self.run.manifest["stages"][stage] = dict(stored["record"], reused_from=stored.get("origin"),
+                                                   artifact=f"{kind}/{address}")
         self.run.save()
         return True
 
     def _timed(self, stage: str, key: str, paths: list[str], work) -> dict:
-        """Run `work(entry)` as a recorded stage unless it can be adopted; report either way.
-        Returns the stage's manifest record."""
+        """Run `work(entry)` as a recorded stage unless its artifact exists; publish what it
+        wrote to the store; report either way. Returns the stage's manifest record."""
         import time
 
-        if self._adopt(stage, key, paths):
-            self.reporter.stage(stage, 0.0, skipped=True)
-            self.run.log(f"{stage}: up to date")
-            return self.run.manifest["stages"][stage]
-        started = time.perf_counter()
-        with self.run.stage(stage, key) as entry:
-            work(entry)
+        from recsys_cli.store import artifact_lock
+
+        kind, address = self._artifact(stage, key, paths)
+        with artifact_lock(self.store, kind, address):  # concurrent runs build it once
+            if self._adopt(stage, key, paths):
+                self.reporter.stage(stage, 0.0, skipped=True)
+                self.run.log(f"{stage}: up to date")
+                return self.run.manifest["stages"][stage]
+            started = time.perf_counter()
+            with self.run.stage(stage, key) as entry:
+                work(entry)
+            self.store.publish(kind, address, self.run.path, [p for p in paths if (self.run.path / p).exists()],
+                               dict(entry), origin=self.run.path.name)
         self.reporter.stage(stage, time.perf_counter() - started, skipped=False)
         self.run.log(f"{stage}: done in {entry['seconds']}s")
         return entry
@@ -299,7 +304,6 @@ class ExperimentRun:
         with experiment_lock(folder, wait=wait, on_wait=waiting):
             self.run = Run.open_or_resume(self.runs_dir, self.experiment.name, self.config_fingerprint,
                                           self.experiment.seed, self.experiment.threads)
-            self.latest = self._latest_run(folder)
             self._write_config()
             try:
                 from recsys_cli.backends import open_backend
@@ -309,19 +313,13 @@ class ExperimentRun:
                     return self._chain(until)
             except BaseException as error:
                 status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+                if not self.run.has_finished_stage():
+                    self.run.discard()  # a config that fails before any stage leaves no folder
+                    raise
                 self.run.manifest["status"] = status
                 self.run.save()
                 self.run.log(f"{status}: {type(error).__name__}: {error}")
                 raise
-
-    def _latest_run(self, folder: Path):
-        from recsys_cli.runs import Run, _read
-
-        target = folder / "latest"
-        manifest = _read(target / "manifest.json") if target.exists() else None
-        if manifest is None or target.resolve() == self.run.path.resolve():
-            return None
-        return Run(target.resolve(), manifest)
 
     def _write_config(self) -> None:
         import yaml
@@ -381,8 +379,7 @@ class ExperimentRun:
                 self._compare()
             self.run.complete()
         else:
-            self.run.manifest["status"] = f"{until} done"
-            self.run.save()
+            self.run.reached(f"{until} done")
         if until == "report" or self.tuned:
             self._html_report()
         return self.summary()
@@ -807,7 +804,8 @@ class ExperimentRun:
             "tuning": self.tuning_summary(),
             "test_users": self.user_counts,
             "cold_users": self.cold["summary"] if self.cold else None,
-            "stages": {k: {"status": v.get("status"), "seconds": v.get("seconds"), "reused_from": v.get("reused_from")}
+            "stages": {k: {"status": v.get("status"), "seconds": v.get("seconds"), "reused_from": v.get("reused_from"),
+                           "artifact": v.get("artifact")}
                        for k, v in self.run.manifest["stages"].items()},
         }
 

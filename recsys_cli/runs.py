@@ -27,6 +27,9 @@ from recsys_cli import __version__
 from recsys_cli.atomic import write_json
 
 
+STATUS_ORDER = {"train done": 0, "evaluate done": 1, "complete": 2}
+
+
 class RunLocked(Exception):
     """Another process holds the experiment's lock (exit code 1 under --no-wait)."""
 
@@ -137,12 +140,31 @@ class Run:
         entry["seconds"] = round(time.perf_counter() - started, 3)
         self.save()
 
+    def has_finished_stage(self) -> bool:
+        return any(entry.get("status") == "done" for entry in self.manifest["stages"].values())
+
+    def discard(self) -> None:
+        """Remove a run folder that holds nothing (a config that failed before any stage)."""
+        import shutil
+
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def reached(self, status: str) -> None:
+        """Record that the run got as far as `status` ('train done', 'evaluate done'),
+        never lowering a status it already had: `evaluate` then `train` of one config keeps
+        'evaluate done'."""
+        furthest = self.manifest.get("reached")
+        if STATUS_ORDER.get(furthest, -1) < STATUS_ORDER[status]:
+            furthest = status
+        self.manifest["reached"] = self.manifest["status"] = furthest
+        self.save()
+
     def log(self, message: str) -> None:
         with open(self.path / "log.txt", "a", encoding="utf-8") as handle:
             handle.write(f"{_now()} {message}\n")
 
     def complete(self) -> None:
-        self.manifest["status"] = "complete"
+        self.manifest["status"] = self.manifest["reached"] = "complete"
         self.manifest["finished_at"] = _now()
         self.save()
         latest = self.path.parent / "latest"

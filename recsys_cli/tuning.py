@@ -232,11 +232,18 @@ def run_study(
     catch = (ArithmeticError, np.linalg.LinAlgError)
 
     def run(n_trials: int, timeout: float | None, n_jobs: int) -> None:
-        if optimize is None:
-            study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, callbacks=[progress], catch=catch)
-        else:
-            optimize(study, objective, lambda trial: suggest(trial, space, cls.Params), n_trials=n_trials,
-                     timeout=timeout, n_jobs=n_jobs, callbacks=[progress], catch=catch)
+        try:
+            if optimize is None:
+                study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, callbacks=[progress],
+                               catch=catch)
+            else:
+                optimize(study, objective, lambda trial: suggest(trial, space, cls.Params), n_trials=n_trials,
+                         timeout=timeout, n_jobs=n_jobs, callbacks=[progress], catch=catch)
+        except Exception as error:
+            interrupt = _interrupt_behind(error)
+            if interrupt is not None:
+                raise interrupt from None
+            raise
 
     def finished() -> int:
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
@@ -255,6 +262,18 @@ def run_study(
     if finished() < target and (left is None or left > 0):
         run(target - finished(), left, jobs)
     return _outcome(study, time.perf_counter() - started, folds=1 + len(extra_folds))
+
+
+def _interrupt_behind(error: BaseException) -> BaseException | None:
+    """The Ctrl-C (or SIGTERM) an error was raised while handling, if any. A KeyboardInterrupt
+    that lands while Optuna records a trial surfaces from its `finally` block as an
+    UnboundLocalError; the user pressed Ctrl-C, and that is what must be reported."""
+    seen = error.__context__
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def _has_complete(study) -> bool:

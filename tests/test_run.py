@@ -61,7 +61,7 @@ def test_second_run_reuses_every_stage_and_a_changed_model_retrains_alone(cli, p
     (project / "smoke.yaml").write_text(yaml.safe_dump(config))
     third = cli("run", "smoke.yaml", "--json").json()
     assert third["stages"]["train/ials"]["reused_from"] is None
-    assert third["stages"]["train/ease"]["reused_from"] == Path(second["path"]).name
+    assert third["stages"]["train/ease"]["reused_from"] == Path(first["path"]).name  # the run that made it
 
 
 def test_same_config_and_seed_give_the_same_metrics(project):
@@ -86,7 +86,7 @@ def test_ctrl_c_marks_the_run_incomplete_and_the_next_run_resumes(cli, project, 
 
     monkeypatch.setattr(IALS, "fit", real_fit)
     summary = cli("run", "smoke.yaml", "--json").json()
-    assert summary["path"] == str(Path("runs") / "ci-smoke" / runs[0].name)  # the same folder, resumed
+    assert summary["path"] == str(project / "runs" / "ci-smoke" / runs[0].name)  # the same folder, resumed
     assert summary["status"] == "complete"
     assert json.loads((runs[0] / "manifest.json").read_text())["resumed_at"]
 

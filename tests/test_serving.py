@@ -152,7 +152,12 @@ def test_a_moved_run_folder_still_answers(cli, smoke_run, tmp_path, monkeypatch)
     shutil.copytree(run, moved / "runs" / "ci-smoke" / run.name)
     monkeypatch.chdir(tmp_path)  # neither the old project nor the new one is the working directory
     copied_run = moved / "runs" / "ci-smoke" / run.name
-    lost = cli("recommend", copied_run, "--user", "1")
+    away = tmp_path / "original-data"
+    shutil.move(project / "data", away)  # "another machine": the recorded (absolute) paths are gone
+    try:
+        lost = cli("recommend", copied_run, "--user", "1")
+    finally:
+        shutil.move(away, project / "data")
     assert lost.code == 2 and "--data" in lost.err and "data/ci-smoke" in lost.err
     shutil.copytree(project / "data", moved / "data")
     assert cli("recommend", copied_run, "--user", "1", "--json").code == 0

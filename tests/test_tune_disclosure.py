@@ -181,3 +181,16 @@ def test_ctrl_c_during_tune_prints_one_line_and_exits_130(project):
     manifest = json.loads(next((project / "runs" / "ci-smoke").glob("2*/manifest.json")).read_text())
     assert manifest["status"] == "interrupted"
     assert os.path.exists(db)
+
+
+def test_a_ctrl_c_that_optuna_turns_into_another_error_is_still_an_interrupt():
+    from recsys_cli.tuning import _interrupt_behind
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        finally:
+            undefined_name  # noqa: B018, F821 - what Optuna's finally block does
+    except NameError as error:
+        assert isinstance(_interrupt_behind(error), KeyboardInterrupt)
+    assert _interrupt_behind(ValueError("plain")) is None

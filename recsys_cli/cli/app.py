@@ -14,6 +14,7 @@ from recsys_cli.cli.info import info
 from recsys_cli.cli.report import report
 from recsys_cli.cli.ingest import ingest_app
 from recsys_cli.cli.recommend import recommend
+from recsys_cli.cli.runs import runs_app
 from recsys_cli.cli.similar import similar
 from recsys_cli.cli.guard import guard_commands, report_error, set_debug, sigterm_as_interrupt
 from recsys_cli.cli.split import split
@@ -40,7 +41,8 @@ app.command("compare")(compare)
 app.command("recommend")(recommend)
 app.command("similar")(similar)
 app.command("report")(report)
-guard_commands(app, ingest_app)  # last: every verb registered above ends in one message and a code
+app.add_typer(runs_app, name="runs")
+guard_commands(app, ingest_app, runs_app)  # last: every verb registered above ends in one message and a code
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,120 @@
+"""The artifact store: re-runs cost kilobytes, any earlier run's artifact is reused, a failed
+config leaves nothing, statuses never go down, pruning never breaks a kept run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from recsys_cli.store import ArtifactStore, tree_bytes
+
+
+def _new_bytes(run: Path) -> int:
+    """Bytes of the files only this run folder holds (hard-linked files are shared)."""
+    return sum(f.stat().st_size for f in run.rglob("*") if f.is_file() and f.stat().st_nlink == 1)
+
+
+def _set_ials_factors(project: Path, factors: int) -> None:
+    config = yaml.safe_load((project / "smoke.yaml").read_text())
+    config["models"][2]["params"]["factors"] = factors
+    (project / "smoke.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_an_unchanged_rerun_writes_kilobytes_and_retrains_nothing(cli, project):
+    first = cli("run", "smoke.yaml", "--json").json()
+    second = cli("run", "smoke.yaml", "--json").json()
+    run = Path(second["path"])
+    assert _new_bytes(run) < 1 << 20
+    assert tree_bytes(Path(first["path"])) > 1 << 16  # the first run really made something to share
+    for name, stage in second["stages"].items():
+        if name.split("/")[0] in ("train", "evaluate", "export"):
+            assert stage["reused_from"] == Path(first["path"]).name, name
+            assert stage["artifact"].startswith(name.split("/")[0] + "/")
+    model_file = next((run / "models" / "ials").iterdir())
+    assert model_file.stat().st_nlink >= 3  # first run, store, second run: one inode
+    assert second["metrics"] == first["metrics"]
+
+
+def test_a_to_b_to_a_reuses_the_model_trained_for_a(cli, project):
+    a = cli("run", "smoke.yaml", "--json").json()
+    _set_ials_factors(project, 8)
+    b = cli("run", "smoke.yaml", "--json").json()
+    assert b["stages"]["train/ials"]["reused_from"] is None
+    _set_ials_factors(project, yaml.safe_load((Path(a["path"]) / "config.yaml").read_text())["models"][2]["params"]["factors"])
+    again = cli("run", "smoke.yaml", "--json").json()
+    assert again["stages"]["train/ials"]["reused_from"] == Path(a["path"]).name
+    assert again["metrics"]["ials"] == a["metrics"]["ials"]
+
+
+def test_a_config_that_fails_before_any_stage_leaves_no_run_folder(cli, project):
+    config = yaml.safe_load((project / "smoke.yaml").read_text())
+    config["dataset"] = "data/no-such-dataset"
+    config["name"] = "broken"
+    (project / "broken.yaml").write_text(yaml.safe_dump(config))
+    assert cli("run", "broken.yaml").code == 2
+    folder = project / "runs" / "broken"
+    assert not folder.exists() or not [p for p in folder.iterdir() if not p.name.startswith(".")]
+
+
+def test_evaluate_then_train_keeps_the_further_status(cli, project):
+    evaluated = cli("evaluate", "smoke.yaml", "--json").json()
+    assert evaluated["status"] == "evaluate done"
+    trained = cli("train", "smoke.yaml", "--json").json()
+    assert trained["path"] == evaluated["path"] and trained["status"] == "evaluate done"
+
+
+def test_concurrent_publishers_of_one_artifact_keep_one_copy(tmp_path):
+    store = ArtifactStore(tmp_path / ".store")
+    for writer in ("a", "b"):
+        run = tmp_path / writer
+        (run / "models" / "m").mkdir(parents=True)
+        (run / "models" / "m" / "state.npz").write_text(writer)
+        store.publish("train", "k1", run, ["models/m"], {"writer": writer}, origin=writer)
+    assert store.get("train", "k1")["record"] == {"writer": "a"}
+    assert (store.path("train", "k1") / "models" / "m" / "state.npz").read_text() == "a"
+    assert [p.name for p in (tmp_path / ".store" / "train").iterdir()] == ["k1"]
+
+
+def test_link_into_refuses_an_incomplete_artifact(tmp_path):
+    store = ArtifactStore(tmp_path / ".store")
+    run = tmp_path / "run"
+    (run / "per_user").mkdir(parents=True)
+    (run / "per_user" / "m.parquet").write_text("x")
+    store.publish("evaluate", "k", run, ["per_user/m.parquet"], {})
+    os.remove(store.path("evaluate", "k") / "per_user" / "m.parquet")
+    assert store.link_into("evaluate", "k", tmp_path / "other") is None
+
+
+@pytest.mark.parametrize("keep_runs", [0, 1])
+def test_unreferenced_lists_only_artifacts_no_run_links_to(tmp_path, keep_runs):
+    store = ArtifactStore(tmp_path / ".store")
+    run = tmp_path / "run"
+    (run / "models" / "m").mkdir(parents=True)
+    (run / "models" / "m" / "state.npz").write_bytes(b"1234")
+    store.publish("train", "k", run, ["models/m"], {})
+    if not keep_runs:
+        import shutil
+
+        shutil.rmtree(run)
+    unreferenced = store.unreferenced()
+    assert [(kind, key, size) for kind, key, _, size in unreferenced] == ([] if keep_runs else [("train", "k", 4)])
+
+
+def test_fingerprints_agree_on_the_same_value_spelled_two_ways():
+    from recsys_cli.atomic import fingerprint
+
+    assert fingerprint({"min_rating": 4.0, "k": (10, 100)}) == fingerprint({"k": [10, 100], "min_rating": 4})
+    assert fingerprint({"min_rating": 4.5}) != fingerprint({"min_rating": 4})
+
+
+def test_the_run_records_absolute_paths_so_compare_works_from_elsewhere(cli, project, monkeypatch, tmp_path_factory):
+    summary = cli("run", "smoke.yaml", "--json").json()
+    config = yaml.safe_load((Path(summary["path"]) / "config.yaml").read_text())
+    dataset = config["dataset"]["out"] if isinstance(config["dataset"], dict) else config["dataset"]
+    assert Path(dataset).is_absolute()
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    result = cli("compare", summary["path"], "--anchors", "20", "--json")
+    assert result.code == 0, result.err
