@@ -63,6 +63,10 @@ class RunData:
     split_dir: Path | None
     split_info: dict | None
     tuning: list[TuneData] = field(default_factory=list)
+    # metrics.json's column -> significantly best model (None: no clear winner); None when
+    # the run predates significance marking (then the plain best is marked).
+    significantly_best: dict[str, str | None] | None = None
+    tuning_summary: dict[str, dict] = field(default_factory=dict)  # metrics.json's `tuning`
     compare: dict | None = None
     history: list[dict] = field(default_factory=list)  # earlier runs of the experiment
 
@@ -128,6 +132,8 @@ def read_run(path: Path) -> RunData:
         path=path, manifest=manifest, config=config, config_text=config_text,
         metrics=metrics_json.get("models", {}), intervals=metrics_json.get("intervals_95", {}),
         protocol=metrics_json.get("protocol", {}),
+        significantly_best=metrics_json.get("significantly_best"),
+        tuning_summary=metrics_json.get("tuning") or {},
         dataset_dir=dataset_dir, dataset_info=_json(dataset_dir / "dataset.json") if dataset_dir else None,
         split_dir=split_dir, split_info=_json(split_dir / "split.json") if split_dir else None,
     )

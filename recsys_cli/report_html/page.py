@@ -54,6 +54,10 @@ def render(data: RunData) -> str:
     return environment.get_template("report.html.j2").render(**context)
 
 
+SIGNIFICANCE_TESTS = {"permutation": "paired sign-flip permutation test of the mean difference",
+                      "t": "paired t-test", "wilcoxon": "paired Wilcoxon signed-rank test"}
+
+
 class _Page:
     """Builds each section's values; owns the chart counter and the colour of each model."""
 
@@ -113,7 +117,10 @@ class _Page:
         parts = [{"name": name, "users": part.get("users"), "interactions": part.get("interactions")}
                  for name, part in (info or {}).get("parts", {}).items()]
         users = _warm_cold(protocol)
-        return {"strategy": source.get("strategy"), "params": source.get("params", {}), "seed": source.get("seed"),
+        params = {k: v for k, v in source.get("params", {}).items() if v is not None}
+        if "folds" not in params:
+            params.pop("fold", None)  # fold 0 of no folds: the plain split
+        return {"strategy": source.get("strategy"), "params": params, "seed": source.get("seed"),
                 "parts": parts, "test_users": protocol.get("test_users"), "user_counts": users,
                 "k": protocol.get("k"), "ranking": protocol.get("ranking"),
                 "filter_seen": _filter_seen_text(protocol.get("filter_seen")), "fold_in": protocol.get("fold_in")}
@@ -133,6 +140,7 @@ class _Page:
         charted = [c for c in columns if c.endswith(f"@{headline_k}")] if headline_k else columns
         chart = self.svg(charts.metric_panels(models, charted, data.metrics, data.intervals, self.colors))
         return {"tables": tables, "chart": chart, "chart_k": headline_k, "significance": self.significance(),
+                "significant_marking": data.significantly_best is not None,
                 "test_users": data.protocol.get("test_users")}
 
     def _metric_rows(self, models: list[str], columns: list[str]) -> list[dict]:
@@ -140,7 +148,11 @@ class _Page:
         best = {}
         for column in columns:
             values = {m: data.metrics[m].get(column) for m in models if data.metrics[m].get(column) is not None}
-            if values:
+            if data.significantly_best is not None:  # marked only where significantly best
+                winner = data.significantly_best.get(column)
+                if winner in values:
+                    best[column] = values[winner]
+            elif values:
                 pick = min if column.split("@")[0] in LOWER_IS_BETTER else max
                 best[column] = pick(values.values())
         rows = []
@@ -166,7 +178,7 @@ class _Page:
             verdict = str(r.get("verdict", ""))
             better = verdict.removesuffix(" better") if verdict.endswith(" better") else None
             detail = (f"{r['model_a']} − {r['model_b']} = {r.get('difference', float('nan')):+.4f}"
-                      f" (95% CI {r.get('ci_low', float('nan')):+.4f} … {r.get('ci_high', float('nan')):+.4f}),"
+                      f" (CI {r.get('ci_low', float('nan')):+.4f} … {r.get('ci_high', float('nan')):+.4f}),"
                       f" Holm p = {r.get('p_holm', float('nan')):.3g}: {verdict}")
             for row_model, col_model in ((r["model_a"], r["model_b"]), (r["model_b"], r["model_a"])):
                 if better is None:
@@ -175,7 +187,11 @@ class _Page:
                     kind, mark = ("win", "▲") if better == row_model else ("loss", "▼")
                 cells[(row_model, col_model)] = {"kind": kind, "mark": mark, "detail": detail}
         matrix = [{"model": a, "cells": [cells.get((a, b)) for b in models]} for a in models]
-        return {"metric": rows[0].get("metric"), "models": models, "matrix": matrix}
+        test = rows[0].get("test", "wilcoxon")
+        level = rows[0].get("ci_level")
+        return {"metric": rows[0].get("metric"), "models": models, "matrix": matrix, "pairs": len(rows),
+                "test_name": SIGNIFICANCE_TESTS.get(test, test),
+                "ci_level": f"{level:.2%}" if isinstance(level, float) else "95%"}
 
     # -- tuning ---------------------------------------------------------------------------
     def tuning(self) -> list[dict]:
@@ -184,7 +200,7 @@ class _Page:
             record, trials = tune.record, tune.trials
             metric = record.get("metric")
             test_best = self.data.metrics.get(tune.model, {}).get(metric)
-            default_test = record.get("default_test")
+            default_test = self.data.tuning_summary.get(tune.model, {}).get("default_test", record.get("default_test"))
             out.append({
                 "model": tune.model, "metric": metric,
                 "default_validation": record.get("default_value"), "best_validation": record.get("best_value"),
