@@ -105,9 +105,13 @@ def test_run_writes_a_self_contained_report_that_says_why_sections_are_empty(cli
     _assert_self_contained(html)
     assert "No model was tuned in this run" in html and "No significance tests in this run" in html
     assert "only run of ci-smoke" in html
-    metrics = json.loads((run / "metrics.json").read_text())["models"]
-    best = max(metrics, key=lambda m: metrics[m]["mrr@100"])
-    assert re.search(rf'class="best"><span class="mean">{metrics[best]["mrr@100"]:.4f}', html)
+    recorded = json.loads((run / "metrics.json").read_text())
+    metrics, winners = recorded["models"], recorded["significantly_best"]
+    # ★ exactly where metrics.json says a model is significantly best, nowhere else
+    assert html.count('class="best"') == len([c for c, w in winners.items() if w])
+    for column, winner in winners.items():
+        if winner:
+            assert re.search(rf'class="best"><span class="mean">{metrics[winner][column]:.4f}', html), column
     assert html.count("<svg") >= 3 and (run / "report.md").is_file()
 
     # a second run: the history chart appears; `recsys report` on the experiment folder re-renders it
