@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 from recsys_cli import __version__
 from recsys_cli.atomic import write_json
+from recsys_cli.errors import InputError
 
 
 STATUS_ORDER = {"train done": 0, "evaluate done": 1, "complete": 2}
@@ -173,6 +174,17 @@ class Run:
             tmp.unlink()
         tmp.symlink_to(self.path.name)
         os.replace(tmp, latest)
+
+
+def resolve_run_dir(path: Path) -> Path:
+    """A run folder, or an experiment folder (runs/NAME) whose `latest` is taken."""
+    path = Path(path)
+    if not (path / "manifest.json").exists() and (path / "latest" / "manifest.json").exists():
+        path = (path / "latest").resolve()
+    if not (path / "manifest.json").is_file():
+        raise InputError("not a run folder (no manifest.json); give runs/<experiment>/<run-id> or runs/<experiment>",
+                         path=path)
+    return path
 
 
 def _read(path: Path) -> dict | None:

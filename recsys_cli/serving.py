@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.errors import InputError
+from recsys_cli.runs import resolve_run_dir
 
 FALLBACK = "popularity"
 
@@ -48,16 +49,6 @@ def resolve_recorded(recorded: str | Path, run_path: Path, marker: str | None = 
     return None
 
 
-def resolve_run_folder(path: Path) -> Path:
-    path = Path(path)
-    if (path / "latest").exists() and not (path / "manifest.json").exists():
-        path = (path / "latest").resolve()
-    if not (path / "manifest.json").is_file():
-        raise InputError("not a run folder (no manifest.json); give runs/<experiment>/<run-id> or runs/<experiment>",
-                         path=path)
-    return path
-
-
 @dataclass
 class ServedRun:
     path: Path
@@ -76,7 +67,7 @@ class ServedRun:
         from recsys_cli.data.dataset import Dataset
         from recsys_cli.pipeline import load_split
 
-        path = resolve_run_folder(run_dir)
+        path = resolve_run_dir(run_dir)
         manifest = json.loads((path / "manifest.json").read_text())
         config = yaml.safe_load((path / "config.yaml").read_text()) if (path / "config.yaml").exists() else {}
         metrics = path / "metrics.json"

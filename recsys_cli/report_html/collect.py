@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.errors import InputError
+from recsys_cli.runs import resolve_run_dir
 
 
 def _json(path: Path) -> dict | None:
@@ -26,17 +27,6 @@ def _json(path: Path) -> dict | None:
         return None
     except (OSError, json.JSONDecodeError) as error:
         raise InputError(f"cannot read JSON ({error})", path=path) from None
-
-
-def resolve_run_dir(path: Path) -> Path:
-    """A run folder, or an experiment folder (runs/NAME) whose `latest` is taken."""
-    path = Path(path)
-    if not (path / "manifest.json").exists() and (path / "latest" / "manifest.json").exists():
-        path = (path / "latest").resolve()
-    if not (path / "manifest.json").is_file():
-        raise InputError("not a run folder (no manifest.json); give runs/<experiment>/<run-id> or runs/<experiment>",
-                         path=path)
-    return path
 
 
 @dataclass
