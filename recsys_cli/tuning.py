@@ -168,6 +168,8 @@ def run_study(
         storage.set_trial_state_values(stale._trial_id, state=TrialState.FAIL)
     if not study.trials:
         study.enqueue_trial({name: start[name] for name in space if name in start})
+        study.set_user_attr("metric", block.metric)  # for the plots' labels
+        study.set_user_attr("model", model_type)
 
     def scored(model, fold: tuple = validation, interval: bool = False) -> tuple[float, list | None]:
         """The fold's metric and, if asked, its 95% bootstrap interval over the fold's users."""
@@ -331,36 +333,65 @@ def write_outputs(folder: Path, outcome: TuneOutcome, entry_name: str, model_typ
     write_text(folder / "best.yaml", yaml.safe_dump(
         [{"name": entry_name, "type": model_type, "params": params}], sort_keys=False))
     write_parquet(folder / "trials.parquet", outcome.trials)
-    return ["best.yaml", "trials.parquet"] + write_plots(folder, storage_path, study_name)
+    return ["best.yaml", "trials.parquet"] + write_plots(folder, storage_path, study_name, outcome.trials)
 
 
-def write_plots(folder: Path, storage_path: Path, study_name: str) -> list[str]:
-    """Optimisation history, parameter importances and slice plots (skipped, not failed,
-    when the study is too small for one)."""
-    import warnings
-
-    import matplotlib
-
-    matplotlib.use("Agg")
+def write_plots(folder: Path, storage_path: Path, study_name: str, trials) -> list[str]:
+    """history.png, importances.png and slice.png: the same charts as report.html's tuning
+    section (pruned trials shown, the metric named, log axes where the space is log),
+    skipped, not failed, when the study is too small for one."""
     import matplotlib.pyplot as plt
     import optuna
-    from optuna.visualization import matplotlib as plots
+
+    from recsys_cli.atomic import write_atomically
+    from recsys_cli.report_html import charts
 
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage_path))
+    metric, model = study.user_attrs.get("metric", "objective"), study.user_attrs.get("model", study_name)
+    importances, _ = study_importances(study)
+    figures = {"history.png": lambda: charts.tuning_history(trials, metric, model),
+               "importances.png": lambda: importances and charts.importance_bars(
+                   importances, f"{model}: parameter importances (fANOVA)"),
+               "slice.png": lambda: charts.slices(trials, study_space(study), metric, model)}
     written = []
-    for name, draw in (("history.png", plots.plot_optimization_history),
-                       ("importances.png", plots.plot_param_importances),
-                       ("slice.png", plots.plot_slice)):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # optuna marks its matplotlib plots experimental
-                axes = draw(study)
-        except (RuntimeError, ValueError, ZeroDivisionError):
+    for name, draw in figures.items():
+        figure = draw() if trials.height else None
+        if not figure:
             continue
-        figure = np.ravel(axes)[0].figure
-        from recsys_cli.atomic import write_atomically
-
-        write_atomically(folder / name, lambda tmp: figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png"))
+        write_atomically(folder / name, lambda tmp: figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
         plt.close(figure)
         written.append(name)
     return written
+
+
+def study_importances(study) -> tuple[dict[str, float] | None, str]:
+    """fANOVA importances (Optuna's default evaluator, seeded) over the completed trials."""
+    import warnings
+
+    import optuna
+    from optuna.importance import FanovaImportanceEvaluator
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    varied = {name for t in complete for name in t.params
+              if len({repr(u.params.get(name)) for u in complete}) > 1}
+    if len(complete) < 3 or len(varied) < 2:
+        return None, (f"{len(complete)} completed trial(s) varying {len(varied)} parameter(s): "
+                      "importances need at least 3 trials and 2 varied parameters")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = optuna.importance.get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
+    return {k: float(v) for k, v in values.items()}, ""
+
+
+def study_space(study) -> dict[str, dict]:
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    space: dict[str, dict] = {}
+    for trial in study.trials:
+        for name, dist in trial.distributions.items():
+            kind = ("categorical" if isinstance(dist, CategoricalDistribution)
+                    else "int" if isinstance(dist, IntDistribution) else "float")
+            space.setdefault(name, {"kind": kind, "log": bool(getattr(dist, "log", False))})
+    return space
+
+

@@ -143,14 +143,16 @@ def _config_dataset(config: dict) -> str | None:
 
 
 def read_tuning(data: RunData, model: str, record: dict) -> TuneData:
+    from recsys_cli.tuning import study_importances, study_space
+
     trials = pl.read_parquet(data.path / "tune" / model / "trials.parquet")
     study = _load_study(data.path, record)
     importances, note = None, ""
     if study is None:
         note = "the Optuna study (study.db) is not reachable from here, so importances cannot be computed"
     else:
-        importances, note = _importances(study)
-    space = _space_from_study(study) if study is not None else {}
+        importances, note = study_importances(study)
+    space = study_space(study) if study is not None else {}
     if not space:
         space = _space_from_config(data.config, model)
     return TuneData(model, record, trials, space, importances, note)
@@ -159,45 +161,16 @@ def read_tuning(data: RunData, model: str, record: dict) -> TuneData:
 def _load_study(run_path: Path, record: dict):
     import optuna
 
+    from recsys_cli.tuning import open_storage
+
     storage = _locate(record.get("storage"), run_path)
     if storage is None or not record.get("study"):
         return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.load_study(study_name=record["study"], storage=f"sqlite:///{storage}")
+        return optuna.load_study(study_name=record["study"], storage=open_storage(storage))
     except KeyError:  # the database holds no study of that name
         return None
-
-
-def _importances(study) -> tuple[dict[str, float] | None, str]:
-    """fANOVA importances (Optuna's default evaluator, seeded) over the completed trials."""
-    import warnings
-
-    import optuna
-    from optuna.importance import FanovaImportanceEvaluator
-
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    varied = {name for t in complete for name in t.params
-              if len({repr(u.params.get(name)) for u in complete}) > 1}
-    if len(complete) < 3 or len(varied) < 2:
-        return None, (f"{len(complete)} completed trial(s) varying {len(varied)} parameter(s): "
-                      "importances need at least 3 trials and 2 varied parameters")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        values = optuna.importance.get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
-    return {k: float(v) for k, v in values.items()}, ""
-
-
-def _space_from_study(study) -> dict[str, dict]:
-    from optuna.distributions import CategoricalDistribution, IntDistribution
-
-    space: dict[str, dict] = {}
-    for trial in study.trials:
-        for name, dist in trial.distributions.items():
-            kind = ("categorical" if isinstance(dist, CategoricalDistribution)
-                    else "int" if isinstance(dist, IntDistribution) else "float")
-            space.setdefault(name, {"kind": kind, "log": bool(getattr(dist, "log", False))})
-    return space
 
 
 def _space_from_config(config: dict, model: str) -> dict[str, dict]:
