@@ -34,9 +34,9 @@ def dzen_dataset() -> Path:
     """The synthetic `dzen` preset ingested as a dataset folder (75,910 x 104,503, ~5.9M likes)."""
     out = BENCH / "dzen-synthetic"
     sys.path.insert(0, str(ROOT))
-    from recsys_cli import pipeline
+    from recsys_cli.stages import ingest as ingest_stage
 
-    pipeline.ingest("synthetic", None, out, {"preset": "dzen", "seed": 42})
+    ingest_stage.ingest("synthetic", None, out, {"preset": "dzen", "seed": 42})
     return out
 
 

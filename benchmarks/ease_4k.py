@@ -17,16 +17,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import BENCH  # noqa: E402
 
-from recsys_cli import pipeline  # noqa: E402
+from recsys_cli.stages import ingest as ingest_stage  # noqa: E402
+from recsys_cli.stages import split as split_stage  # noqa: E402
+from recsys_cli.data.split_folder import load_split  # noqa: E402
 from recsys_cli.data.filters import IngestFilters  # noqa: E402
 from recsys_cli.evaluation.evaluate import evaluate  # noqa: E402
 from recsys_cli.models.registry import build_model  # noqa: E402
 
 
 def main() -> None:
-    dataset = pipeline.ingest("synthetic", None, BENCH / "dzen-4k", {"preset": "dzen", "seed": 42},
+    dataset = ingest_stage.ingest("synthetic", None, BENCH / "dzen-4k", {"preset": "dzen", "seed": 42},
                               IngestFilters(debug_slice=(4000 / 104_503, 0.3))).path
-    split = pipeline.load_split(pipeline.split(dataset, "leave-one-random", BENCH / "dzen-4k-split", {"test_users": 0.2}).path)
+    split = load_split(split_stage.split(dataset, "leave-one-random", BENCH / "dzen-4k-split", {"test_users": 0.2}).path)
     print(f"{split.train.shape[0]:,} users x {split.train.shape[1]:,} items, {split.train.nnz:,} train interactions")
     for model_type, params in (("ease", {"l2": 300}), ("popular", {})):
         started = time.perf_counter()

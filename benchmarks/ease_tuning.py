@@ -50,13 +50,14 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=8000)
     parser.add_argument("--fits", type=int, default=20)
     args = parser.parse_args()
-    from recsys_cli import pipeline
+    from recsys_cli.stages import ingest as ingest_stage
+    from recsys_cli.stages import split as split_stage
     from recsys_cli.data.filters import IngestFilters
 
     name = f"dzen-ease-{args.items}"
-    dataset = pipeline.ingest("synthetic", None, BENCH / name, {"preset": "dzen", "seed": 42},
+    dataset = ingest_stage.ingest("synthetic", None, BENCH / name, {"preset": "dzen", "seed": 42},
                               IngestFilters(debug_slice=(args.items / 104_503, 0.3))).path
-    split = pipeline.split(dataset, "leave-one-random", BENCH / f"{name}-split", {"test_users": 0.2}).path
+    split = split_stage.split(dataset, "leave-one-random", BENCH / f"{name}-split", {"test_users": 0.2}).path
     train = split / "train.npz"
     print(f"EASE on {args.items:,} items (dzen slice), seconds and peak MiB per process")
     print(f"{'mode':28s} {'fits':>5s} {'wall s':>8s} {'s/fit':>7s} {'peak MiB':>9s}")

@@ -22,7 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import BENCH  # noqa: E402
 
-from recsys_cli import pipeline  # noqa: E402
+from recsys_cli.stages import ingest as ingest_stage  # noqa: E402
+from recsys_cli.stages import split as split_stage  # noqa: E402
+from recsys_cli.data.split_folder import load_split  # noqa: E402
 from recsys_cli.data.filters import IngestFilters  # noqa: E402
 from recsys_cli.evaluation.evaluate import evaluate  # noqa: E402
 from recsys_cli.models.registry import model_class  # noqa: E402
@@ -41,9 +43,9 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     args = parser.parse_args()
     name = f"dzen-{args.items // 1000}k-{int(args.users * 100)}"
-    dataset = pipeline.ingest("synthetic", None, BENCH / name, {"preset": "dzen", "seed": 42},
+    dataset = ingest_stage.ingest("synthetic", None, BENCH / name, {"preset": "dzen", "seed": 42},
                               IngestFilters(debug_slice=(args.items / 104_503, args.users))).path
-    split = pipeline.load_split(pipeline.split(dataset, "leave-one-random", BENCH / f"{name}-split",
+    split = load_split(split_stage.split(dataset, "leave-one-random", BENCH / f"{name}-split",
                                                {"test_users": 0.2}).path)
     train, test, history, users = split.train, split.test, split.history, split.test_users
     print(f"{train.shape[0]:,} users x {train.shape[1]:,} items, {train.nnz:,} train interactions, "

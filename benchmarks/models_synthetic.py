@@ -13,12 +13,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import ROOT  # noqa: E402
 
-from recsys_cli import pipeline  # noqa: E402
+from recsys_cli.run import run_experiment  # noqa: E402
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as runs:
-        summary = pipeline.run_experiment(ROOT / "configs" / "more-models.yaml", Path(runs))
+        summary = run_experiment(ROOT / "configs" / "more-models.yaml", Path(runs))
     print(f"{'model':10s} {'train s':>8s} {'mrr@100':>8s} {'ndcg@100':>9s}")
     for name, metrics in summary["metrics"].items():
         seconds = summary["stages"][f"train/{name}"]["seconds"]

@@ -17,7 +17,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import BENCH, ROOT  # noqa: E402
 
-from recsys_cli import pipeline  # noqa: E402
+from recsys_cli.stages import ingest as ingest_stage  # noqa: E402
+from recsys_cli.stages import split as split_stage  # noqa: E402
+from recsys_cli.data.split_folder import load_split  # noqa: E402
 from recsys_cli.evaluation.evaluate import evaluate  # noqa: E402
 from recsys_cli.models.registry import build_model  # noqa: E402
 
@@ -45,8 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "ml-latest-small")
     args = parser.parse_args()
-    ratings = pipeline.ingest("movielens", args.data, BENCH / "ml-ratings").path
-    split = pipeline.load_split(pipeline.split(ratings, "random-holdout", BENCH / "ml-ratings-split", {"test_ratio": 0.2}).path)
+    ratings = ingest_stage.ingest("movielens", args.data, BENCH / "ml-ratings").path
+    split = load_split(split_stage.split(ratings, "random-holdout", BENCH / "ml-ratings-split", {"test_ratio": 0.2}).path)
     bias_errors, mean_errors = bias_baseline(split.train, split.test)
     print(f"ratings: {split.train.nnz:,} train, {split.test.nnz:,} test (random 80/20)")
     print(f"{'model':22s} {'RMSE':>7s} {'MAE':>7s} {'fit s':>7s}")
@@ -56,8 +58,8 @@ def main() -> None:
         summary, seconds = fit_and_score(model_type, split)
         print(f"{model_type:22s} {summary['rmse']:7.4f} {summary['mae']:7.4f} {seconds:7.2f}")
 
-    likes = pipeline.ingest("movielens", args.data, BENCH / "ml-likes", {"min_rating": 4}).path
-    split = pipeline.load_split(pipeline.split(likes, "leave-one-random", BENCH / "ml-likes-split", {"test_users": 0.2}).path)
+    likes = ingest_stage.ingest("movielens", args.data, BENCH / "ml-likes", {"min_rating": 4}).path
+    split = load_split(split_stage.split(likes, "leave-one-random", BENCH / "ml-likes-split", {"test_users": 0.2}).path)
     print("\nseed protocol (likes >= 4, leave-one-random 20%):")
     for model_type in ("ease", "slim"):
         summary, seconds = fit_and_score(model_type, split)

@@ -2,7 +2,7 @@
 
 The bare script loads the same train/test npz, fits implicit's ALS (64 factors, 15
 iterations), makes one batched `recommend` with seen items filtered and computes MRR@100
-with numpy. `recsys run` does the same through its pipeline, plus a bootstrap interval,
+with numpy. `recsys run` does the same through its stages, plus a bootstrap interval,
 per-user metrics, the saved model, metrics files, manifest and report, and its default
 export (no `export:` block: the test users' top-100; similar items are opt-in). Targets
 (issues 3 and 13): at most 1.10x the wall time and 1.5x the peak memory. Each run gets a
@@ -45,11 +45,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    from recsys_cli import pipeline
+    from recsys_cli.stages import split as split_stage
 
     dataset = dzen_dataset()
     split = BENCH / "dzen-split"
-    pipeline.split(dataset, "leave-one-random", split, {"test_users": 0.2}, seed=42)
+    split_stage.split(dataset, "leave-one-random", split, {"test_users": 0.2}, seed=42)
     config = BENCH / "ials-dzen.yaml"
     config.write_text(yaml.safe_dump({
         "name": "ials-dzen", "dataset": str(dataset), "split": {"path": str(split)},

@@ -24,7 +24,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from common import BENCH, ROOT  # noqa: E402
 
-from recsys_cli import pipeline  # noqa: E402
+from recsys_cli.run import run_experiment  # noqa: E402
 
 MODELS = [
     {"name": "popular", "type": "popular"},
@@ -92,7 +92,7 @@ def main() -> None:
                          {"trials": args.trials, "timeout": args.seconds})):
         name = "seed-repeats-tuned" if tune else "seed-repeats-default"
         started = time.perf_counter()
-        summary = pipeline.run_experiment(experiment(name, args.data, args.repeats, tune, args.models.split(",")), runs)
+        summary = run_experiment(experiment(name, args.data, args.repeats, tune, args.models.split(",")), runs)
         table(title, summary, time.perf_counter() - started)
 
 

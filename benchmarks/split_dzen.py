@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import dzen_dataset  # noqa: E402
 
-from recsys_cli import pipeline  # noqa: E402
+from recsys_cli.stages import split as split_stage  # noqa: E402
 
 CASES = [
     ("leave-one-random", {"test_users": 0.2}),
@@ -33,7 +33,7 @@ def main() -> None:
             timings = []
             for validation in (False, True):
                 started = time.perf_counter()
-                pipeline.split(dataset, strategy, Path(tmp) / f"{strategy}-{validation}", params, validation=validation)
+                split_stage.split(dataset, strategy, Path(tmp) / f"{strategy}-{validation}", params, validation=validation)
                 timings.append(time.perf_counter() - started)
             print(f"{strategy:20s} {timings[0]:8.2f} {timings[1]:12.2f}", flush=True)
 

@@ -22,7 +22,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from common import BENCH, ROOT  # noqa: E402
 
-from recsys_cli import pipeline, tuning  # noqa: E402
+from recsys_cli.run import tune_experiment  # noqa: E402
+from recsys_cli import tuning  # noqa: E402
 
 EDGE = 0.05
 
@@ -53,7 +54,7 @@ def main() -> None:
         "export": {"recommendations": 0, "similar": 0},
     }))
     started = time.perf_counter()
-    tuned = pipeline.tune_experiment(config, BENCH / "runs", trials=args.trials)
+    tuned = tune_experiment(config, BENCH / "runs", trials=args.trials)
     print(f"ml-latest-small, leave-one-random 20%, up to {args.trials} trials / {args.seconds:.0f} s per model, "
           f"{time.perf_counter() - started:.0f} s in all")
     for name, t in tuned["tuning"].items():

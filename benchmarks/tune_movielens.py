@@ -21,7 +21,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from common import BENCH, ROOT  # noqa: E402
 
-from recsys_cli import pipeline  # noqa: E402
+from recsys_cli.run import run_experiment, tune_experiment  # noqa: E402
 
 
 def main() -> None:
@@ -45,9 +45,9 @@ def main() -> None:
         "export": {"recommendations": 0, "similar": 0},
     }))
     runs = BENCH / "runs"
-    defaults = pipeline.run_experiment(config, runs)
+    defaults = run_experiment(config, runs)
     started = time.perf_counter()
-    tuned = pipeline.tune_experiment(config, runs, trials=args.trials)
+    tuned = tune_experiment(config, runs, trials=args.trials)
     seconds = time.perf_counter() - started
     print(f"ml-latest-small ({'all ratings' if args.all_ratings else 'ratings >= 4'} as likes), leave-one-random 20%, "
           f"{args.trials} trials per model, {seconds:.0f} s of tuning in all")

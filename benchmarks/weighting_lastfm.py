@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--preset", default="small")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    from recsys_cli import pipeline
+    from recsys_cli.run import run_experiment
 
     source = play_counts(args.preset, args.seed)
     plays = pl.read_csv(source)["plays"]
@@ -82,7 +82,7 @@ def main() -> None:
     path = BENCH / "weighting-lastfm.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     started = time.perf_counter()
-    summary = pipeline.run_experiment(path, BENCH / "runs")
+    summary = run_experiment(path, BENCH / "runs")
     base = summary["metrics"]["ials-raw-default"]["mrr@100"]
     print(f"{'model':<22} {'MRR@100':>8} {'vs default iALS':>16}")
     for name, metrics in summary["metrics"].items():

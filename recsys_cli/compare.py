@@ -147,7 +147,7 @@ class RunContext:
         return resolve_recorded(recorded, self.path, "dataset.json") or recorded  # a moved run: look near it
 
     def split(self):
-        from recsys_cli.pipeline import load_split
+        from recsys_cli.data.split_folder import load_split
 
         from recsys_cli.serving import resolve_recorded
 

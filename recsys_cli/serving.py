@@ -56,7 +56,7 @@ class ServedRun:
     manifest: dict
     protocol: dict
     dataset: object  # recsys_cli.data.dataset.Dataset
-    split: object  # recsys_cli.pipeline.SplitData
+    split: object  # recsys_cli.SplitData
     trained: dict[str, str]  # model name -> type
     _models: dict = field(default_factory=dict)
 
@@ -65,7 +65,7 @@ class ServedRun:
         import yaml
 
         from recsys_cli.data.dataset import Dataset
-        from recsys_cli.pipeline import load_split
+        from recsys_cli.data.split_folder import load_split
 
         path = resolve_run_dir(run_dir)
         manifest = json.loads((path / "manifest.json").read_text())

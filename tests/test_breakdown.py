@@ -11,7 +11,8 @@ import pytest
 import scipy.sparse as sp
 import yaml
 
-from recsys_cli import pipeline
+from recsys_cli.run import run_experiment
+from recsys_cli.data.split_folder import load_split
 from recsys_cli.evaluation.breakdown import (activity_quartiles, by_activity, by_item_popularity, combined,
                                              popularity_strata)
 
@@ -68,14 +69,14 @@ def _run(tmp_path, monkeypatch, split: dict) -> tuple[Path, dict]:
                   models=[{"name": "pop", "type": "popular"},
                           {"name": "ials", "type": "ials", "params": {"factors": 8, "iterations": 3}}])
     (tmp_path / "b.yaml").write_text(yaml.safe_dump(config))
-    summary = pipeline.run_experiment(tmp_path / "b.yaml", tmp_path / "runs")
+    summary = run_experiment(tmp_path / "b.yaml", tmp_path / "runs")
     return Path(summary["path"]), summary
 
 
 def test_a_temporal_split_evaluates_its_cold_users_by_popularity(tmp_path, monkeypatch, cli):
     run, summary = _run(tmp_path, monkeypatch, {"strategy": "temporal", "test_ratio": 0.3})
     metrics = json.loads((run / "metrics.json").read_text())
-    split = pipeline.load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"]))
+    split = load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"]))
     cold = split.read_part("test_cold")
     n_cold = int(np.count_nonzero(np.diff(cold.indptr)))
     assert n_cold > 0

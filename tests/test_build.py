@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from recsys_cli import pipeline
+from recsys_cli.stages import ingest as ingest_stage
 from recsys_cli.data import build
 from recsys_cli.data.filters import IngestFilters, debug_slice, dedupe, min_count_filter
 from recsys_cli.errors import InputError
@@ -53,7 +53,7 @@ def test_debug_slice_rejects_percent_written_as_whole_numbers():
 
 def test_indices_follow_sorted_ids_and_matrix_sums_repeats(tmp_path):
     (tmp_path / "t.csv").write_text("user_id,item_id,weight,ts\nz,b,1,3\na,b,2,1\nz,b,4,2\nz,a,1,2\n")
-    result = pipeline.ingest("table", tmp_path / "t.csv", tmp_path / "ds", {"weight": "weight", "time": "ts"})
+    result = ingest_stage.ingest("table", tmp_path / "t.csv", tmp_path / "ds", {"weight": "weight", "time": "ts"})
     assert pl.read_parquet(tmp_path / "ds" / "users.parquet")["user_id"].to_list() == ["a", "z"]
     assert dense(read_matrix(tmp_path / "ds" / "matrix.npz")).tolist() == [[0, 2], [1, 5]]
     events = pl.read_parquet(tmp_path / "ds" / "events.parquet")
@@ -65,22 +65,22 @@ def test_indices_follow_sorted_ids_and_matrix_sums_repeats(tmp_path):
 def test_rerun_with_same_inputs_is_a_no_op_and_a_changed_source_rebuilds(tmp_path):
     source = tmp_path / "t.csv"
     source.write_text("user_id,item_id\n1,2\n1,3\n")
-    first = pipeline.ingest("table", source, tmp_path / "ds")
+    first = ingest_stage.ingest("table", source, tmp_path / "ds")
     stamp = (tmp_path / "ds" / "matrix.npz").stat().st_mtime_ns
-    again = pipeline.ingest("table", source, tmp_path / "ds")
+    again = ingest_stage.ingest("table", source, tmp_path / "ds")
     assert again.skipped and not first.skipped
     assert (tmp_path / "ds" / "matrix.npz").stat().st_mtime_ns == stamp
     source.write_text("user_id,item_id\n1,2\n1,3\n2,3\n")
-    changed = pipeline.ingest("table", source, tmp_path / "ds")
+    changed = ingest_stage.ingest("table", source, tmp_path / "ds")
     assert not changed.skipped and changed.info["counts"]["users"] == 2
-    other_filters = pipeline.ingest("table", source, tmp_path / "ds", filters=IngestFilters(min_item_interactions=2))
+    other_filters = ingest_stage.ingest("table", source, tmp_path / "ds", filters=IngestFilters(min_item_interactions=2))
     assert not other_filters.skipped and other_filters.info["counts"]["items"] == 1
 
 
 def test_a_crash_while_writing_leaves_the_previous_dataset_untouched(tmp_path, monkeypatch):
     source = tmp_path / "t.csv"
     source.write_text("user_id,item_id\n1,2\n")
-    pipeline.ingest("table", source, tmp_path / "ds")
+    ingest_stage.ingest("table", source, tmp_path / "ds")
     before = sorted(p.name for p in tmp_path.iterdir())
     source.write_text("user_id,item_id\n1,2\n5,6\n")
 
@@ -89,7 +89,7 @@ def test_a_crash_while_writing_leaves_the_previous_dataset_untouched(tmp_path, m
 
     monkeypatch.setattr(build, "write_npz", explode)
     with pytest.raises(KeyboardInterrupt):
-        pipeline.ingest("table", source, tmp_path / "ds")
+        ingest_stage.ingest("table", source, tmp_path / "ds")
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temporary folder left
     assert read_matrix(tmp_path / "ds" / "matrix.npz").shape == (1, 1)
 

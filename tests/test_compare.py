@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 import yaml
 
-from recsys_cli import pipeline
+from recsys_cli.run import run_experiment
 from recsys_cli.compare import choose_anchors, list_agreement, paired_significance
 from recsys_cli.evaluation.significance import holm
 
@@ -74,7 +74,7 @@ def test_anchors_are_the_top_items_plus_a_stratified_seeded_sample():
 def run_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copy(ROOT / "configs" / "ci-smoke.yaml", tmp_path / "smoke.yaml")
-    return Path(pipeline.run_experiment(tmp_path / "smoke.yaml", tmp_path / "runs")["path"])
+    return Path(run_experiment(tmp_path / "smoke.yaml", tmp_path / "runs")["path"])
 
 
 def test_compare_end_to_end(cli, run_folder):
@@ -118,7 +118,7 @@ def test_run_with_a_compare_block(tmp_path, monkeypatch):
     config = yaml.safe_load((ROOT / "configs" / "ci-smoke.yaml").read_text())
     config["compare"] = {"k": 5, "anchors": 30}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    summary = pipeline.run_experiment(tmp_path / "c.yaml", tmp_path / "runs")
+    summary = run_experiment(tmp_path / "c.yaml", tmp_path / "runs")
     assert (Path(summary["path"]) / "compare" / "compare.json").exists() and summary["stages"]["compare"]["status"] == "done"
 
 
@@ -131,7 +131,7 @@ def test_toy_story_gets_recognisable_neighbours_on_real_movielens(tmp_path, monk
         "models": [{"name": "i2i", "type": "item-knn"}, {"name": "ials", "type": "ials"}],
         "metrics": {"k": [100], "names": ["mrr"]}, "export": {"recommendations": 0, "similar": 0},
     }))
-    run = pipeline.run_experiment(tmp_path / "ml.yaml", tmp_path / "runs")["path"]
+    run = run_experiment(tmp_path / "ml.yaml", tmp_path / "runs")["path"]
     from recsys_cli.compare import compare_run
 
     result = compare_run(Path(run), k=10, anchors=100, item_names=["Toy Story (1995)"])

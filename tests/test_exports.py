@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from recsys_cli import pipeline
+from recsys_cli.run import run_experiment
 from recsys_cli.compare import compare_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_exports_carry_original_ids_and_names(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copy(ROOT / "configs" / "ci-smoke.yaml", tmp_path / "smoke.yaml")
-    run = Path(pipeline.run_experiment(tmp_path / "smoke.yaml", tmp_path / "runs")["path"])
+    run = Path(run_experiment(tmp_path / "smoke.yaml", tmp_path / "runs")["path"])
     compare_run(run, k=5, anchors=30)
     items = pl.read_parquet("data/ci-smoke/items.parquet")
     users = pl.read_parquet("data/ci-smoke/users.parquet")

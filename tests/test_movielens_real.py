@@ -9,7 +9,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recsys_cli import pipeline
+from recsys_cli.stages import ingest as ingest_stage
+from recsys_cli.stages import split as split_stage
+from recsys_cli.run import run_experiment
+from recsys_cli.data.split_folder import load_split
 
 from conftest import ML_LATEST_SMALL, read_matrix
 
@@ -26,7 +29,7 @@ def expected():
 
 @pytest.fixture(scope="module")
 def likes(tmp_path_factory):
-    return pipeline.ingest("movielens", ML_LATEST_SMALL, tmp_path_factory.mktemp("ml") / "ds", {"min_rating": 4})
+    return ingest_stage.ingest("movielens", ML_LATEST_SMALL, tmp_path_factory.mktemp("ml") / "ds", {"min_rating": 4})
 
 
 def test_ratings_become_likes(likes, expected):
@@ -38,16 +41,16 @@ def test_ratings_become_likes(likes, expected):
 
 
 def test_seed_protocol_split(likes, expected, tmp_path):
-    result = pipeline.split(likes.path, "leave-one-random", tmp_path / "split", {"test_users": 0.2}, seed=42, validation=True)
+    result = split_stage.split(likes.path, "leave-one-random", tmp_path / "split", {"test_users": 0.2}, seed=42, validation=True)
     test = read_matrix(tmp_path / "split" / "test.npz")
     assert np.all(np.diff(test.indptr) <= 1)
     assert result.info["parts"]["test"]["users"] == round(0.2 * expected["users"])
 
 
 def test_time_splits_on_real_timestamps(likes, expected, tmp_path):
-    last = pipeline.split(likes.path, "leave-last-out", tmp_path / "llo", {"n": 2})
+    last = split_stage.split(likes.path, "leave-last-out", tmp_path / "llo", {"n": 2})
     assert last.info["parts"]["test"]["interactions"] == 2 * last.info["parts"]["test"]["users"]
-    cut = pipeline.split(likes.path, "temporal", tmp_path / "t", {"test_ratio": 0.1})
+    cut = split_stage.split(likes.path, "temporal", tmp_path / "t", {"test_ratio": 0.1})
     held = cut.info["parts"]["test"]["interactions"] + cut.info["parts"].get("test_cold", {"interactions": 0})["interactions"]
     assert held == round(0.1 * expected["likes"])
 
@@ -62,7 +65,7 @@ def test_explicit_ratings_run_end_to_end(tmp_path, monkeypatch):
         "models": [{"name": "funk-svd", "type": "funk-svd", "params": {"epochs": 10}}, {"name": "pop", "type": "popular"}],
         "metrics": {"k": [10], "names": ["mrr", "recall"]}, "export": {"recommendations": 0, "similar": 0},
     }))
-    summary = pipeline.run_experiment(tmp_path / "ratings.yaml", tmp_path / "runs")
+    summary = run_experiment(tmp_path / "ratings.yaml", tmp_path / "runs")
     metrics = pl.read_csv(Path(summary["path"]) / "metrics.csv")
     funk = metrics.filter(pl.col("model") == "funk-svd").row(0, named=True)
     assert 0.8 < funk["rmse"] < 1.0 and funk["mae"] < funk["rmse"]
@@ -86,9 +89,9 @@ def test_ranking_models_learn_from_interactions_on_a_rated_dataset(tmp_path, mon
                    {"name": "funk-svd", "type": "funk-svd", "params": {"epochs": 1}}],
         "metrics": {"k": [10], "names": ["mrr"]}, "export": {"recommendations": 0, "similar": 0},
     }))
-    summary = pipeline.run_experiment(tmp_path / "ratings.yaml", tmp_path / "runs", until="train")
+    summary = run_experiment(tmp_path / "ratings.yaml", tmp_path / "runs", until="train")
     run = Path(summary["path"])
-    train = pipeline.load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"])).train
+    train = load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"])).train
     assert train.shape[1] < 1000 and len(np.unique(train.data)) > 2  # small, and rated
     binary = (train > 0).astype(np.float32)
     for name, source in (("cooc", binary), ("cooc-weighted", train)):

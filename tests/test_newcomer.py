@@ -130,10 +130,10 @@ def test_help_lists_exit_codes_and_plain_metavars(cli):
 
 def test_one_list_style_for_model_names(cli, project, monkeypatch):
     assert names_list(["a,b", "c", " a "]) == ["a", "b", "c"] and names_list(None) is None
-    from recsys_cli import pipeline
+    from recsys_cli import run as driver
 
     seen = {}
-    monkeypatch.setattr(pipeline, "tune_experiment", lambda *a, **k: seen.setdefault("models", k["models"]) and {})
+    monkeypatch.setattr(driver, "tune_experiment", lambda *a, **k: seen.setdefault("models", k["models"]) and {})
     cli("tune", "smoke.yaml", "--models", "ials,ease", "--quiet")
     assert seen["models"] == ["ials", "ease"]
     seen.clear()
@@ -172,20 +172,21 @@ def test_rerank_reports_its_trees():
 
 
 def test_training_progress_reaches_the_reporter(project):
-    from recsys_cli import pipeline
+    from recsys_cli.run import run_experiment
+    from recsys_cli.stages.context import Reporter
 
     config = yaml.safe_load((project / "smoke.yaml").read_text())
     config["models"] = [{"name": "slim", "type": "slim", "params": {"candidates": 20}}]
     (project / "smoke.yaml").write_text(yaml.safe_dump(config))
 
-    class Recorder(pipeline.Reporter):
+    class Recorder(Reporter):
         details: list = []
 
         def detail(self, description, done, total):
             self.details.append((description, done, total))
 
     reporter = Recorder()
-    pipeline.run_experiment(project / "smoke.yaml", project / "runs", until="train", reporter=reporter)
+    run_experiment(project / "smoke.yaml", project / "runs", until="train", reporter=reporter)
     assert reporter.details and reporter.details[-1][0] == "slim: items"
     assert reporter.details[-1][1] == reporter.details[-1][2]
 

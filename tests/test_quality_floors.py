@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-from recsys_cli import pipeline
+from recsys_cli.stages import ingest as ingest_stage
+from recsys_cli.stages import split as split_stage
+from recsys_cli.data.split_folder import load_split
 from recsys_cli.data.dataset import Dataset
 from recsys_cli.data.filters import IngestFilters
 from recsys_cli.evaluation.evaluate import evaluate
@@ -56,9 +58,9 @@ PARAMS = {
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("floors")
-    pipeline.ingest("synthetic", None, root / "ds", {"preset": "small", "seed": 7}, IngestFilters(debug_slice=(0.3, 0.3)))
-    pipeline.split(root / "ds", "leave-one-random", root / "split", {"test_users": 0.3}, seed=1)
-    return pipeline.load_split(root / "split"), Dataset.open(root / "ds").items
+    ingest_stage.ingest("synthetic", None, root / "ds", {"preset": "small", "seed": 7}, IngestFilters(debug_slice=(0.3, 0.3)))
+    split_stage.split(root / "ds", "leave-one-random", root / "split", {"test_users": 0.3}, seed=1)
+    return load_split(root / "split"), Dataset.open(root / "ds").items
 
 
 def mrr(model_type: str, data, params=None) -> float:

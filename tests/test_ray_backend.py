@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from recsys_cli import pipeline
+from recsys_cli.run import run_experiment, tune_experiment
 
 ray = pytest.importorskip("ray")
 
@@ -40,7 +40,7 @@ def _run(folder, backend: str, **ray_block):
     config = {**CONFIG, "backend": backend, "ray": ray_block,
               "dataset": {**CONFIG["dataset"], "out": str(folder.parent / "data")}}
     (folder / "exp.yaml").write_text(yaml.safe_dump(config))
-    summary = pipeline.run_experiment(folder / "exp.yaml", folder / "runs")
+    summary = run_experiment(folder / "exp.yaml", folder / "runs")
     return summary, folder / "runs" / "eq" / summary["run_id"]
 
 
@@ -97,7 +97,7 @@ def test_ray_study_resumes_from_its_journal(local_ray, tmp_path):
     config["models"] = [{"name": "i2i", "type": "item-knn", "tune": {"trials": 3, "metric": "mrr@10"}}]
     (tmp_path / "first" / "exp.yaml").write_text(yaml.safe_dump(config))
     runs = tmp_path / "first" / "runs"
-    first = pipeline.tune_experiment(tmp_path / "first" / "exp.yaml", runs, trials=3)
-    again = pipeline.tune_experiment(tmp_path / "first" / "exp.yaml", runs, trials=5)
+    first = tune_experiment(tmp_path / "first" / "exp.yaml", runs, trials=3)
+    again = tune_experiment(tmp_path / "first" / "exp.yaml", runs, trials=5)
     assert first["tuning"]["i2i"]["complete"] == 3 and again["tuning"]["i2i"]["complete"] == 5
     assert (runs / "eq" / "tune" / "i2i" / "study.journal").is_file()

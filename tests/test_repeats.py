@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 import yaml
 
-from recsys_cli import pipeline
+from recsys_cli.run import run_experiment
 from recsys_cli.config import parse_experiment
 from recsys_cli.data.splits import TEST, Cells, assign
 from recsys_cli.errors import InputError
@@ -84,7 +84,7 @@ def test_a_run_with_repeats_reports_every_split(project, extra):
     config["split"].update(extra)
     config["models"] = [m for m in config["models"] if m["name"] in ("pop", "ease")]
     (project / "rep.yaml").write_text(yaml.safe_dump(config))
-    summary = pipeline.run_experiment(project / "rep.yaml", project / "runs")
+    summary = run_experiment(project / "rep.yaml", project / "runs")
     run = project / "runs" / "ci-smoke" / "latest"
     metrics = json.loads((run / "metrics.json").read_text())
     repeats = metrics["repeats"]

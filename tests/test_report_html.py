@@ -13,7 +13,8 @@ import pytest
 
 from recsys_cli.report_html import charts
 from recsys_cli.report_html.collect import RunData
-from recsys_cli.report_html.page import _duration, _Page
+from recsys_cli.report_html.page import _Page
+from recsys_cli.report_html.text import duration
 
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("header", "metrics", "tuning", "compare", "models", "history")
@@ -78,10 +79,10 @@ def test_warm_and_cold_test_users_are_read_flat_or_nested():
 
 
 def test_duration_of_a_finished_and_of_a_resumed_run():
-    assert _duration({"started_at": "2026-01-01T10:00:00Z", "finished_at": "2026-01-01T10:02:05Z"}) == "2 min 5 s"
+    assert duration({"started_at": "2026-01-01T10:00:00Z", "finished_at": "2026-01-01T10:02:05Z"}) == "2 min 5 s"
     resumed = {"started_at": "2026-01-01T10:00:00Z", "finished_at": "2026-01-02T10:00:00Z", "resumed_at": ["x"],
                "stages": {"a": {"seconds": 1.5}, "b": {"seconds": 2.0, "reused_from": "old"}}}
-    assert _duration(resumed) == "1.5 s"
+    assert duration(resumed) == "1.5 s"
 
 
 def test_log_axes_get_plain_labels_that_do_not_collide():

@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 import yaml
 
-from recsys_cli import pipeline
+from recsys_cli.run import run_experiment
+from recsys_cli.data.split_folder import load_split
 from recsys_cli.models.als import IALS
 from recsys_cli.runs import experiment_lock
 
@@ -65,8 +66,8 @@ def test_second_run_reuses_every_stage_and_a_changed_model_retrains_alone(cli, p
 
 
 def test_same_config_and_seed_give_the_same_metrics(project):
-    a = pipeline.run_experiment(project / "smoke.yaml", project / "runs-a")
-    b = pipeline.run_experiment(project / "smoke.yaml", project / "runs-b")
+    a = run_experiment(project / "smoke.yaml", project / "runs-a")
+    b = run_experiment(project / "smoke.yaml", project / "runs-b")
     assert a["metrics"] == b["metrics"]
 
 
@@ -143,9 +144,9 @@ def test_exported_recommendations_equal_a_fresh_recommend(project):
 
     from recsys_cli.models.registry import model_class
 
-    summary = pipeline.run_experiment(project / "smoke.yaml", project / "runs")
+    summary = run_experiment(project / "smoke.yaml", project / "runs")
     run = Path(summary["path"])
-    split = pipeline.load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"]))
+    split = load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"]))
     model = model_class("item-knn").load(run / "models" / "i2i")
     ids, _ = model.recommend(split.test_users, split.history, 20)
     exported = pl.read_parquet(run / "recommendations" / "i2i.parquet").sort("user_id", "rank")
@@ -165,10 +166,10 @@ def test_a_model_entry_filter_seen_overrides_the_metrics_default(project):
         {"name": "pp", "type": "personal-popular", "filter_seen": False},
         {"name": "pop", "type": "popular"}],
         split={"strategy": "random-holdout", "test_ratio": 0.3, "seed": 1})
-    summary = pipeline.run_experiment(project / "smoke.yaml", project / "runs")
+    summary = run_experiment(project / "smoke.yaml", project / "runs")
     run = Path(summary["path"])
     assert json.loads((run / "metrics.json").read_text())["protocol"]["filter_seen"] == {"pp": False, "pop": True}
-    split = pipeline.load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"]))
+    split = load_split(Path(json.loads((run / "manifest.json").read_text())["stages"]["split"]["path"]))
     users = pl.read_parquet(Path("data/ci-smoke/users.parquet")).select("user_id", "user_idx")
     items = pl.read_parquet(Path("data/ci-smoke/items.parquet")).select("item_id", "item_idx")
     seen = np.zeros(split.train.shape, dtype=bool)
@@ -187,7 +188,7 @@ def test_the_manifest_records_every_seed_and_they_derive_from_the_experiment_see
     del config["split"]["seed"]
     config["seed"] = 7
     (project / "smoke.yaml").write_text(yaml.safe_dump(config))
-    summary = pipeline.run_experiment(project / "smoke.yaml", project / "runs", until="train")
+    summary = run_experiment(project / "smoke.yaml", project / "runs", until="train")
     manifest = json.loads((Path(summary["path"]) / "manifest.json").read_text())
     seeds = manifest["seeds"]
     assert seeds["experiment"] == 7

@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 import yaml
 
-from recsys_cli import pipeline
+from recsys_cli.stages import ingest as ingest_stage
+from recsys_cli.run import run_experiment
 from recsys_cli.serving import ServedRun, resolve_recorded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +26,7 @@ def smoke_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project)
         shutil.copy(ROOT / "configs" / "ci-smoke.yaml", project / "smoke.yaml")
-        run = Path(pipeline.run_experiment(project / "smoke.yaml", project / "runs")["path"])
+        run = Path(run_experiment(project / "smoke.yaml", project / "runs")["path"])
     return project, run
 
 
@@ -108,7 +109,7 @@ def test_a_cold_user_of_a_temporal_split_falls_back(tmp_path, monkeypatch, cli):
                   models=[{"name": "ials", "type": "ials", "params": {"factors": 8, "iterations": 2}}],
                   export={"recommendations": 0, "similar": 0})
     (tmp_path / "cold.yaml").write_text(yaml.safe_dump(config))
-    run = Path(pipeline.run_experiment(tmp_path / "cold.yaml", tmp_path / "runs")["path"])
+    run = Path(run_experiment(tmp_path / "cold.yaml", tmp_path / "runs")["path"])
     served = ServedRun.open(run)
     cold = served.split.read_part("test_cold")
     user = int(np.flatnonzero(np.diff(cold.indptr))[0])
@@ -170,7 +171,7 @@ def test_a_moved_run_folder_still_answers(cli, smoke_run, tmp_path, monkeypatch)
 def test_a_split_of_another_dataset_is_refused(cli, smoke_run, tmp_path, monkeypatch):
     project, run = smoke_run
     monkeypatch.chdir(tmp_path)
-    pipeline.ingest("synthetic", None, tmp_path / "other", {"preset": "small", "seed": 1})
+    ingest_stage.ingest("synthetic", None, tmp_path / "other", {"preset": "small", "seed": 1})
     shutil.copytree(project / "data" / "ci-smoke" / "splits", tmp_path / "other" / "splits")
     result = cli("recommend", run, "--user", "1", "--data", tmp_path / "other")
     assert result.code == 2 and "another dataset" in result.err

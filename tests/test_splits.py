@@ -9,7 +9,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsys_cli import pipeline
+from recsys_cli.stages import ingest as ingest_stage
+from recsys_cli.stages import split as split_stage
 from recsys_cli.data import splits
 from recsys_cli.data.splits import TEST, TEST_COLD, TEST_INPUT, TRAIN, Cells, assign
 from recsys_cli.errors import InputError
@@ -183,14 +184,14 @@ def test_no_user_with_two_interactions_leaves_no_test_users():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "ds"
-    pipeline.ingest("synthetic", None, out, {"preset": "small", "seed": 1})
+    ingest_stage.ingest("synthetic", None, out, {"preset": "small", "seed": 1})
     return out
 
 
 def test_split_folder_is_reproducible_and_validation_never_touches_test(demo, tmp_path):
-    a = pipeline.split(demo, "leave-one-random", tmp_path / "a", {"test_users": 0.2}, seed=7, validation=True)
-    b = pipeline.split(demo, "leave-one-random", tmp_path / "b", {"test_users": 0.2}, seed=7, validation=True)
-    c = pipeline.split(demo, "leave-one-random", tmp_path / "c", {"test_users": 0.2}, seed=8, validation=True)
+    a = split_stage.split(demo, "leave-one-random", tmp_path / "a", {"test_users": 0.2}, seed=7, validation=True)
+    b = split_stage.split(demo, "leave-one-random", tmp_path / "b", {"test_users": 0.2}, seed=7, validation=True)
+    c = split_stage.split(demo, "leave-one-random", tmp_path / "c", {"test_users": 0.2}, seed=8, validation=True)
     assert {k: v["sha256"] for k, v in a.info["parts"].items()} == {k: v["sha256"] for k, v in b.info["parts"].items()}
     assert a.info["parts"]["test"]["sha256"] != c.info["parts"]["test"]["sha256"]
     train, test = read_matrix(tmp_path / "a" / "train.npz"), read_matrix(tmp_path / "a" / "test.npz")
@@ -198,11 +199,11 @@ def test_split_folder_is_reproducible_and_validation_never_touches_test(demo, tm
     assert (train + test != read_matrix(demo / "matrix.npz")).nnz == 0
     assert (valid_train + valid != train).nnz == 0
     assert test.multiply(valid_train + valid).nnz == 0
-    assert pipeline.split(demo, "leave-one-random", tmp_path / "a", {"test_users": 0.2}, seed=7, validation=True).skipped
+    assert split_stage.split(demo, "leave-one-random", tmp_path / "a", {"test_users": 0.2}, seed=7, validation=True).skipped
 
 
 def test_temporal_validation_with_a_date_cuts_the_same_share_of_train(demo, tmp_path):
-    result = pipeline.split(demo, "temporal", tmp_path / "t", {"before": "2022-11-01"}, validation=True)
+    result = split_stage.split(demo, "temporal", tmp_path / "t", {"before": "2022-11-01"}, validation=True)
     parts = result.info["parts"]
     assert {"train", "test", "test_cold", "valid_train", "valid"} <= set(parts)
     test_share = (parts["test"]["interactions"] + parts["test_cold"]["interactions"]) / (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from recsys_cli import pipeline
+from recsys_cli.stages import ingest as ingest_stage
 from recsys_cli.data.formats import synthetic
 from recsys_cli.data.splits import TEST, Cells, assign
 
@@ -37,7 +37,7 @@ def _mrr(scores: np.ndarray, train, test) -> float:
 
 def test_planted_tastes_are_learnable_far_beyond_popularity(tmp_path):
     """Item-item co-occurrence (seed 000's item2item) beats popularity several times over."""
-    out = pipeline.ingest("synthetic", None, tmp_path / "ds", {"preset": "small", "seed": 42}).path
+    out = ingest_stage.ingest("synthetic", None, tmp_path / "ds", {"preset": "small", "seed": 42}).path
     import scipy.sparse as sp
 
     matrix = sp.load_npz(out / "matrix.npz").tocsr()

@@ -13,7 +13,8 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from recsys_cli import pipeline
+from recsys_cli.run import tune_experiment
+from recsys_cli.data.split_folder import SplitData
 
 def _finished(db: Path) -> dict[str, int]:
     """Trial counts by state; empty while Optuna is still creating its tables."""
@@ -55,7 +56,7 @@ def test_a_killed_study_resumes_and_the_count_carries_on(project):
     process.wait()
     done_before = _finished(db).get("COMPLETE", 0)
     assert done_before >= 3
-    summary = pipeline.tune_experiment(project / "smoke.yaml", project / "runs", models=["i2i"], trials=done_before + 2)
+    summary = tune_experiment(project / "smoke.yaml", project / "runs", models=["i2i"], trials=done_before + 2)
     states = _finished(db)
     assert states["COMPLETE"] + states.get("PRUNED", 0) == done_before + 2  # carried on, not restarted
     assert states.get("RUNNING", 0) == 0  # the trial in flight when killed is marked failed
@@ -66,13 +67,13 @@ def test_a_killed_study_resumes_and_the_count_carries_on(project):
 
 def test_the_search_never_reads_test_data(project, monkeypatch):
     reads: list[str] = []
-    original = pipeline.SplitData.read_part
+    original = SplitData.read_part
 
     def spy(self, name):
         reads.append(name)
         return original(self, name)
 
-    monkeypatch.setattr(pipeline.SplitData, "read_part", spy)
+    monkeypatch.setattr(SplitData, "read_part", spy)
     from recsys_cli import tuning
 
     real_study = tuning.run_study
@@ -84,7 +85,7 @@ def test_the_search_never_reads_test_data(project, monkeypatch):
         return outcome
 
     monkeypatch.setattr(tuning, "run_study", study_then_mark)
-    pipeline.tune_experiment(project / "smoke.yaml", project / "runs", models=["ease"], trials=4)
+    tune_experiment(project / "smoke.yaml", project / "runs", models=["ease"], trials=4)
     during_search = reads[:marks["after_search"]]
     assert "test" not in during_search and {"valid_train", "valid"} <= set(during_search)
     assert "test" in reads[marks["after_search"]:]  # the final, single evaluation of the best

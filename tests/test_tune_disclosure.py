@@ -15,7 +15,10 @@ import numpy as np
 import scipy.sparse as sp
 import yaml
 
-from recsys_cli import pipeline
+from recsys_cli.stages import ingest as ingest_stage
+from recsys_cli.stages import split as split_stage
+from recsys_cli.run import tune_experiment
+from recsys_cli.stages.context import Reporter
 from recsys_cli.data import folds, splits
 from recsys_cli.tuning_report import tuning_markdown, worse_on_test_warning
 
@@ -53,12 +56,12 @@ def test_the_default_is_evaluated_on_test_once_even_when_a_trial_beats_it(projec
     config["models"] = [{"name": "ease", "type": "ease", "params": {"l2": 100000.0},
                          "tune": {"trials": 3, "space": {"l2": {"low": 1, "high": 300, "log": True}}}}]
     (project / "smoke.yaml").write_text(yaml.safe_dump(config))
-    first = pipeline.tune_experiment(project / "smoke.yaml", project / "runs")
+    first = tune_experiment(project / "smoke.yaml", project / "runs")
     t = first["tuning"]["ease"]
     assert t["best_params"]["l2"] != 100000.0
     assert first["stages"]["evaluate/ease@default"]["status"] == "done"
     assert t["default_test"] < t["test"] and t["worse_on_test"] is False
-    again = pipeline.tune_experiment(project / "smoke.yaml", project / "runs")
+    again = tune_experiment(project / "smoke.yaml", project / "runs")
     assert again["tuning"]["ease"]["default_test"] == t["default_test"]  # kept, not recomputed differently
 
 
@@ -82,8 +85,8 @@ def test_worse_on_test_is_flagged_in_report_and_terminal(capsys):
 
 
 def test_validation_holds_out_every_eligible_train_user(project):
-    pipeline.ingest("synthetic", None, project / "data", {"preset": "small", "seed": 3})
-    result = pipeline.split(project / "data", "leave-one-random", project / "s", {"test_users": 0.2}, validation=True)
+    ingest_stage.ingest("synthetic", None, project / "data", {"preset": "small", "seed": 3})
+    result = split_stage.split(project / "data", "leave-one-random", project / "s", {"test_users": 0.2}, validation=True)
     train = sp.load_npz(project / "s" / "train.npz").tocsr()
     valid = sp.load_npz(project / "s" / "valid.npz").tocsr()
     eligible = np.flatnonzero(np.diff(train.indptr) >= 2)
@@ -144,7 +147,7 @@ def test_folds_on_a_time_split_are_refused(cli, project):
         raise AssertionError("temporal folds accepted")
 
 
-class _Recorder(pipeline.Reporter):
+class _Recorder(Reporter):
     def __init__(self):
         self.bars = []
 
@@ -156,9 +159,9 @@ class _Recorder(pipeline.Reporter):
 
 def test_resumed_tune_progress_starts_from_the_trials_done(project):
     _config(project)
-    pipeline.tune_experiment(project / "smoke.yaml", project / "runs", trials=2)
+    tune_experiment(project / "smoke.yaml", project / "runs", trials=2)
     reporter = _Recorder()
-    pipeline.tune_experiment(project / "smoke.yaml", project / "runs", trials=4, reporter=reporter)
+    tune_experiment(project / "smoke.yaml", project / "runs", trials=4, reporter=reporter)
     bar = next(b for b in reporter.bars if b["description"] == "tune ease")
     assert bar["total"] == 4 and bar["done"][0] == 2 and sum(bar["done"]) == 4
 

@@ -11,7 +11,8 @@ import pytest
 import scipy.sparse as sp
 import yaml
 
-from recsys_cli import pipeline
+from recsys_cli.run import run_experiment
+from recsys_cli.stages.context import Reporter
 from recsys_cli.errors import InputError
 from recsys_cli.models.weighting import apply_weighting, item_totals, spread_warning, unweighted_warning
 
@@ -166,7 +167,7 @@ def test_a_run_on_raw_counts_warns_and_records_it(tmp_path, monkeypatch):
                          {"name": "log", "type": "ials", "params": {"factors": 4, "iterations": 2, "weighting": "log1p"}}],
               "metrics": {"k": [10], "names": ["mrr"]}, "export": {"recommendations": 0, "similar": 0}}
     (tmp_path / "binary.yaml").write_text(yaml.safe_dump(config))
-    binary_run = pipeline.run_experiment(tmp_path / "binary.yaml", tmp_path / "runs")
+    binary_run = run_experiment(tmp_path / "binary.yaml", tmp_path / "runs")
     assert read_matrix(tmp_path / "data" / "binary" / "matrix.npz").data.max() == 1.0  # the ingest option
     assert "warning" not in json.loads((Path(binary_run["path"]) / "manifest.json").read_text())["stages"]["train/raw"]
 
@@ -176,11 +177,11 @@ def test_a_run_on_raw_counts_warns_and_records_it(tmp_path, monkeypatch):
     (tmp_path / "raw.yaml").write_text(yaml.safe_dump(config))
     messages = []
 
-    class Collect(pipeline.Reporter):
+    class Collect(Reporter):
         def message(self, text):
             messages.append(text)
 
-    summary = pipeline.run_experiment(tmp_path / "raw.yaml", tmp_path / "runs", reporter=Collect())
+    summary = run_experiment(tmp_path / "raw.yaml", tmp_path / "runs", reporter=Collect())
     stages = json.loads((Path(summary["path"]) / "manifest.json").read_text())["stages"]
     assert "orders of magnitude" in stages["train/raw"]["warning"] and "warning" not in stages["train/log"]
     assert [m.split(":")[0] for m in messages] == ["raw"]

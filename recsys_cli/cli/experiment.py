@@ -77,15 +77,15 @@ class RichReporter:
 
 def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: bool, wait: bool,
              tune_options: dict | None = None) -> None:
-    from recsys_cli import pipeline
+    from recsys_cli import run as driver
     from recsys_cli.runs import RunLocked
 
     reporter = RichReporter(quiet or as_json)
     try:
         if tune_options is not None:
-            summary = pipeline.tune_experiment(config, runs_dir, wait=wait, reporter=reporter, **tune_options)
+            summary = driver.tune_experiment(config, runs_dir, wait=wait, reporter=reporter, **tune_options)
         else:
-            summary = pipeline.run_experiment(config, runs_dir, until=until, wait=wait, reporter=reporter)
+            summary = driver.run_experiment(config, runs_dir, until=until, wait=wait, reporter=reporter)
     except RunLocked as locked:
         err_console.print(f"[bold red]busy:[/] {safe(locked)}")
         raise typer.Exit(1) from None

@@ -59,7 +59,7 @@ def format_command(fmt: str):
 
         @functools.wraps(func)
         def command(**kwargs):
-            from recsys_cli import pipeline
+            from recsys_cli.stages import ingest as ingest_stage
             from recsys_cli.data.filters import IngestFilters
 
             shared = {p.name: kwargs.pop(p.name) for p in SHARED_OPTIONS}
@@ -75,7 +75,7 @@ def format_command(fmt: str):
                 weighting_eps=shared["weighting_eps"],
             )
             with status(f"Ingesting {fmt} into {shared['out']}...", shared["quiet"] or shared["as_json"]):
-                result = pipeline.ingest(fmt, source, shared["out"], options, filters, force=shared["force"])
+                result = ingest_stage.ingest(fmt, source, shared["out"], options, filters, force=shared["force"])
             counts = result.info["counts"]
             report_stage(result, "dataset", shared["quiet"], shared["as_json"], {
                 "users": counts["users"], "items": counts["items"], "events": counts["events"],
@@ -83,7 +83,7 @@ def format_command(fmt: str):
                 "timestamps": result.info["has_timestamps"],
             })
             if not shared["quiet"]:
-                for warning in pipeline.ingest_warnings(result.info):
+                for warning in ingest_stage.ingest_warnings(result.info):
                     err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
 
         command.__signature__ = inspect.Signature(own + SHARED_OPTIONS)

@@ -45,7 +45,7 @@ def recommend(
 def render_user(entry: dict) -> None:
     from rich.table import Table
 
-    from recsys_cli.cli.similar import item_label, item_table
+    from recsys_cli.cli.item_tables import item_label, item_table
     from recsys_cli.serving import FALLBACK
 
     where = "" if entry["in_dataset"] else " — not in the dataset"

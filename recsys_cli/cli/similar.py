@@ -7,9 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from recsys_cli.cli.common import JsonOption, emit_json, out_console
+from recsys_cli.cli.item_tables import item_label, item_table
 from recsys_cli.cli.recommend import DataOption, ModelOption, RunArg
-
-HIDDEN = {"item_idx", "rank", "score", "weight", "events", "last_seen", "similar"}
 
 
 def similar(
@@ -60,31 +59,3 @@ def similar(
         for rank in range(max(len(rows) for rows in lists.values())):
             table.add_row(str(rank + 1), *[item_label(rows[rank]) if rank < len(rows) else "" for rows in lists.values()])
         out_console.print(table)
-
-
-def item_label(row: dict) -> str:
-    """An item's name, or its id when the dataset has no names."""
-    name = row.get("name")
-    return str(name) if name not in (None, "") else str(row.get("item_id"))
-
-
-def item_table(title: str, rows: list[dict], tail: list[str], ranked: bool = False):
-    """Items with their id, name and every metadata column, then the `tail` columns."""
-    from rich.table import Table
-
-    from recsys_cli.cli.common import format_value
-
-    table = Table(title=title, title_justify="left")
-    metadata = [c for c in dict.fromkeys(c for r in rows for c in r) if c not in HIDDEN and c not in tail]
-    columns = (["rank"] if ranked else []) + metadata + tail
-    for column in columns:
-        table.add_column("#" if column == "rank" else column,
-                         justify="right" if column in ("rank", "score", "weight") else "left")
-    def cell(column: str, value) -> str:
-        if value is None:
-            return ""
-        return str(value) if column.endswith("_id") or column == "rank" else format_value(value)
-
-    for row in rows:
-        table.add_row(*[cell(c, row.get(c)) for c in columns])
-    return table

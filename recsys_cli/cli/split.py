@@ -33,12 +33,12 @@ def split(
 
     Example: recsys split data/demo --strategy leave-one-random --test-users 0.2 --validation
     """
-    from recsys_cli import pipeline
+    from recsys_cli.stages import split as split_stage
 
     params = {"test_users": test_users, "test_ratio": test_ratio, "before": before, "n": n, "fold_in": fold_in, "ties": ties}
     target = out or dataset / "splits" / strategy
     with status(f"Splitting {dataset} ({strategy})...", quiet or as_json):
-        result = pipeline.split(dataset, strategy, target, params, seed=seed, validation=validation, force=force)
+        result = split_stage.split(dataset, strategy, target, params, seed=seed, validation=validation, force=force)
     report_stage(result, "split", quiet, as_json, {
         name: f"{part['interactions']:,} interactions, {part['users']:,} users"
         for name, part in result.info["parts"].items()

@@ -22,6 +22,7 @@ import polars as pl
 from recsys_cli import __version__
 from recsys_cli.atomic import atomic_directory, file_sha256, fingerprint, write_json, write_npz
 from recsys_cli.data.filters import IngestFilters, apply_filters
+from recsys_cli.data.ids import exact_ids, with_metadata
 from recsys_cli.data.tables import EVENT_COLUMNS, SourceTables
 from recsys_cli.errors import InputError
 
@@ -102,8 +103,8 @@ def build_dataset(
     raw_values = {"median": float(np.median(matrix.data)), "max": float(matrix.data.max())} if matrix.nnz else None
     if weighting is not None:
         matrix = weighting(matrix)
-    users_table = _with_metadata(users, tables.users, "user_id", "user_idx")
-    items_table = _with_metadata(items, tables.items, "item_id", "item_idx")
+    users_table = with_metadata(users, tables.users, "user_id", "user_idx")
+    items_table = with_metadata(items, tables.items, "item_id", "item_idx")
 
     timestamps = indexed["timestamp"].drop_nulls()
     info = {
@@ -190,46 +191,3 @@ def check_weights(events: pl.DataFrame, where: str) -> None:
         value = "missing" if row["weight"] is None else repr(float(row["weight"]))
         raise InputError(f"row {row[SOURCE_ROW] + 1}, column weight: {value} is not a finite number >= 0 "
                          f"({bad.height:,} such rows); fix or drop these rows", path=where)
-
-
-INTEGER_TEXT = r"^(0|-?[1-9][0-9]{0,18})$"  # no leading zeros: `007` stays a string id
-
-
-def exact_ids(ids: pl.Series, where: str) -> pl.Series:
-    """An id column as exact identifiers: Int64 when every value is an integer written
-    without leading zeros (and fits), else the exact strings, so `007` and `7`, or `1.0` and
-    `1`, stay two ids. Floats must be whole numbers; lists and other non-scalars are refused."""
-    dtype = ids.dtype
-    if dtype.is_integer():
-        if dtype == pl.UInt64 and ids.max() is not None and ids.max() > 2**63 - 1:
-            return ids.cast(pl.String)
-        return ids.cast(pl.Int64)
-    if dtype.is_float():
-        whole = ids.is_null() | (ids.is_finite() & (ids == ids.floor()) & (ids.abs() < 2**53))
-        if not whole.all():
-            position = int((~whole).arg_max())
-            raise InputError(f"row {position + 1}: id {ids[position]!r} is not a whole number; "
-                             "ids must be integers or strings", path=where)
-        return ids.cast(pl.Int64)
-    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
-        text = ids.cast(pl.String)
-        integral = text.is_null() | text.str.contains(INTEGER_TEXT)
-        if integral.all():
-            as_int = text.cast(pl.Int64, strict=False)
-            if (as_int.is_null() == text.is_null()).all():  # all fit in 64 bits
-                return as_int
-        return text
-    if dtype == pl.Boolean:
-        return ids.cast(pl.String)
-    raise InputError(f"ids have type {dtype}; expected scalar integers or strings (not lists or records)", path=where)
-
-
-def _with_metadata(index: pl.DataFrame, metadata: pl.DataFrame | None, key: str, idx: str) -> pl.DataFrame:
-    table = index.select(pl.col(idx).cast(pl.Int32), key)
-    if metadata is None:
-        return table
-    metadata = metadata.with_columns(exact_ids(metadata[key], f"{key} column of the metadata"))
-    if metadata.schema[key] != table.schema[key]:  # e.g. integer events, string metadata ids
-        metadata, table = (frame.with_columns(pl.col(key).cast(pl.String)) for frame in (metadata, table))
-    joined = table.join(metadata.unique(key, keep="first", maintain_order=True), on=key, how="left")
-    return joined.sort(idx).with_columns(index[key].alias(key))

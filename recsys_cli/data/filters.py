@@ -22,7 +22,7 @@ class IngestFilters:
     debug_slice: tuple[float, float] | None = None  # (item share, user share), fractions
     seed: int = DEFAULT_SEED
     aggregate: bool = False  # stream the log into (user, item) pairs (data/streaming.py)
-    # How matrix.npz's values are weighted (models/weighting.py; applied by pipeline.ingest).
+    # How matrix.npz's values are weighted (models/weighting.py; applied by stages/ingest.py).
     # Only per-cell transforms: an item weighting (bm25, tfidf) of the whole matrix would carry
     # test interactions into the training weights, so those are model parameters instead.
     weighting: str | None = None

@@ -113,7 +113,7 @@ def _check_pairs(pairs: pl.DataFrame, read_stats: dict, where: str) -> None:
     """The streaming path's checks of build.py's: no missing, NaN, infinite or negative
     weight in the raw log (counted in the streaming pass; rows are not numbered, the log was
     never held as rows) and ids as exact identifiers (converted in place)."""
-    from recsys_cli.data.build import exact_ids
+    from recsys_cli.data.ids import exact_ids
 
     bad = read_stats.pop("bad_weights")
     if bad:
@@ -137,7 +137,7 @@ def build_pair_dataset(
 ) -> dict:
     """Stream, aggregate, index and write the dataset folder atomically; return dataset.json.
     `weighting` (matrix -> matrix) transforms matrix.npz's values, as in build_dataset."""
-    from recsys_cli.data.build import _with_metadata
+    from recsys_cli.data.ids import with_metadata
 
     started = time.perf_counter()
     pairs, read_stats = aggregate_pairs(tables.events, dedupe=filters.dedupe)
@@ -170,8 +170,8 @@ def build_pair_dataset(
     raw_values = {"median": float(np.median(matrix.data)), "max": float(matrix.data.max())} if matrix.nnz else None
     if weighting is not None:
         matrix = weighting(matrix)
-    users_table = _with_metadata(users, tables.users, "user_id", "user_idx")
-    items_table = _with_metadata(items, tables.items, "item_id", "item_idx")
+    users_table = with_metadata(users, tables.users, "user_id", "user_idx")
+    items_table = with_metadata(items, tables.items, "item_id", "item_idx")
 
     first, last = indexed["timestamp"].min(), indexed["last_timestamp"].max()
     info = {

@@ -9,7 +9,6 @@ the template then says why instead of drawing an empty box. Charts are inline SV
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import polars as pl
 from recsys_cli.report import LOWER_IS_BETTER
 from recsys_cli.report_html import charts
 from recsys_cli.report_html.collect import RunData, item_labels, item_popularity, read_run, summary_value
+from recsys_cli.report_html.text import duration, filter_seen_text, human_bytes, unreachable
 
 STRATA_ORDER = ("top", "head", "torso", "tail")
 EXAMPLE_USERS = 3
@@ -100,10 +100,10 @@ class _Page:
         return {
             "name": manifest.get("name"), "run_id": manifest.get("run_id"), "status": manifest.get("status"),
             "started_at": manifest.get("started_at"), "finished_at": manifest.get("finished_at"),
-            "duration": _duration(manifest), "seed": manifest.get("seed"), "threads": manifest.get("threads"),
+            "duration": duration(manifest), "seed": manifest.get("seed"), "threads": manifest.get("threads"),
             "versions": {"recsys_cli": env.get("recsys_cli"), "python": env.get("python"), **env.get("packages", {})},
             "platform": env.get("platform"), "cpus": env.get("cpus"),
-            "dataset": dataset, "dataset_missing": None if dataset else _missing(data.dataset_dir, "dataset folder"),
+            "dataset": dataset, "dataset_missing": None if dataset else unreachable(data.dataset_dir, "dataset folder"),
             "split": self._split(), "config_text": data.config_text,
             "stages": [{"name": name, "status": entry.get("status"), "seconds": entry.get("seconds"),
                         "reused_from": entry.get("reused_from")} for name, entry in manifest.get("stages", {}).items()],
@@ -123,7 +123,7 @@ class _Page:
         return {"strategy": source.get("strategy"), "params": params, "seed": source.get("seed"),
                 "parts": parts, "test_users": protocol.get("test_users"), "user_counts": users,
                 "k": protocol.get("k"), "ranking": protocol.get("ranking"),
-                "filter_seen": _filter_seen_text(protocol.get("filter_seen")), "fold_in": protocol.get("fold_in")}
+                "filter_seen": filter_seen_text(protocol.get("filter_seen")), "fold_in": protocol.get("fold_in")}
 
     # -- metrics --------------------------------------------------------------------------
     def metrics(self) -> dict | None:
@@ -368,8 +368,8 @@ class _Page:
                 "model": model, "color": self.colors.get(model), "type": train.get("type"),
                 "train_seconds": train.get("seconds"), "reused_from": train.get("reused_from"),
                 "evaluate_seconds": evaluate.get("seconds"), "deterministic": train.get("deterministic"),
-                "size": _bytes(state.stat().st_size) if state.is_file() else None,
-                "memory": _bytes(memory) if memory else None,
+                "size": human_bytes(state.stat().st_size) if state.is_file() else None,
+                "memory": human_bytes(memory) if memory else None,
                 "params": {k: summary_value(v) for k, v in (train.get("params") or {}).items() if v is not None},
             })
             if train.get("feature_importances"):
@@ -431,37 +431,3 @@ def _best_of(models: dict, metric: str) -> str:
         return "—"
     model = max(scored, key=scored.get)
     return f"{model} {scored[model]:.4f}"
-
-
-def _duration(manifest: dict) -> str | None:
-    started, finished = manifest.get("started_at"), manifest.get("finished_at")
-    if started and finished and not manifest.get("resumed_at"):
-        seconds = (_time(finished) - _time(started)).total_seconds()
-    else:  # a resumed or unfinished run: the time its stages took
-        seconds = sum(entry.get("seconds") or 0 for entry in manifest.get("stages", {}).values()
-                      if not entry.get("reused_from"))
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)} min {rest:.0f} s" if minutes else f"{rest:.1f} s"
-
-
-def _time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
-
-
-def _bytes(count: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return ""
-
-
-def _missing(path: Path | None, what: str) -> str:
-    return f"the {what} recorded in the manifest is not reachable from here" if path is None else ""
-
-
-def _filter_seen_text(value) -> str | None:
-    if not isinstance(value, dict):
-        return None if value is None else ("yes" if value else "no")
-    kept = sorted(m for m, seen in value.items() if not seen)
-    return "yes, for every model" if not kept else f"yes, except {', '.join(kept)}"

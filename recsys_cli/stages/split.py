@@ -1,0 +1,118 @@
+"""The split stage: a dataset folder -> a split folder (train/test CSR files, optional
+validation carved from train, split.json with the fingerprint of everything that made it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from recsys_cli.atomic import atomic_directory, file_sha256, fingerprint, write_json, write_npz
+from recsys_cli.data.split_folder import SplitData, load_split
+from recsys_cli.errors import InputError
+from recsys_cli.seeds import DEFAULT_SEED, validation_seed
+from recsys_cli.stages.context import RunContext, StageResult, existing_info
+
+
+def split(
+    dataset_dir: Path,
+    strategy: str,
+    out: Path,
+    params: dict | None = None,
+    seed: int = DEFAULT_SEED,
+    validation: bool = False,
+    force: bool = False,
+) -> StageResult:
+    """Split a dataset folder into train/test (and validation) CSR files under `out`
+    (missing, empty or a split folder), reading the dataset under its shared lock."""
+    from recsys_cli.atomic import check_output_folder
+    from recsys_cli.data.dataset_lock import dataset_lock
+    from recsys_cli.data.splits import check_strategy
+
+    from recsys_cli.data.dataset import Dataset
+
+    check_strategy(strategy)  # before any data is read
+    Dataset.open(dataset_dir)
+    check_output_folder(out, "split.json", [dataset_dir])
+    with dataset_lock(dataset_dir, exclusive=False):
+        return _split_locked(dataset_dir, strategy, Path(out), params, seed, validation, force)
+
+
+def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -> StageResult:
+    from recsys_cli.data import splits
+    from recsys_cli.data.dataset import Dataset
+
+    dataset = Dataset.open(dataset_dir)
+    params = {k: v for k, v in (params or {}).items() if v is not None}
+    key = fingerprint({"dataset": dataset.fingerprint, "strategy": strategy, "params": params,
+                       "seed": seed, "validation": validation, "version": 2})  # 2: validation on every user
+    previous = existing_info(out, "split.json")
+    if not force and previous is not None and previous.get("fingerprint") == key:
+        return StageResult(out, previous, skipped=True)
+
+    events = dataset.scan_events() if strategy in splits.TIME_STRATEGIES else None
+    cells = splits.Cells.from_matrix(dataset.matrix, events)
+    labels = splits.assign(cells, strategy, params, seed)
+    if not (labels == splits.TRAIN).any():
+        raise InputError(f"strategy {strategy!r} with {params or 'its defaults'} leaves train empty "
+                         "(every interaction went to test); choose a later cut-off or a smaller share",
+                         path=dataset.path)
+    parts = {splits.PART_FILES[code]: cells.to_csr(labels == code) for code in np.unique(labels)}
+    parts.setdefault("test", cells.to_csr(np.zeros(len(labels), dtype=bool)))
+    if validation:
+        train_cells = cells.subset(labels == splits.TRAIN)
+        valid_params = splits.validation_params(strategy, params, labels)
+        valid_labels = splits.assign(train_cells, strategy, valid_params, validation_seed(seed))
+        for code in np.unique(valid_labels):
+            parts[splits.VALIDATION_FILES[code]] = train_cells.to_csr(valid_labels == code)
+
+    with atomic_directory(out, "split.json", sources=[dataset.path]) as tmp:
+        for name, matrix in parts.items():
+            write_npz(tmp / f"{name}.npz", matrix)
+        info = {
+            "strategy": strategy,
+            "params": {**splits.strategy_params(strategy), **params},
+            "seed": seed,
+            "validation": validation,
+            **({"validation_params": valid_params} if validation else {}),
+            "validation_seed": validation_seed(seed) if validation else None,
+            **splits.notes(cells, strategy, params),
+            "dataset": {"path": str(dataset.path), "fingerprint": dataset.fingerprint},
+            "fingerprint": key,
+            "shape": list(cells.shape),
+            "parts": {
+                name: {
+                    "interactions": int(matrix.nnz),
+                    "users": int(np.count_nonzero(np.diff(matrix.indptr))),
+                    "sha256": file_sha256(tmp / f"{name}.npz"),
+                }
+                for name, matrix in parts.items()
+            },
+        }
+        write_json(tmp / "split.json", info)
+    return StageResult(out, info, skipped=False)
+
+
+def split_for_run(ctx: RunContext, dataset_dir: Path, repeat: int = 0) -> SplitData:
+    """The run's split number `repeat` (the config's `split.path`, or a folder under the
+    dataset named by the fingerprint of its parameters), loaded."""
+    from recsys_cli.atomic import fingerprint as fp
+
+    block = ctx.experiment.split
+    if block.path is not None:
+        data = load_split(block.path, ctx.dataset)
+        ctx.seeds.update(split=data.info["seed"], validation=data.info.get("validation_seed"))
+    else:
+        params, seed = block.repeat(repeat, ctx.seeds["split"])
+        # Tuning needs a validation part: carve it even when the config does not ask
+        # (tuning uses the first split's alone).
+        validation = block.validation or (repeat == 0 and any(e.tune_block() for e in ctx.experiment.models))
+        folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, seed, validation])[:8]}"
+
+        def work(entry):
+            result = split(dataset_dir, block.strategy, folder, params, seed=seed, validation=validation)
+            entry.update(path=str(folder), skipped=result.skipped)
+
+        ctx.always(f"{ctx.prefix}split", work)
+        data = load_split(folder, ctx.dataset)
+    return data
