@@ -159,15 +159,15 @@ def main() -> None:
 
 def print_table(results: dict, libraries: list[str], models: list[str], versions: dict[str, str]) -> None:
     print("\n" + ", ".join(f"{lib} {versions.get(lib, '?')}" for lib in libraries))
-    header = ["library", "model", "wall s", "fit s", "peak MiB", f"MRR@{K}", "x wall", "x mem", "x MRR", "notes"]
+    header = ["library", "model", "wall s", "fit s", "top-100 s", "peak MiB", f"MRR@{K}", "x wall", "x mem", "x MRR", "notes"]
     print("| " + " | ".join(header) + " |")
-    print("|" + "|".join(["---"] * 2 + ["---:"] * 7 + ["---"]) + "|")
+    print("|" + "|".join(["---"] * 2 + ["---:"] * 8 + ["---"]) + "|")
     for model in models:
         base = results.get(("recsys_cli", model), {})
         for library in libraries:
             row = results[library, model]
             if "error" in row:
-                print(f"| {library} | {model} | n/a ({row['error']}) |" + " |" * 7)
+                print(f"| {library} | {model} | n/a ({row['error']}) |" + " |" * 8)
                 continue
             ratios = [f"{row[key] / base[key]:.2f}" if key in base and base[key] else "-" for key in ("wall", "peak_mib", "mrr")]
             notes = []
@@ -175,7 +175,7 @@ def print_table(results: dict, libraries: list[str], models: list[str], versions
                 notes.append(f"{row['seen']} seen items dropped")
             if row["short"]:
                 notes.append(f"{row['short']} lists < {K}")
-            print(f"| {library} | {model} | {row['wall']:.1f} | {row['fit']:.1f} | {row['peak_mib']:.0f} | "
+            print(f"| {library} | {model} | {row['wall']:.1f} | {row['fit']:.1f} | {row['recommend']:.1f} | {row['peak_mib']:.0f} | "
                   f"{row['mrr']:.4f} | " + " | ".join(ratios) + f" | {'; '.join(notes)} |")
 
 

@@ -116,9 +116,10 @@ def run_lenskit(model: str, train: sp.csr_matrix, test_users: np.ndarray):
     from importlib.metadata import version
 
     import pandas as pd
-    from lenskit import recommend
+    from lenskit.batch import recommend
     from lenskit.data import from_interactions_df
     from lenskit.pipeline import topn_pipeline
+    from lenskit.training import TrainingOptions
 
     if model == "popular":
         from lenskit.basic import PopScorer
@@ -129,14 +130,17 @@ def run_lenskit(model: str, train: sp.csr_matrix, test_users: np.ndarray):
     elif model == "ials":
         from lenskit.als import ImplicitMFScorer
         scorer = ImplicitMFScorer(embedding_size=FACTORS, regularization=REGULARIZATION, weight=ALPHA,
-                                  epochs=ITERATIONS, rng=SEED)
+                                  epochs=ITERATIONS)
+    elif model == "ease":
+        from lenskit.knn import EASEScorer
+        scorer = EASEScorer(regularization=EASE_L2)
     else:
-        raise NotAvailable(f"LensKit {version('lenskit')} has no {model.upper()} scorer")
+        raise NotAvailable(f"LensKit {version('lenskit')} has no {model} scorer")
     coo = train.tocoo()
     start = time.perf_counter()
     data = from_interactions_df(pd.DataFrame({"user_id": coo.row, "item_id": coo.col}))
     pipeline = topn_pipeline(scorer, n=K)  # its candidate selector leaves out the user's train items
-    pipeline.train(data)
+    pipeline.train(data, TrainingOptions(rng=SEED))
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     recs = recommend(pipeline, test_users, n=K).to_df()
