@@ -108,22 +108,21 @@ def run_one(python: Path, library: str, model: str, split: Path, out: Path) -> d
             "recommendations": result["recommendations"]}
 
 
-def mrr_at_k(recommendations: np.ndarray, split_file: Path, k: int = K) -> tuple[float, int, int]:
-    """MRR@k of test users x k item lists (-1 = empty slot), the one evaluation every library's
-    lists go through: the user's train items are removed first (later items move up), so a
-    library that does not filter them is not credited for them. Returns (MRR@k, train items
-    found in the lists, lists shorter than k after filtering)."""
-    split = np.load(split_file)
+def mrr_at_k(recommendations: np.ndarray, split, k: int = K) -> tuple[float, int, int]:
+    """MRR@k of test users x item lists (-1 = empty slot), the one evaluation every library's
+    lists go through: the user's train items are removed first (later items move up, then the
+    list is cut at k), so a library that does not filter them is not credited for them.
+    `split`: the arrays of split.npz (export_split), as np.load gives them. Returns (MRR@k,
+    train items found in the lists, lists shorter than k after filtering)."""
     n_items, users = int(split["n_items"]), split["test_users"]
-    recs = recommendations[:, :k]
-    filled = recs >= 0
-    keys = users[:, None] * n_items + np.where(filled, recs, 0)
+    filled = recommendations >= 0
+    keys = users[:, None] * n_items + np.where(filled, recommendations, 0)
     seen = filled & np.isin(keys, split["train_users"] * n_items + split["train_items"])
     valid = filled & ~seen
-    rank = np.cumsum(valid, axis=1)
-    test_rows = np.repeat(np.arange(split["test_indptr"].shape[0] - 1), np.diff(split["test_indptr"]))
-    relevant = valid & np.isin(keys, test_rows * n_items + split["test_items"])
-    first = np.where(relevant.any(axis=1), np.where(relevant, rank, k + 1).min(axis=1), np.inf)
+    rank = np.cumsum(valid, axis=1)  # position among the unseen items of the list
+    test_rows = np.repeat(np.arange(len(split["test_indptr"]) - 1), np.diff(split["test_indptr"]))
+    relevant = valid & (rank <= k) & np.isin(keys, test_rows * n_items + split["test_items"])
+    first = np.where(relevant, rank, np.inf).min(axis=1)
     return float(np.mean(1.0 / first)), int(seen.sum()), int((valid.sum(axis=1) < k).sum())
 
 
@@ -149,7 +148,7 @@ def main() -> None:
                 continue
             result = run_one(python, library, model, split, folder / f"{library}-{model}.npz")
             if "recommendations" in result:
-                result["mrr"], result["seen"], result["short"] = mrr_at_k(result.pop("recommendations"), split)
+                result["mrr"], result["seen"], result["short"] = mrr_at_k(result.pop("recommendations"), arrays)
                 versions[library] = result["version"]
             results[library, model] = result
             print(f"  {library} {model}: " + (result.get("error") or
