@@ -105,9 +105,13 @@ def decompose(train) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _inverse_direct(train, l2: float) -> np.ndarray:
+    """(G + l2 I)^-1 by LAPACK in float32, overwriting G: numpy's inv computes in float64
+    (a 6,170-item fit peaked at 1,353 MiB through it, for a 145 MiB matrix)."""
+    import scipy.linalg
+
     g = gram(train)
     g[np.diag_indices_from(g)] += np.float32(l2)
-    return np.linalg.inv(g)
+    return scipy.linalg.inv(g, overwrite_a=True, check_finite=False)
 
 
 def _inverse_from(decomposition, l2: float) -> np.ndarray:
