@@ -10,6 +10,8 @@
   workers reopen the study from storage that every host can reach (an Optuna journal file
   on a shared file system by default, or the RDB URL in `ray.storage`) to report
   intermediate values for pruning. The study stays resumable like the local one.
+- `recsys compare` ranks the test users' lists of every model in the same shards
+  (`map_user_blocks`); similar-item agreement (a thousand anchors) stays in the driver.
 - Training stays one task in the driver (today's fit, unchanged).
 - `address: null` starts a local Ray for the run and stops it after; `auto` joins the
   cluster `ray start` made; `ray://host:10001` is a remote cluster. Ray's logs stay quiet
@@ -182,6 +184,18 @@ class RayBackend:
         parts = self._gather([task.remote(model_ref, s, history_ref, k, filter_seen, fold_in) for s in shards],
                              [len(s) for s in shards], None)
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def map_user_blocks(self, function, users: np.ndarray, *shared, block: int | None = None) -> list:
+        """[function(users of a shard, *shared)] over shards of `shard_users` users, one Ray
+        task each, in user order; `shared` goes once into the object store. (`block`, the
+        local batch size, is unused: a task batches inside `function` if it needs to.)"""
+        ray = _ray()
+        shards = self._shards(users)
+        if not shards:
+            return []
+        refs = [ray.put(value) for value in shared]
+        task = self._remote(function, self.block.task_cpus)
+        return self._gather([task.remote(s, *refs) for s in shards], [len(s) for s in shards], None)
 
     # -- tuning -----------------------------------------------------------------------------
     def study_storage(self, folder: Path):
