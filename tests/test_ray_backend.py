@@ -134,3 +134,22 @@ def test_ray_study_resumes_from_its_journal(local_ray, tmp_path):
     again = pipeline.tune_experiment(tmp_path / "first" / "exp.yaml", runs, trials=5)
     assert first["tuning"]["i2i"]["complete"] == 3 and again["tuning"]["i2i"]["complete"] == 5
     assert (runs / "eq" / "tune" / "i2i" / "study.journal").is_file()
+
+
+def test_a_task_whose_worker_dies_is_retried(local_ray, tmp_path):
+    """A worker killed under a shard (the OOM killer on a busy machine) costs a retry, not the run."""
+    from recsys_cli.backends.ray_backend import RayBackend
+    from recsys_cli.config import RayBlock
+
+    def dies_once(users, marker):
+        import os
+        from pathlib import Path
+
+        if not Path(marker).exists():
+            Path(marker).touch()
+            os._exit(1)  # the worker process vanishes, as when SIGKILLed
+        return users.sum()
+
+    with RayBackend(RayBlock(shard_users=4)) as backend:
+        parts = backend.map_user_blocks(dies_once, np.arange(8), str(tmp_path / "died"), block=4)
+    assert parts == [6, 22] and (tmp_path / "died").exists()

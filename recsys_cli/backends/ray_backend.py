@@ -38,6 +38,22 @@ def _ray():
     return ray
 
 
+WORKER_RETRIES = 3  # attempts after the first when a worker process dies under a task
+
+
+def _result(future):
+    """ray.get, with a worker that died on every attempt explained."""
+    ray = _ray()
+    try:
+        return ray.get(future)
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError) as error:
+        raise RuntimeError(
+            f"a Ray worker died {WORKER_RETRIES + 1} times running the same task; most often the operating system's "
+            "OOM killer or Ray's memory monitor killed it because the node ran out of memory. Free memory, or lower "
+            "ray.shard_users (evaluation) or ray.parallel_trials (tuning)."
+        ) from error
+
+
 def user_rows(matrix, start: int, stop: int):
     """`matrix` with only the rows start..stop-1 kept (same shape): one shard's test part."""
     import scipy.sparse as sp
@@ -120,7 +136,10 @@ class RayBackend:
                 "trial_cpus": self.block.trial_cpus}
 
     def _remote(self, func, cpus: int):
-        return _ray().remote(num_cpus=cpus, max_retries=0)(func)
+        # Every task is a pure function of its inputs (a trial re-reports the same steps), so
+        # a worker that dies (on a shared machine, mostly the kernel's OOM killer taking the
+        # largest process) is retried; an exception raised by the task itself is not.
+        return _ray().remote(num_cpus=cpus, max_retries=WORKER_RETRIES)(func)
 
     def _gather(self, futures: list, sizes: list[int], progress) -> list:
         """Results in submission order, advancing `progress` as shards finish."""
@@ -130,7 +149,7 @@ class RayBackend:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             for future in done:
-                results[index[future]] = ray.get(future)
+                results[index[future]] = _result(future)
                 if progress is not None:
                     progress(sizes[index[future]])
         return results
@@ -237,7 +256,7 @@ class RayBackend:
             done, _ = ray.wait(list(running), num_returns=1)
             trial = running.pop(done[0])
             try:
-                state, value = ray.get(done[0])
+                state, value = _result(done[0])
             except Exception:
                 study.tell(trial, state=TrialState.FAIL)
                 raise
