@@ -284,13 +284,9 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
 def users_agreement(users: np.ndarray, models: dict, history, k: int, filter_seen: dict[str, bool],
                     fold_in: bool) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     """Per model pair, the per-user overlap / Jaccard / RBO of the top-k recommendations of
-    these users; one block of the backend's `map_user_blocks` (a Ray task on `backend: ray`),
-    ranked in batches that bound the score matrix like evaluation does."""
-    from recsys_cli.evaluation.evaluate import users_per_chunk
-    from recsys_cli.models.topk import in_batches
-
-    lists = {name: in_batches(lambda batch, m=model, n=name: m.recommend(batch, history, k, filter_seen=filter_seen[n],
-                                                                          fold_in=fold_in), users, users_per_chunk(k))[0]
+    these users; one block of the backend's `map_user_blocks` (a Ray task on `backend: ray`).
+    `recommend` batches its dense scores itself; the block bounds the lists held at once."""
+    lists = {name: model.recommend(users, history, k, filter_seen=filter_seen[name], fold_in=fold_in)[0]
              for name, model in models.items()}
     return {(a, b): list_agreement(lists[a], lists[b]) for a, b in combinations(lists, 2)}
 
