@@ -181,10 +181,11 @@ def resolve_anchor_items(items: pl.DataFrame, ids: list[str], names: list[str]) 
 
 def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anchors: int = 1000,
                 item_ids: list[str] | None = None, item_names: list[str] | None = None, seed: int | None = None,
-                metric: str | None = None, test: str = "permutation") -> dict:
+                metric: str | None = None, test: str = "permutation", backend: str | None = None) -> dict:
     """Everything `recsys compare` computes; writes RUN_DIR/compare/ and appends to report.md.
     `seed` (anchor sample, bootstrap, permutations) defaults to the compare seed the run's own
-    seed spawns."""
+    seed spawns. The test users' lists are ranked on `backend` (default: the run's own,
+    `backend: ray` shards them by user blocks); similar-item anchors stay in this process."""
     from recsys_cli.atomic import write_json, write_parquet
     from recsys_cli.data.dataset import Dataset
     from recsys_cli.models.base import item_popularity
@@ -235,15 +236,23 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
              "similar_mean_popularity": float(popularity[lists[n][0][lists[n][0] >= 0]].mean())} for n in lists]
 
     users = split.test_users
-    recommendations = {n: m.recommend(users, split.history, k, filter_seen=context.filter_seen(n), fold_in=split.fold_in)[0]
-                       for n, m in context.models.items()}
-    rec_rows = [{"model_a": a, "model_b": b, **{key: float(v.mean()) for key, v in
-                                                list_agreement(recommendations[a], recommendations[b]).items()}}
-                for a, b in combinations(recommendations, 2)]
+    rec_rows = []
+    if len(context.models) >= 2 and len(users):
+        from recsys_cli.backends import backend_for_run
+        from recsys_cli.evaluation.evaluate import users_per_chunk
+
+        filter_seen = {n: context.filter_seen(n) for n in context.models}
+        with backend_for_run(context.config, backend) as runner:
+            parts = runner.map_user_blocks(users_agreement, users, context.models, split.history, k, filter_seen,
+                                           split.fold_in, block=users_per_chunk(k))
+            result["backend"] = runner.describe()
+        for a, b in combinations(context.models, 2):  # per-user values joined in user order, then the mean
+            per_user = {key: np.concatenate([part[a, b][key] for part in parts]) for key in parts[0][a, b]}
+            rec_rows.append({"model_a": a, "model_b": b, **{key: float(v.mean()) for key, v in per_user.items()}})
     if rec_rows:
         rec_frame = pl.DataFrame(rec_rows)
         write_parquet(out / "recommendation_agreement.parquet", rec_frame)
-        heatmap(out / "recommendation_overlap.png", list(recommendations), rec_frame, "overlap",
+        heatmap(out / "recommendation_overlap.png", list(context.models), rec_frame, "overlap",
                 f"recommendations: overlap@{k} over {len(users):,} test users")
         result["recommendation_agreement"] = rec_rows
 
@@ -270,6 +279,16 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
     write_json(out / "compare.json", result)
     _append_report(context.path, result, markdown_frame)
     return result
+
+
+def users_agreement(users: np.ndarray, models: dict, history, k: int, filter_seen: dict[str, bool],
+                    fold_in: bool) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """Per model pair, the per-user overlap / Jaccard / RBO of the top-k recommendations of
+    these users; one block of the backend's `map_user_blocks` (a Ray task on `backend: ray`).
+    `recommend` batches its dense scores itself; the block bounds the lists held at once."""
+    lists = {name: model.recommend(users, history, k, filter_seen=filter_seen[name], fold_in=fold_in)[0]
+             for name, model in models.items()}
+    return {(a, b): list_agreement(lists[a], lists[b]) for a, b in combinations(lists, 2)}
 
 
 def side_by_side(anchors: np.ndarray, similar: dict[str, np.ndarray], items: pl.DataFrame) -> pl.DataFrame:

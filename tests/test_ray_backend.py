@@ -23,6 +23,7 @@ CONFIG = {
                {"name": "ease", "type": "ease", "params": {"l2": 100}}],
     "metrics": {"k": [10], "names": ["mrr", "ndcg", "recall", "coverage"]},
     "export": {"recommendations": 10, "similar": 0, "users": "all"},
+    "compare": {"k": 10, "anchors": 40},
     "seed": 42,
     "threads": 1,
 }
@@ -53,10 +54,42 @@ def test_local_and_ray_give_byte_identical_per_user_metrics_and_exports(local_ra
         assert names == sorted(p.name for p in (ray_run / folder).iterdir()) and names
         for name in names:
             assert (local_run / folder / name).read_bytes() == (ray_run / folder / name).read_bytes(), name
+    local_compare, ray_compare = (_compare_numbers(run / "compare" / "compare.json") for run in (local_run, ray_run))
+    assert local_compare == ray_compare and len(local_compare["recommendation_agreement"]) == 3
     manifest = json.loads((ray_run / "manifest.json").read_text())["backend"]
     assert manifest["backend"] == "ray" and manifest["ray_version"] == ray.__version__
     assert manifest["shard_users"] == 37 and manifest["cluster_resources"]["CPU"] == 2
     assert json.loads((local_run / "manifest.json").read_text())["backend"] == {"backend": "local"}
+
+
+def _compare_numbers(path) -> dict:
+    """compare.json without where it was written and which backend ranked the lists."""
+    result = json.loads(path.read_text())
+    assert result.pop("path") == str(path.parent)
+    result.pop("backend")
+    return result
+
+
+def test_compare_ranks_test_users_in_ray_shards_with_the_local_numbers(local_ray, tmp_path, monkeypatch):
+    from recsys_cli.backends import ray_backend
+    from recsys_cli.compare import compare_run
+
+    _, run = _run(tmp_path / "local", "local", shard_users=37)  # a local run; compare it on Ray afterwards
+    local = compare_run(run, k=5, anchors=20, backend="local")
+    calls, original = [], ray_backend.RayBackend.map_user_blocks
+
+    def counted(self, function, users, *shared, **options):
+        calls.append(len(self._shards(users)))
+        return original(self, function, users, *shared, **options)
+
+    monkeypatch.setattr(ray_backend.RayBackend, "map_user_blocks", counted)
+    remote = compare_run(run, k=5, anchors=20, backend="ray")
+    assert calls and calls[0] >= 2  # the test users were really split into several Ray tasks
+    assert remote["backend"]["backend"] == "ray" and local["backend"] == {"backend": "local"}
+    for key in ("recommendation_agreement", "similar_agreement", "significance"):
+        assert remote[key] == local[key], key
+    overlaps = [row["overlap"] for row in local["recommendation_agreement"]]
+    assert all(0.0 <= value <= 1.0 for value in overlaps) and len(overlaps) == 3
 
 
 def test_tuning_one_trial_at_a_time_gives_the_local_trials(local_ray, tmp_path):
@@ -101,3 +134,22 @@ def test_ray_study_resumes_from_its_journal(local_ray, tmp_path):
     again = tune_experiment(tmp_path / "first" / "exp.yaml", runs, trials=5)
     assert first["tuning"]["i2i"]["complete"] == 3 and again["tuning"]["i2i"]["complete"] == 5
     assert (runs / "eq" / "tune" / "i2i" / "study.journal").is_file()
+
+
+def test_a_task_whose_worker_dies_is_retried(local_ray, tmp_path):
+    """A worker killed under a shard (the OOM killer on a busy machine) costs a retry, not the run."""
+    from recsys_cli.backends.ray_backend import RayBackend
+    from recsys_cli.config import RayBlock
+
+    def dies_once(users, marker):
+        import os
+        from pathlib import Path
+
+        if not Path(marker).exists():
+            Path(marker).touch()
+            os._exit(1)  # the worker process vanishes, as when SIGKILLed
+        return users.sum()
+
+    with RayBackend(RayBlock(shard_users=4)) as backend:
+        parts = backend.map_user_blocks(dies_once, np.arange(8), str(tmp_path / "died"), block=4)
+    assert parts == [6, 22] and (tmp_path / "died").exists()

@@ -31,6 +31,10 @@ class LocalBackend:
         return in_batches(lambda batch: model.recommend(batch, history, k, filter_seen=filter_seen, fold_in=fold_in),
                           users, users_per_chunk(k))
 
+    def map_user_blocks(self, function, users: np.ndarray, *shared, block: int) -> list:
+        """[function(users of a block, *shared) for consecutive blocks of `block` users]."""
+        return [function(users[start:start + block], *shared) for start in range(0, len(users), block)]
+
     def study_storage(self, folder: Path) -> Path:
         return folder / "study.db"
 

@@ -10,6 +10,8 @@
   workers reopen the study from storage that every host can reach (an Optuna journal file
   on a shared file system by default, or the RDB URL in `ray.storage`) to report
   intermediate values for pruning. The study stays resumable like the local one.
+- `recsys compare` ranks the test users' lists of every model in the same shards
+  (`map_user_blocks`); similar-item agreement (a thousand anchors) stays in the driver.
 - Training stays one task in the driver (today's fit, unchanged).
 - `address: null` starts a local Ray for the run and stops it after; `auto` joins the
   cluster `ray start` made; `ray://host:10001` is a remote cluster. Ray's logs stay quiet
@@ -34,6 +36,22 @@ def _ray():
     except ImportError:
         raise InputError("backend: ray needs Ray; install it with: pip install 'recsys_cli[ray]'") from None
     return ray
+
+
+WORKER_RETRIES = 3  # attempts after the first when a worker process dies under a task
+
+
+def _result(future):
+    """ray.get, with a worker that died on every attempt explained."""
+    ray = _ray()
+    try:
+        return ray.get(future)
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError) as error:
+        raise RuntimeError(
+            f"a Ray worker died {WORKER_RETRIES + 1} times running the same task; most often the operating system's "
+            "OOM killer or Ray's memory monitor killed it because the node ran out of memory. Free memory, or lower "
+            "ray.shard_users (evaluation) or ray.parallel_trials (tuning)."
+        ) from error
 
 
 def user_rows(matrix, start: int, stop: int):
@@ -118,7 +136,10 @@ class RayBackend:
                 "trial_cpus": self.block.trial_cpus}
 
     def _remote(self, func, cpus: int):
-        return _ray().remote(num_cpus=cpus, max_retries=0)(func)
+        # Every task is a pure function of its inputs (a trial re-reports the same steps), so
+        # a worker that dies (on a shared machine, mostly the kernel's OOM killer taking the
+        # largest process) is retried; an exception raised by the task itself is not.
+        return _ray().remote(num_cpus=cpus, max_retries=WORKER_RETRIES)(func)
 
     def _gather(self, futures: list, sizes: list[int], progress) -> list:
         """Results in submission order, advancing `progress` as shards finish."""
@@ -128,7 +149,7 @@ class RayBackend:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             for future in done:
-                results[index[future]] = ray.get(future)
+                results[index[future]] = _result(future)
                 if progress is not None:
                     progress(sizes[index[future]])
         return results
@@ -183,6 +204,18 @@ class RayBackend:
                              [len(s) for s in shards], None)
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
+    def map_user_blocks(self, function, users: np.ndarray, *shared, block: int | None = None) -> list:
+        """[function(users of a shard, *shared)] over shards of `shard_users` users, one Ray
+        task each, in user order; `shared` goes once into the object store. (`block`, the
+        local batch size, is unused: a task batches inside `function` if it needs to.)"""
+        ray = _ray()
+        shards = self._shards(users)
+        if not shards:
+            return []
+        refs = [ray.put(value) for value in shared]
+        task = self._remote(function, self.block.task_cpus)
+        return self._gather([task.remote(s, *refs) for s in shards], [len(s) for s in shards], None)
+
     # -- tuning -----------------------------------------------------------------------------
     def study_storage(self, folder: Path):
         """The user's RDB URL, or an Optuna journal file (safe for several hosts on NFS)."""
@@ -223,7 +256,7 @@ class RayBackend:
             done, _ = ray.wait(list(running), num_returns=1)
             trial = running.pop(done[0])
             try:
-                state, value = ray.get(done[0])
+                state, value = _result(done[0])
             except Exception:
                 study.tell(trial, state=TrialState.FAIL)
                 raise

@@ -21,6 +21,8 @@ def compare(
     test: Annotated[str, typer.Option(help="Paired test of the metric difference: permutation (sign-flip, of the mean; default), t (paired t-test) or wilcoxon (signed ranks, not the mean).")] = "permutation",
     seed: Annotated[Optional[int], typer.Option(
         help="Seed of the anchor sample and the bootstrap (default: derived from the run's seed).")] = None,
+    backend: Annotated[Optional[str], typer.Option(
+        help="Where the test users' lists are ranked: local or ray (default: the run's backend and ray: block).")] = None,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ):
@@ -41,7 +43,7 @@ def compare(
     names = names_list(models)
     with status(f"Comparing models of {run_dir}...", quiet or as_json):
         result = compare_run(run_dir, names, k=k, anchors=anchors, item_ids=item or [], item_names=item_name or [],
-                             seed=seed, metric=metric, test=test)
+                             seed=seed, metric=metric, test=test, backend=backend)
         from recsys_cli.report_html.page import write_html_report
 
         result["report_html"] = str(write_html_report(Path(result["path"]).parent))
