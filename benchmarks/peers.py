@@ -48,12 +48,13 @@ K = 100
 
 def export_split(folder: Path) -> Path:
     """The seed protocol split, cut by recsys_cli, written once as plain index arrays."""
-    from recsys_cli import pipeline
     from recsys_cli.data.split_folder import load_split
+    from recsys_cli.stages.ingest import ingest
+    from recsys_cli.stages.split import split as cut
 
-    dataset = pipeline.ingest("movielens", MOVIELENS, BENCH / "ml-latest-small-likes", {"min_rating": 4}).path
-    split = load_split(pipeline.split(dataset, "leave-one-random", BENCH / "ml-latest-small-likes-split",
-                                      {"test_users": 0.2}, seed=42).path)
+    dataset = ingest("movielens", MOVIELENS, BENCH / "ml-latest-small-likes", {"min_rating": 4}).path
+    split = load_split(cut(dataset, "leave-one-random", BENCH / "ml-latest-small-likes-split",
+                           {"test_users": 0.2}, seed=42).path)
     train, test = split.train.tocoo(), split.test.tocsr()
     target = folder / "split.npz"
     folder.mkdir(parents=True, exist_ok=True)
