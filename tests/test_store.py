@@ -3,6 +3,7 @@ config leaves nothing, statuses never go down, pruning never breaks a kept run."
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -118,3 +119,21 @@ def test_the_run_records_absolute_paths_so_compare_works_from_elsewhere(cli, pro
     monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
     result = cli("compare", summary["path"], "--anchors", "20", "--json")
     assert result.code == 0, result.err
+
+
+def test_recsys_split_and_recsys_run_share_one_split_folder(cli, project):
+    summary = cli("run", "smoke.yaml", "--json").json()
+    split_path = Path(json.loads((Path(summary["path"]) / "manifest.json").read_text())["stages"]["split"]["path"])
+    info = json.loads((split_path / "split.json").read_text())
+    dataset = split_path.parent.parent
+    args = ["split", dataset, "--strategy", info["strategy"], "--seed", info["seed"], "--json",
+            *[a for k, v in info["params"].items() if v is not None and k in ("test_users", "test_ratio", "n")
+              for a in (f"--{k.replace('_', '-')}", v)]]
+    if info["validation"]:
+        args.append("--validation")
+    made = cli(*args)
+    assert made.code == 0, made.err
+    assert Path(made.json()["path"]) == split_path and made.json()["skipped"]  # the same folder, up to date
+    without = cli(*[a for a in args if a != "--validation"]) if info["validation"] else None
+    if without is not None:
+        assert Path(without.json()["path"]) != split_path  # other parameters never overwrite it

@@ -96,8 +96,6 @@ def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -
 def split_for_run(ctx: RunContext, dataset_dir: Path, repeat: int = 0) -> SplitData:
     """The run's split number `repeat` (the config's `split.path`, or a folder under the
     dataset named by the fingerprint of its parameters), loaded."""
-    from recsys_cli.atomic import fingerprint as fp
-
     block = ctx.experiment.split
     if block.path is not None:
         data = load_split(block.path, ctx.dataset)
@@ -107,7 +105,7 @@ def split_for_run(ctx: RunContext, dataset_dir: Path, repeat: int = 0) -> SplitD
         # Tuning needs a validation part: carve it even when the config does not ask
         # (tuning uses the first split's alone).
         validation = block.validation or (repeat == 0 and any(e.tune_block() for e in ctx.experiment.models))
-        folder = dataset_dir / "splits" / f"{block.strategy}-{fp([params, seed, validation])[:8]}"
+        folder = split_folder(dataset_dir, block.strategy, params, seed, validation)
 
         def work(entry):
             result = split(dataset_dir, block.strategy, folder, params, seed=seed, validation=validation)
@@ -116,3 +114,13 @@ def split_for_run(ctx: RunContext, dataset_dir: Path, repeat: int = 0) -> SplitD
         ctx.always(f"{ctx.prefix}split", work)
         data = load_split(folder, ctx.dataset)
     return data
+
+
+def split_folder(dataset_dir: Path, strategy: str, params: dict, seed: int, validation: bool) -> Path:
+    """Where a split of these parameters lives under its dataset: named by what defines it,
+    so `recsys split` and `recsys run` with the same protocol share one folder, and a split
+    with other parameters (or without `validation`) never overwrites it."""
+    from recsys_cli.atomic import fingerprint as fp
+
+    given = {k: v for k, v in params.items() if v is not None}
+    return Path(dataset_dir) / "splits" / f"{strategy}-{fp([given, seed, validation])[:8]}"
