@@ -71,8 +71,8 @@ def read_run(path: Path) -> RunRecord | None:
 
 
 def experiment_runs(runs_dir: Path, name: str | None = None) -> list[RunRecord]:
-    """Run folders of one experiment (or of all), oldest first."""
-    runs_dir = Path(runs_dir)
+    """Run folders of one experiment (or of all), oldest first, as absolute paths."""
+    runs_dir = Path(runs_dir).absolute()
     if name is not None and not (runs_dir / name).is_dir():
         known = ", ".join(experiment_names(runs_dir)) or "none"
         raise InputError(f"no runs of an experiment named {name!r} (experiments: {known})", path=runs_dir)

@@ -137,3 +137,19 @@ def test_recsys_split_and_recsys_run_share_one_split_folder(cli, project):
     without = cli(*[a for a in args if a != "--validation"]) if info["validation"] else None
     if without is not None:
         assert Path(without.json()["path"]) != split_path  # other parameters never overwrite it
+
+
+def test_prune_keeps_every_file_of_the_kept_runs_and_frees_the_rest(cli, project):
+    _set_ials_factors(project, 8)
+    old = cli("run", "smoke.yaml", "--json").json()
+    _set_ials_factors(project, 4)
+    kept = cli("run", "smoke.yaml", "--json").json()
+    kept_files = {p: p.read_bytes() for p in Path(kept["path"]).rglob("*") if p.is_file()}
+    planned = cli("runs", "prune", "ci-smoke", "--keep", "1", "--dry-run", "--json").json()
+    assert planned["runs"] == [old["path"]] and planned["bytes_freed"] > 0 and Path(old["path"]).exists()
+    done = cli("runs", "prune", "ci-smoke", "--keep", "1", "--json").json()
+    assert not Path(old["path"]).exists() and done["bytes_freed"] == planned["bytes_freed"]
+    assert {p: p.read_bytes() for p in Path(kept["path"]).rglob("*") if p.is_file()} == kept_files
+    store = ArtifactStore.for_runs(project / "runs")
+    assert store.unreferenced() == []  # what the old run alone used (its ials model) is gone
+    assert cli("run", "smoke.yaml", "--json").json()["stages"]["train/ials"]["reused_from"] == Path(kept["path"]).name
