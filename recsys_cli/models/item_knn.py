@@ -95,21 +95,39 @@ class ItemKNN(Recommender):
 def _jaccard(train, neighbors: int, shrink: float = 0.0):
     binary = (train > 0).astype(np.float32).tocsc()
     counts = np.asarray(binary.sum(axis=0)).ravel()
-    overlap = (binary.T @ binary).tocoo()
-    union = counts[overlap.row] + counts[overlap.col] - overlap.data
-    jaccard = sp.csr_matrix((overlap.data / (np.maximum(union, 1) + shrink), (overlap.row, overlap.col)), shape=overlap.shape)
-    return keep_top_per_row(jaccard, neighbors)
+
+    def score(overlap, start):
+        union = counts[overlap.row + start] + counts[overlap.col] - overlap.data
+        return overlap.data / (np.maximum(union, 1) + shrink)
+
+    return _top_similar_in_blocks(binary, neighbors, score, drop_self=False)
 
 
 def _shrunk_cosine(train, neighbors: int, shrink: float):
     """x_i . x_j / (|x_i| |x_j| + shrink) over the item columns of train (its weights)."""
     columns = train.astype(np.float64).tocsc()
     norms = np.sqrt(np.asarray(columns.multiply(columns).sum(axis=0)).ravel())
-    product = (columns.T @ columns).tocoo()
-    keep = product.row != product.col
-    row, col, data = product.row[keep], product.col[keep], product.data[keep]
-    cosine = sp.csr_matrix((data / (norms[row] * norms[col] + shrink), (row, col)), shape=product.shape)
-    return keep_top_per_row(cosine, neighbors)
+    return _top_similar_in_blocks(
+        columns, neighbors, lambda product, start: product.data / (norms[product.row + start] * norms[product.col] + shrink))
+
+
+ITEMS_PER_BLOCK = 2048  # item rows of X^T X formed at once: the whole product of a large catalogue need not fit
+
+
+def _top_similar_in_blocks(columns, neighbors: int, score, drop_self: bool = True):
+    """The top `neighbors` of each item's similarity row, built ITEMS_PER_BLOCK rows of the
+    co-occurrence product at a time. `score(block_product_coo, first_row)` gives each stored
+    cell's similarity."""
+    n_items = columns.shape[1]
+    blocks = []
+    for start in range(0, n_items, ITEMS_PER_BLOCK):
+        product = (columns[:, start:start + ITEMS_PER_BLOCK].T @ columns).tocoo()
+        if drop_self:
+            keep = product.row + start != product.col
+            product = sp.coo_matrix((product.data[keep], (product.row[keep], product.col[keep])), shape=product.shape)
+        similarity = sp.csr_matrix((score(product, start), (product.row, product.col)), shape=product.shape)
+        blocks.append(keep_top_per_row(similarity, neighbors))
+    return sp.vstack(blocks, format="csr", dtype=np.float32) if blocks else sp.csr_matrix((0, n_items), dtype=np.float32)
 
 
 def keep_top_per_row(matrix, k: int):
