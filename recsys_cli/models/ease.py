@@ -29,9 +29,10 @@ FLOAT_BYTES = 4
 # float32 n x n arrays alive at the peak: direct = the Gram/P buffer + LAPACK's LU copy and
 # right-hand side; eigen fit = V (cached) + S + P; decomposition = G/V + syevd's 2 n^2 workspace.
 DENSE_COPIES = 3
-# Fits of one matrix from which decomposing pays. benchmarks/ease_tuning.py, 4,000 items:
-# 12 fits took 35.7 s through one decomposition against 27.4 s per direct (LAPACK) inverse.
-EIGEN_BREAK_EVEN = 2
+# Fits of one matrix from which decomposing pays. benchmarks/ease_tuning.py --items 8000
+# --fits 3, with the float32 direct inverse: 6.6 s per direct fit; the decomposition ~50 s once,
+# then ~3 s per l2. Break-even near 15 fits (a 30-trial study pays, a 5-trial one does not).
+EIGEN_BREAK_EVEN = 15
 
 _decomposition: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # fingerprint -> (w, V), one entry
 _decomposition_lock = threading.Lock()
