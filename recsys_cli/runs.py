@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import platform
@@ -26,6 +25,7 @@ from typing import Any, Iterator
 from recsys_cli import __version__
 from recsys_cli.atomic import write_json
 from recsys_cli.errors import InputError
+from recsys_cli.locks import held, write_holder
 
 
 STATUS_ORDER = {"train done": 0, "evaluate done": 1, "complete": 2}
@@ -38,11 +38,8 @@ class RunLocked(Exception):
 @contextlib.contextmanager
 def experiment_lock(folder: Path, wait: bool, on_wait=None) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / ".lock", "a+")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with open(folder / ".lock", "a+") as handle:
+        def busy() -> None:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             if not wait:
@@ -50,15 +47,10 @@ def experiment_lock(folder: Path, wait: bool, on_wait=None) -> Iterator[None]:
                                 f"lock: {folder / '.lock'}") from None
             if on_wait:
                 on_wait(holder)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} since {_now()}")
-        handle.flush()
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+
+        with held(handle, on_busy=busy):
+            write_holder(handle, f"pid {os.getpid()} since {_now()}")
+            yield
 
 
 def _now() -> str:

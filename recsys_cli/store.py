@@ -17,7 +17,6 @@ Hard links need one file system; the store lives inside the runs folder, so it a
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -25,6 +24,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from recsys_cli.locks import held
 
 STORE_DIR = ".store"
 RECORD = "artifact.json"
@@ -166,9 +167,5 @@ def artifact_lock(store: ArtifactStore, kind: str, key: str) -> Iterator[None]:
     """Serialise producers of one artifact, so concurrent runs build it once."""
     locks = store.root / ".locks"
     locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"{kind}-{key}.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with open(locks / f"{kind}-{key}.lock", "a+") as handle, held(handle):
+        yield

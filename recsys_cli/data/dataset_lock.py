@@ -10,10 +10,11 @@ would be swapped too); the OS releases it when its process dies.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from pathlib import Path
 from typing import Callable, Iterator
+
+from recsys_cli.locks import held, write_holder
 
 
 def lock_path(dataset_dir: str | Path) -> Path:
@@ -36,20 +37,9 @@ def dataset_lock(dataset_dir: str | Path, *, exclusive: bool,
             raise
         yield
         return
-    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-    try:
-        try:
-            fcntl.flock(handle, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait("another process is rebuilding it" if not exclusive else "other runs are reading it")
-            fcntl.flock(handle, mode)
+    message = "other runs are reading it" if exclusive else "another process is rebuilding it"
+    busy = (lambda: on_wait(message)) if on_wait is not None else None
+    with handle, held(handle, exclusive=exclusive, on_busy=busy):
         if exclusive:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"ingest by pid {os.getpid()}\n")
-            handle.flush()
+            write_holder(handle, f"ingest by pid {os.getpid()}\n")
         yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
