@@ -99,14 +99,29 @@ def build_dataset(
             pl.col("timestamp").cast(pl.Int64),
         )
     )
-    matrix = events_to_csr(indexed, (users.height, items.height))
+    timestamps = indexed["timestamp"].drop_nulls()
+    return publish_dataset(
+        out, tables, indexed, events_to_csr(indexed, (users.height, items.height)), users, items,
+        counts={"events": indexed.height, "source_rows": raw_rows, "rows_with_null_id": null_ids,
+                "zero_weight_events": zero_weight, **filter_stats},
+        time_range=[int(timestamps.min()), int(timestamps.max())] if timestamps.len() else None,
+        fmt=fmt, options=options, filters=filters, digests=digests, dataset_fingerprint=dataset_fingerprint,
+        weighting=weighting, sources=sources, started=started)
+
+
+def publish_dataset(out: Path, tables: SourceTables, indexed: pl.DataFrame, matrix, users: pl.DataFrame,
+                    items: pl.DataFrame, *, counts: dict, time_range: list[int] | None, fmt: str, options: dict,
+                    filters: IngestFilters, digests: list[dict], dataset_fingerprint: str, weighting, sources,
+                    started: float, extra: dict | None = None) -> dict:
+    """The one writer of a dataset folder (per-event and streaming builds alike): weighs
+    the matrix, joins the id tables' metadata, writes the files and dataset.json atomically.
+    Returns dataset.json's content plus `build_seconds`, which is reported, not written: the
+    same input and options give a byte-identical folder."""
     raw_values = {"median": float(np.median(matrix.data)), "max": float(matrix.data.max())} if matrix.nnz else None
     if weighting is not None:
         matrix = weighting(matrix)
     users_table = with_metadata(users, tables.users, "user_id", "user_idx")
     items_table = with_metadata(items, tables.items, "item_id", "item_idx")
-
-    timestamps = indexed["timestamp"].drop_nulls()
     info = {
         "schema_version": SCHEMA_VERSION,
         "name": out.name,
@@ -116,23 +131,21 @@ def build_dataset(
         "sources": digests,
         "options": options,
         "filters": filters.as_dict(),
+        **(extra or {}),
         "counts": {
             "users": users.height,
             "items": items.height,
-            "events": indexed.height,
+            "events": counts.pop("events"),
             "interactions": int(matrix.nnz),
             "density": matrix.nnz / (users.height * items.height),
-            "source_rows": raw_rows,
-            "rows_with_null_id": null_ids,
-            "zero_weight_events": zero_weight,
+            **counts,
             **tables.stats,
-            **filter_stats,
         },
         "weight_range": raw_values,  # of the aggregated values, before any weighting
         "weighting": filters.weighting,
-        "has_timestamps": timestamps.len() > 0,
+        "has_timestamps": time_range is not None,
         "weight_kind": tables.weight_kind,
-        "time_range": [int(timestamps.min()), int(timestamps.max())] if timestamps.len() else None,
+        "time_range": time_range,
         "item_metadata": [c for c in items_table.columns if c not in ("item_idx", "item_id")],
     }
     with atomic_directory(out, "dataset.json", sources=sources) as tmp:

@@ -27,13 +27,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from recsys_cli import __version__
-from recsys_cli.atomic import atomic_directory, write_json, write_npz
 from recsys_cli.data.filters import IngestFilters, debug_slice
 from recsys_cli.data.tables import EVENT_COLUMNS, SourceTables
 from recsys_cli.errors import InputError
 
-SCHEMA_VERSION = 1
 PAIR_COLUMNS = ("user_idx", "item_idx", "weight", "timestamp", "events", "last_timestamp")
 
 
@@ -137,7 +134,7 @@ def build_pair_dataset(
 ) -> dict:
     """Stream, aggregate, index and write the dataset folder atomically; return dataset.json.
     `weighting` (matrix -> matrix) transforms matrix.npz's values, as in build_dataset."""
-    from recsys_cli.data.ids import with_metadata
+    from recsys_cli.data.build import publish_dataset
 
     started = time.perf_counter()
     pairs, read_stats = aggregate_pairs(tables.events, dedupe=filters.dedupe)
@@ -165,49 +162,10 @@ def build_pair_dataset(
         .sort(["timestamp", "user_idx", "item_idx"], nulls_last=True)
     )
     del pairs
-    shape = (users.height, items.height)
-    matrix = pairs_to_csr(indexed, shape)
-    raw_values = {"median": float(np.median(matrix.data)), "max": float(matrix.data.max())} if matrix.nnz else None
-    if weighting is not None:
-        matrix = weighting(matrix)
-    users_table = with_metadata(users, tables.users, "user_id", "user_idx")
-    items_table = with_metadata(items, tables.items, "item_id", "item_idx")
-
     first, last = indexed["timestamp"].min(), indexed["last_timestamp"].max()
-    info = {
-        "schema_version": SCHEMA_VERSION,
-        "name": out.name,
-        "format": fmt,
-        "created_by": f"recsys_cli {__version__}",
-        "fingerprint": dataset_fingerprint,
-        "sources": digests,
-        "options": options,
-        "filters": filters.as_dict(),
-        "events_table": "pairs",
-        "counts": {
-            "users": users.height,
-            "items": items.height,
-            "events": int(indexed["events"].sum()),
-            "interactions": int(matrix.nnz),
-            "density": matrix.nnz / (users.height * items.height),
-            **read_stats,
-            "events_read": kept_events,
-            **tables.stats,
-            **filter_stats,
-        },
-        "weight_range": raw_values,  # of the aggregated values, before any weighting
-        "weighting": filters.weighting,
-        "has_timestamps": first is not None,
-        "weight_kind": tables.weight_kind,
-        "time_range": [int(first), int(last)] if first is not None else None,
-        "item_metadata": [c for c in items_table.columns if c not in ("item_idx", "item_id")],
-        "build_seconds": None,
-    }
-    with atomic_directory(out, "dataset.json", sources=sources) as tmp:
-        indexed.write_parquet(tmp / "events.parquet")
-        write_npz(tmp / "matrix.npz", matrix)
-        users_table.write_parquet(tmp / "users.parquet")
-        items_table.write_parquet(tmp / "items.parquet")
-        info["build_seconds"] = round(time.perf_counter() - started, 3)
-        write_json(tmp / "dataset.json", info)
-    return info
+    return publish_dataset(
+        out, tables, indexed, pairs_to_csr(indexed, (users.height, items.height)), users, items,
+        counts={"events": int(indexed["events"].sum()), **read_stats, "events_read": kept_events, **filter_stats},
+        time_range=[int(first), int(last)] if first is not None else None,
+        fmt=fmt, options=options, filters=filters, digests=digests, dataset_fingerprint=dataset_fingerprint,
+        weighting=weighting, sources=sources, started=started, extra={"events_table": "pairs"})
