@@ -343,17 +343,18 @@ def write_plots(folder: Path, storage_path: Path, study_name: str, trials) -> li
     import matplotlib.pyplot as plt
     import optuna
 
-    from recsys_cli.atomic import write_atomically
+    from recsys_cli.atomic import write_atomically, write_json
     from recsys_cli.report_html import charts
 
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage_path))
     metric, model = study.user_attrs.get("metric", "objective"), study.user_attrs.get("model", study_name)
-    importances, _ = study_importances(study)
+    importances, note = study_importances(study)  # fANOVA costs seconds: computed once, kept for the report
+    write_json(folder / "importances.json", {"importances": importances, "note": note})
     figures = {"history.png": lambda: charts.tuning_history(trials, metric, model),
                "importances.png": lambda: importances and charts.importance_bars(
                    importances, f"{model}: parameter importances (fANOVA)"),
                "slice.png": lambda: charts.slices(trials, study_space(study), metric, model)}
-    written = []
+    written = ["importances.json"]
     for name, draw in figures.items():
         figure = draw() if trials.height else None
         if not figure:

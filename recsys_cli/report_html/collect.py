@@ -147,9 +147,11 @@ def read_tuning(data: RunData, model: str, record: dict) -> TuneData:
 
     trials = pl.read_parquet(data.path / "tune" / model / "trials.parquet")
     study = _load_study(data.path, record)
-    importances, note = None, ""
-    if study is None:
-        note = "the Optuna study (study.db) is not reachable from here, so importances cannot be computed"
+    saved = _json(data.path / "tune" / model / "importances.json")  # the tune stage's, when it wrote them
+    if saved is not None:
+        importances, note = saved.get("importances"), saved.get("note", "")
+    elif study is None:
+        importances, note = None, "the Optuna study (study.db) is not reachable from here, so importances cannot be computed"
     else:
         importances, note = study_importances(study)
     space = study_space(study) if study is not None else {}
