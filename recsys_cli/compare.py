@@ -52,22 +52,20 @@ def choose_anchors(popularity: np.ndarray, n: int, seed: int, top: int = 5) -> t
     """The `top` most popular items plus a seeded sample stratified by popularity: items
     ranked by popularity are cut into head / torso / tail (the top 20% of interactions' worth
     of items, the next 30%, the rest) and sampled evenly. Returns (items, stratum names)."""
+    from recsys_cli.evaluation.breakdown import popularity_strata
+
     order = np.lexsort((np.arange(len(popularity)), -popularity))
     order = order[popularity[order] > 0]
-    share = np.cumsum(popularity[order]) / max(popularity.sum(), 1)
-    stratum = np.where(share <= 0.2, 0, np.where(share <= 0.5, 1, 2))
-    stratum[0] = 0
+    stratum = popularity_strata(popularity)
     chosen = [order[:top]]
     rng = np.random.default_rng(seed)
     rest = max(0, n - top)
     for s in range(3):
-        pool = np.setdiff1d(order[stratum == s], order[:top])
+        pool = np.setdiff1d(order[stratum[order] == s], order[:top])
         wanted = rest // 3 + (1 if s < rest % 3 else 0)
         chosen.append(rng.choice(pool, size=min(wanted, len(pool)), replace=False))
     items = np.concatenate(chosen).astype(np.int32)
-    rank_of = np.empty(len(popularity), dtype=np.int64)
-    rank_of[order] = np.arange(len(order))
-    names = np.array(STRATA)[stratum[rank_of[items]]]
+    names = np.array(STRATA)[stratum[items]]
     names[:len(chosen[0])] = "top"
     return items, names
 

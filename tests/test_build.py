@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from recsys_cli.stages import ingest as ingest_stage
-from recsys_cli.data import build
+from recsys_cli.data import dataset_writer
 from recsys_cli.data.filters import IngestFilters, debug_slice, dedupe, min_count_filter
 from recsys_cli.errors import InputError
 
@@ -87,7 +87,7 @@ def test_a_crash_while_writing_leaves_the_previous_dataset_untouched(tmp_path, m
     def explode(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(build, "write_npz", explode)
+    monkeypatch.setattr(dataset_writer, "write_npz", explode)  # the one dataset-folder writer
     with pytest.raises(KeyboardInterrupt):
         ingest_stage.ingest("table", source, tmp_path / "ds")
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temporary folder left

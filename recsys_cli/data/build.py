@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from recsys_cli import __version__
-from recsys_cli.atomic import atomic_directory, file_sha256, fingerprint, write_json, write_npz
+from recsys_cli.atomic import file_sha256, fingerprint
+from recsys_cli.data.dataset_writer import SCHEMA_VERSION, publish_dataset
 from recsys_cli.data.filters import IngestFilters, apply_filters
-from recsys_cli.data.ids import exact_ids, with_metadata
+from recsys_cli.data.ids import exact_ids
 from recsys_cli.data.tables import EVENT_COLUMNS, SourceTables
 from recsys_cli.errors import InputError
 
-SCHEMA_VERSION = 1
 SOURCE_ROW = "_source_row"
 
 
@@ -107,54 +106,6 @@ def build_dataset(
         time_range=[int(timestamps.min()), int(timestamps.max())] if timestamps.len() else None,
         fmt=fmt, options=options, filters=filters, digests=digests, dataset_fingerprint=dataset_fingerprint,
         weighting=weighting, sources=sources, started=started)
-
-
-def publish_dataset(out: Path, tables: SourceTables, indexed: pl.DataFrame, matrix, users: pl.DataFrame,
-                    items: pl.DataFrame, *, counts: dict, time_range: list[int] | None, fmt: str, options: dict,
-                    filters: IngestFilters, digests: list[dict], dataset_fingerprint: str, weighting, sources,
-                    started: float, extra: dict | None = None) -> dict:
-    """The one writer of a dataset folder (per-event and streaming builds alike): weighs
-    the matrix, joins the id tables' metadata, writes the files and dataset.json atomically.
-    Returns dataset.json's content plus `build_seconds`, which is reported, not written: the
-    same input and options give a byte-identical folder."""
-    raw_values = {"median": float(np.median(matrix.data)), "max": float(matrix.data.max())} if matrix.nnz else None
-    if weighting is not None:
-        matrix = weighting(matrix)
-    users_table = with_metadata(users, tables.users, "user_id", "user_idx")
-    items_table = with_metadata(items, tables.items, "item_id", "item_idx")
-    info = {
-        "schema_version": SCHEMA_VERSION,
-        "name": out.name,
-        "format": fmt,
-        "created_by": f"recsys_cli {__version__}",
-        "fingerprint": dataset_fingerprint,
-        "sources": digests,
-        "options": options,
-        "filters": filters.as_dict(),
-        **(extra or {}),
-        "counts": {
-            "users": users.height,
-            "items": items.height,
-            "events": counts.pop("events"),
-            "interactions": int(matrix.nnz),
-            "density": matrix.nnz / (users.height * items.height),
-            **counts,
-            **tables.stats,
-        },
-        "weight_range": raw_values,  # of the aggregated values, before any weighting
-        "weighting": filters.weighting,
-        "has_timestamps": time_range is not None,
-        "weight_kind": tables.weight_kind,
-        "time_range": time_range,
-        "item_metadata": [c for c in items_table.columns if c not in ("item_idx", "item_id")],
-    }
-    with atomic_directory(out, "dataset.json", sources=sources) as tmp:
-        indexed.write_parquet(tmp / "events.parquet")
-        write_npz(tmp / "matrix.npz", matrix)
-        users_table.write_parquet(tmp / "users.parquet")
-        items_table.write_parquet(tmp / "items.parquet")
-        write_json(tmp / "dataset.json", info)
-    return {**info, "build_seconds": round(time.perf_counter() - started, 3)}
 
 
 def events_to_csr(events: pl.DataFrame, shape: tuple[int, int]):

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from recsys_cli.data.dataset_writer import publish_dataset
 from recsys_cli.data.filters import IngestFilters, debug_slice
 from recsys_cli.data.tables import EVENT_COLUMNS, SourceTables
 from recsys_cli.errors import InputError
@@ -134,8 +135,6 @@ def build_pair_dataset(
 ) -> dict:
     """Stream, aggregate, index and write the dataset folder atomically; return dataset.json.
     `weighting` (matrix -> matrix) transforms matrix.npz's values, as in build_dataset."""
-    from recsys_cli.data.build import publish_dataset
-
     started = time.perf_counter()
     pairs, read_stats = aggregate_pairs(tables.events, dedupe=filters.dedupe)
     _check_pairs(pairs, read_stats, ", ".join(str(f) for f in tables.files) or fmt)

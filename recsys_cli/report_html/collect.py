@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from recsys_cli.errors import InputError
@@ -84,11 +83,11 @@ class RunData:
         return _read_parquet(self.dataset_dir / "users.parquet") if self.dataset_dir else None
 
     def split_part(self, name: str):
-        import scipy.sparse as sp
+        from recsys_cli.data.csr_file import read_sparse
 
         if self.split_dir is None or not (self.split_dir / f"{name}.npz").is_file():
             return None
-        return sp.load_npz(self.split_dir / f"{name}.npz").tocsr()
+        return read_sparse(self.split_dir / f"{name}.npz")
 
 
 def _read_parquet(path: Path) -> pl.DataFrame | None:
@@ -212,11 +211,6 @@ def read_history(run_path: Path) -> list[dict]:
                      "status": manifest.get("status"), "models": metrics.get("models", {}),
                      "current": folder.resolve() == run_path.resolve()})
     return rows
-
-
-def item_popularity(train) -> np.ndarray:
-    """Users per item in the train part."""
-    return np.bincount(train.indices, minlength=train.shape[1])
 
 
 def item_labels(items: pl.DataFrame | None) -> pl.DataFrame | None:

@@ -17,7 +17,8 @@ import polars as pl
 
 from recsys_cli.report import LOWER_IS_BETTER
 from recsys_cli.report_html import charts
-from recsys_cli.report_html.collect import RunData, item_labels, item_popularity, read_run, summary_value
+from recsys_cli.models.base import item_popularity
+from recsys_cli.report_html.collect import RunData, item_labels, read_run, summary_value
 from recsys_cli.report_html.text import duration, filter_seen_text, human_bytes, unreachable
 
 STRATA_ORDER = ("top", "head", "torso", "tail")
