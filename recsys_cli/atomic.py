@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator
 from recsys_cli.errors import InputError
 
 
-def _temporary_sibling(path: Path) -> Path:
+def temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
@@ -65,7 +65,7 @@ def remove_stale_siblings(path: Path) -> list[Path]:
     return removed
 
 
-def _inside(inner: Path, outer: Path) -> bool:
+def is_inside(inner: Path, outer: Path) -> bool:
     return inner == outer or outer in inner.parents
 
 
@@ -76,9 +76,11 @@ def check_output_folder(path: str | Path, marker: str, sources: Iterable[str | P
     kind = marker.removesuffix(".json")
     resolved = path.resolve()
     for source in sources:
-        if source is not None and _inside(Path(source).resolve(), resolved):
+        if source is not None and is_inside(Path(source).resolve(), resolved):
             raise InputError(f"--out would replace the source {source}; choose another output folder", path=path)
     if path.is_symlink():
+        if is_our_link(path, marker):
+            return  # only the link is replaced, never what it points at
         raise InputError(f"is a symbolic link; give the real folder to write the {kind} into", path=path)
     if not path.exists():
         return
@@ -96,12 +98,51 @@ def check_output_folder(path: str | Path, marker: str, sources: Iterable[str | P
                          path=path)
 
 
+STORE_DIR = ".recsys-store"
+
+
+def is_our_link(path: Path, marker: str) -> bool:
+    """Whether the symbolic link `path` is one recsys made: a name for a stored dataset
+    version (`.../.recsys-store/datasets/V/`) or for a split folder inside a dataset
+    (`.../splits/S/`), holding the kind's marker file."""
+    target = Path(path).resolve()
+    if not (target / marker).is_file():
+        return False
+    if marker == "dataset.json":
+        return target.parent.name == "datasets" and target.parent.parent.name == STORE_DIR
+    return target.parent.name == "splits" and (target.parent.parent / "dataset.json").is_file()
+
+
+def replace_with_link(path: str | Path, target: str | Path) -> None:
+    """Make `path` a relative symbolic link to `target` in one rename (readers see the old
+    link or the new one). `path` is missing, a link, or a folder the caller checked is ours
+    (an empty one, or a recsys folder of the kind), which is set aside and removed."""
+    path, target = Path(path), Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_siblings(path)
+    aside = None
+    if path.is_dir() and not path.is_symlink():
+        aside = temporary_sibling(path)
+        os.replace(path, aside)
+    tmp = temporary_sibling(path)
+    os.symlink(os.path.relpath(target.resolve(), path.parent.resolve()), tmp)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        if aside is not None:
+            os.replace(aside, path)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 def write_atomically(path: str | Path, writer: Callable[[Path], Any]) -> Path:
     """Call `writer(tmp_path)` and rename the result to `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_siblings(path)
-    tmp = _temporary_sibling(path)
+    tmp = temporary_sibling(path)
     try:
         writer(tmp)
         os.replace(tmp, path)
@@ -149,7 +190,7 @@ def atomic_directory(path: str | Path, marker: str | None = None,
         check_output_folder(path, marker, sources)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_siblings(path)
-    tmp = _temporary_sibling(path)
+    tmp = temporary_sibling(path)
     tmp.mkdir()
     try:
         yield tmp
@@ -164,7 +205,7 @@ def atomic_directory(path: str | Path, marker: str | None = None,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = _temporary_sibling(path) if path.exists() else None
+    old = temporary_sibling(path) if path.exists() else None
     if old is not None:
         os.replace(path, old)
     os.replace(tmp, path)

@@ -77,7 +77,7 @@ class ExperimentRun:
         from recsys_cli.data.dataset_lock import dataset_lock
 
         dataset_dir = dataset_for_run(self.ctx)
-        # Held shared to the end: an ingest of another config into the same folder waits.
+        # Held shared to the end: `recsys runs prune` leaves a version in use alone.
         with dataset_lock(dataset_dir, exclusive=False, on_wait=self.ctx.dataset_wait(dataset_dir)):
             return self._chain_on(dataset_dir, until)
 
@@ -86,11 +86,6 @@ class ExperimentRun:
 
         ctx, models_config = self.ctx, self.experiment.models
         ctx.dataset = Dataset.open(dataset_dir)  # items/users tables are read once, on first use
-        ingested = ctx.run.manifest["stages"].get("ingest", {}).get("dataset_fingerprint")
-        if ingested is not None and ingested != ctx.dataset.fingerprint:
-            raise InputError(f"the dataset folder was replaced by another ingest after this run's ingest "
-                             f"(fingerprint {ingested} -> {ctx.dataset.fingerprint}): two configs write one "
-                             "dataset folder; give each its own `dataset.out`", path=dataset_dir)
         ctx.weight_kind = ctx.dataset.info.get("weight_kind", "implicit")
         split = split_for_run(ctx, dataset_dir)
         ctx.run.manifest["seeds"] = ctx.seeds

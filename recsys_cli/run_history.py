@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recsys_cli.errors import InputError
-from recsys_cli.store import STORE_DIR, ArtifactStore
+from recsys_cli.store import STORE_DIR, ArtifactStore, tree_bytes
 
 
 @dataclass
@@ -43,6 +43,12 @@ class RunRecord:
         """(model, value) of the best model on `metric`, or None."""
         values = [(model, row[metric]) for model, row in self.metrics.items() if row.get(metric) is not None]
         return max(values, key=lambda pair: pair[1]) if values else None
+
+    @property
+    def dataset(self) -> Path | None:
+        """The dataset folder the run read (a stored version, for runs of this version)."""
+        path = self.manifest.get("stages", {}).get("ingest", {}).get("dataset")
+        return Path(path) if path else None
 
     def bytes(self) -> tuple[int, int]:
         """(own, total): bytes only this run folder holds, and all its files' bytes."""
@@ -183,11 +189,12 @@ def plot_history(rows: list[dict], metric: str, experiment: str, path: Path) -> 
 class PrunePlan:
     runs: list[RunRecord]
     artifacts: list[Path]
+    datasets: list[Path]  # stored dataset versions no kept run and no name uses
     bytes_freed: int
 
     def as_dict(self) -> dict:
         return {"runs": [str(r.path) for r in self.runs], "artifacts": [str(p) for p in self.artifacts],
-                "bytes_freed": self.bytes_freed}
+                "datasets": [str(p) for p in self.datasets], "bytes_freed": self.bytes_freed}
 
 
 def plan_prune(runs_dir: Path, name: str | None, keep_last: int | None, newer_than: str | None) -> PrunePlan:
@@ -235,11 +242,28 @@ def plan_prune(runs_dir: Path, name: str | None, keep_last: int | None, newer_th
                 removed_links.setdefault((f.st_dev, f.st_ino), [0, f.st_nlink, f.st_size])[0] += 1
     artifacts += [path for _, _, path, _ in store.unreferenced() if ".tmp-" in path.name]
     freed = sum(size for count, links, size in removed_links.values() if count >= links)
-    return PrunePlan(doomed, artifacts, freed)
+    datasets = _unused_datasets(runs_dir, doomed)
+    return PrunePlan(doomed, artifacts, datasets, freed + sum(tree_bytes(p) for p in datasets))
+
+
+def _unused_datasets(runs_dir: Path, doomed: list[RunRecord]) -> list[Path]:
+    """Dataset versions in the stores the runs read from that only doomed runs (or no run)
+    read and that no dataset name points at."""
+    from recsys_cli.data.dataset_store import unused_versions
+
+    gone = {r.path for r in doomed}
+    every = [r for r in experiment_runs(runs_dir) if r.dataset is not None]
+    return unused_versions(seen=[r.dataset for r in every],
+                           used=[r.dataset for r in every if r.path not in gone])
 
 
 def apply_prune(plan: PrunePlan) -> None:
+    """Remove the plan's runs, artifacts and dataset versions; a version a run reads at
+    this moment is left (and dropped from the plan)."""
+    from recsys_cli.data.dataset_store import remove_if_idle
+
     for record in plan.runs:
         shutil.rmtree(record.path, ignore_errors=True)
     for path in plan.artifacts:
         shutil.rmtree(path, ignore_errors=True)
+    plan.datasets = [path for path in plan.datasets if remove_if_idle(path)]

@@ -79,14 +79,18 @@ class ServedRun:
             raise InputError("this run has no trained models (run `recsys train` or `recsys run` first)", path=path)
 
         recorded_dataset = stages.get("ingest", {}).get("dataset") or _config_dataset(config)
+        # The stored version the run read, else the user's name for the dataset (a copy of the
+        # project made without the store): the split's fingerprint check below tells them apart.
+        recorded = [p for p in (recorded_dataset, stages.get("ingest", {}).get("name")) if p]
         if dataset_dir is not None:
             found = Path(dataset_dir)
         else:
-            found = resolve_recorded(recorded_dataset, path, "dataset.json") if recorded_dataset else None
+            found = next((f for f in (resolve_recorded(r, path, "dataset.json") for r in recorded) if f), None)
             if found is None:
                 raise InputError(
-                    f"the dataset this run was trained on ({recorded_dataset}) is not there, nor under the run "
-                    "folder's parent folders; copy it along or give its folder with --data DIR", path=path)
+                    f"the dataset this run was trained on ({' = '.join(reversed(recorded))}) is not there, nor "
+                    "under the run folder's parent folders; copy it along or give its folder with --data DIR",
+                    path=path)
         dataset = Dataset.open(found)
 
         recorded_split = (config.get("split") or {}).get("path") or stages.get("split", {}).get("path")

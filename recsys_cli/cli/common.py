@@ -111,8 +111,10 @@ def format_value(value: Any) -> str:
 def report_stage(result, what: str, quiet: bool, as_json: bool, rows: dict[str, Any]) -> None:
     """The common ending of a stage command: JSON, a table, or nothing."""
     if as_json:
-        emit_json({"path": str(result.path), "skipped": result.skipped, **result.info})
+        named = {"name": str(result.name)} if result.name is not None else {}
+        emit_json({"path": str(result.path), **named, "skipped": result.skipped, **result.info})
     elif not quiet:
         verb = "up to date, nothing to do" if result.skipped else "written"
-        out_console.print(f"[green]{what} {verb}:[/] {safe(result.path)}")
+        where = safe(result.path) if result.name is None else f"{safe(result.name)} -> {safe(result.path)}"
+        out_console.print(f"[green]{what} {verb}:[/] {where}")
         out_console.print(key_value_table("", rows))

@@ -149,8 +149,9 @@ def prune(
     runs_dir: RunsDirOption = Path("runs"),
     as_json: JsonOption = False,
 ):
-    """Remove old run folders and the stored artifacts no kept run uses. The latest and
-    running runs are always kept; a kept run never loses a file.
+    """Remove old run folders, the stored artifacts no kept run uses, and the stored dataset
+    versions (beside the datasets the runs read) that no kept run reads and no dataset name
+    points at. The latest and running runs are always kept; a kept run never loses a file.
 
     Example: recsys runs prune quickstart --keep 5 --dry-run
     """
@@ -163,10 +164,10 @@ def prune(
         emit_json({**plan.as_dict(), "dry_run": dry_run})
         return
     verb = "would remove" if dry_run else "removed"
-    out_console.print(f"{verb} {len(plan.runs)} run folder(s) and {len(plan.artifacts)} stored artifact(s), "
-                      f"{_size(plan.bytes_freed)} freed")
-    for record in plan.runs:
-        out_console.print(f"  {escape(str(record.path))}")
+    out_console.print(f"{verb} {len(plan.runs)} run folder(s), {len(plan.artifacts)} stored artifact(s) and "
+                      f"{len(plan.datasets)} dataset version(s), {_size(plan.bytes_freed)} freed")
+    for path in [record.path for record in plan.runs] + plan.datasets:
+        out_console.print(f"  {escape(str(path))}")
 
 
 @runs_app.command("history")

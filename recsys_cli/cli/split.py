@@ -16,7 +16,7 @@ STRATEGY_HELP = "leave-one-random, random-holdout, temporal, leave-last-out or u
 def split(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder made by `recsys ingest`.")],
     strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Split folder (default DATASET/splits/STRATEGY-HASH, named by the parameters: the folder `recsys run` uses for the same protocol).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Your name for the split: a link to the folder DATASET/splits/STRATEGY-HASH, named by the parameters (the folder `recsys run` uses for the same protocol), where the split is written.")] = None,
     test_users: Annotated[Optional[float], typer.Option(help="Share of users held out (leave-one-random 0.2, user-holdout 0.2).")] = None,
     test_ratio: Annotated[Optional[float], typer.Option(help="Share of interactions held out (random-holdout; temporal by time).")] = None,
     before: Annotated[Optional[str], typer.Option(help="Temporal cut-off date: train is strictly before it (e.g. 2022-12-16).")] = None,
@@ -36,9 +36,8 @@ def split(
     from recsys_cli.stages import split as split_stage
 
     params = {"test_users": test_users, "test_ratio": test_ratio, "before": before, "n": n, "fold_in": fold_in, "ties": ties}
-    target = out or split_stage.split_folder(dataset, strategy, params, seed, validation)
     with status(f"Splitting {dataset} ({strategy})...", quiet or as_json):
-        result = split_stage.split(dataset, strategy, target, params, seed=seed, validation=validation, force=force)
+        result = split_stage.split(dataset, strategy, out, params, seed=seed, validation=validation, force=force)
     report_stage(result, "split", quiet, as_json, {
         name: f"{part['interactions']:,} interactions, {part['users']:,} users"
         for name, part in result.info["parts"].items()

@@ -29,7 +29,7 @@ class Dataset:
                 f"not a dataset folder: missing {', '.join(missing)} (make one with `recsys ingest`)",
                 path=path,
             )
-        return cls(path)
+        return cls(path.resolve())  # one stored version, whatever the name points at later
 
     @cached_property
     def info(self) -> dict:

@@ -1,10 +1,11 @@
-"""A shared/exclusive lock on a dataset folder, so that no run sees it replaced under it.
+"""A shared/exclusive lock on a dataset folder (a stored version, or a legacy folder).
 
 Readers (a split, a run computing on the dataset) hold the lock shared for as long as they
-use the folder; an ingest that rebuilds the folder holds it exclusive around the rebuild, so
-it waits for running readers to finish and readers wait for it. The lock is an fcntl lock on
-the sibling file `.NAME.lock` (the folder itself is swapped on publish, a file inside it
-would be swapped too); the OS releases it when its process dies.
+use the folder. Stored versions are never replaced (data/dataset_store.py), so the exclusive
+side is taken only by what removes or moves a folder: `recsys runs prune` (which leaves a
+version in use alone) and the one-time move of a legacy dataset folder into the store. The
+lock is an fcntl lock on the sibling file `.NAME.lock`; the OS releases it when its process
+dies.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def dataset_lock(dataset_dir: str | Path, *, exclusive: bool,
             raise
         yield
         return
-    message = "other runs are reading it" if exclusive else "another process is rebuilding it"
+    message = "runs are reading it" if exclusive else "another process is moving or pruning it"
     busy = (lambda: on_wait(message)) if on_wait is not None else None
     with handle, held(handle, exclusive=exclusive, on_busy=busy):
         if exclusive:

@@ -10,7 +10,8 @@ import numpy as np
 import polars as pl
 
 from recsys_cli import __version__
-from recsys_cli.atomic import atomic_directory, write_json, write_npz
+from recsys_cli.atomic import check_output_folder, write_json, write_npz
+from recsys_cli.data.dataset_store import publish_version
 from recsys_cli.data.filters import IngestFilters
 from recsys_cli.data.ids import with_metadata
 from recsys_cli.data.tables import SourceTables
@@ -22,10 +23,12 @@ def publish_dataset(out: Path, tables: SourceTables, indexed: pl.DataFrame, matr
                     items: pl.DataFrame, *, counts: dict, time_range: list[int] | None, fmt: str, options: dict,
                     filters: IngestFilters, digests: list[dict], dataset_fingerprint: str, weighting, sources,
                     started: float, extra: dict | None = None) -> dict:
-    """The one writer of a dataset folder (per-event and streaming builds alike): weighs
-    the matrix, joins the id tables' metadata, writes the files and dataset.json atomically.
-    Returns dataset.json's content plus `build_seconds`, which is reported, not written: the
-    same input and options give a byte-identical folder."""
+    """The one writer of a dataset (per-event and streaming builds alike): weighs the
+    matrix, joins the id tables' metadata, writes the files and dataset.json as a new stored
+    version and points the name `out` at it (data/dataset_store.py). Returns dataset.json's
+    content plus `build_seconds` and `path` (the version), which are reported, not written:
+    the same input and options give a byte-identical version."""
+    check_output_folder(out, "dataset.json", sources)
     raw_values = {"median": float(np.median(matrix.data)), "max": float(matrix.data.max())} if matrix.nnz else None
     if weighting is not None:
         matrix = weighting(matrix)
@@ -57,10 +60,13 @@ def publish_dataset(out: Path, tables: SourceTables, indexed: pl.DataFrame, matr
         "time_range": time_range,
         "item_metadata": [c for c in items_table.columns if c not in ("item_idx", "item_id")],
     }
-    with atomic_directory(out, "dataset.json", sources=sources) as tmp:
+
+    def write(tmp: Path) -> None:
         indexed.write_parquet(tmp / "events.parquet")
         write_npz(tmp / "matrix.npz", matrix)
         users_table.write_parquet(tmp / "users.parquet")
         items_table.write_parquet(tmp / "items.parquet")
         write_json(tmp / "dataset.json", info)
-    return {**info, "build_seconds": round(time.perf_counter() - started, 3)}
+
+    version = publish_version(out, write)
+    return {**info, "build_seconds": round(time.perf_counter() - started, 3), "path": str(version)}

@@ -21,9 +21,10 @@ from recsys_cli.store import ArtifactStore, artifact_lock
 
 @dataclass
 class StageResult:
-    path: Path
+    path: Path  # the stored folder
     info: dict
     skipped: bool  # True when the folder was already up to date
+    name: Path | None = None  # the user's name for it (a link), when it has one
 
 
 def existing_info(path: Path, name: str) -> dict | None:

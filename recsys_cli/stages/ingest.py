@@ -1,8 +1,9 @@
-"""The ingest stage: a raw log in one of the source formats -> the canonical dataset folder.
+"""The ingest stage: a raw log in one of the source formats -> a stored dataset version
+(the canonical dataset folder) and the user's name for it.
 
 `ingest` is what `recsys ingest` calls; `dataset_for_run` is the run's step, which records
-the dataset it used in the manifest. The rebuild re-hashes the sources, so an unchanged
-ingest is a no-op."""
+the version it used in the manifest. Finding a version up to date re-hashes the sources
+without parsing them, so an unchanged ingest is a no-op."""
 
 from __future__ import annotations
 
@@ -21,18 +22,19 @@ def ingest(
     options: dict | None = None,
     filters: IngestFilters | None = None,
     force: bool = False,
-    on_wait=None,
 ) -> StageResult:
-    """Read `source` in format `fmt` and write the canonical dataset folder `out`.
+    """Read `source` in format `fmt` into a stored dataset version named `out`.
 
-    `out` must be missing, empty or a dataset folder (never the source); the rebuild holds
-    the dataset's exclusive lock, so it waits for runs reading the old folder (`on_wait(why)`
-    is told when it has to)."""
+    `out` must be missing, empty, a legacy dataset folder or our link (never the source).
+    A stored version made from these options and unchanged sources is reused without
+    parsing (the link moved back to it if need be); `force` rebuilds, and a rebuild with
+    the same bytes keeps the stored version (data/dataset_store.py). The returned path is
+    the version, which no later ingest changes."""
     from recsys_cli.data.build import build_dataset, ingest_fingerprint, source_digests
+    from recsys_cli.data.dataset_store import known_versions, point_name
     from recsys_cli.data.sources import reader
 
     from recsys_cli.atomic import check_output_folder
-    from recsys_cli.data.dataset_lock import dataset_lock
 
     options = {k: v for k, v in (options or {}).items() if v is not None}
     filters = filters or IngestFilters()
@@ -45,18 +47,20 @@ def ingest(
     # A JSON round trip, so options compare equal to the ones read back from dataset.json.
     recorded_options = json.loads(json.dumps(
         {"source": str(source) if source is not None else None, **options}, default=str))
-    previous = existing_info(out, "dataset.json")
-    if not force and _ingest_is_current(previous, fmt, recorded_options, filters):
-        return StageResult(out, previous, skipped=True)
+    if not force:
+        for version, previous in known_versions(out):
+            if _ingest_is_current(previous, fmt, recorded_options, filters):
+                if version != out.resolve():
+                    point_name(out, version)
+                return StageResult(version, previous, skipped=True, name=out)
     tables = read(Path(source) if source is not None else None, **options)
     digests = source_digests(tables.files)
-    with dataset_lock(out, exclusive=True, on_wait=on_wait):
-        info = build_dataset(
-            tables, out, fmt=fmt, options=recorded_options, filters=filters, digests=digests,
-            dataset_fingerprint=ingest_fingerprint(fmt, digests, recorded_options, filters), sources=sources,
-            weighting=_ingest_weighting(filters),
-        )
-    return StageResult(out, info, skipped=False)
+    info = build_dataset(
+        tables, out, fmt=fmt, options=recorded_options, filters=filters, digests=digests,
+        dataset_fingerprint=ingest_fingerprint(fmt, digests, recorded_options, filters), sources=sources,
+        weighting=_ingest_weighting(filters),
+    )
+    return StageResult(Path(info.pop("path")), info, skipped=False, name=out)
 
 
 def _ingest_weighting(filters: IngestFilters):
@@ -92,8 +96,9 @@ def _ingest_is_current(previous: dict | None, fmt: str, options: dict, filters: 
 
 
 def dataset_for_run(ctx: RunContext) -> Path:
-    """The run's dataset folder: ingested (or found up to date) from the config's `dataset:`
-    block, or the ready folder it names."""
+    """The run's dataset version: ingested (or found up to date) from the config's `dataset:`
+    block, or the ready folder it names, resolved once, so the whole run reads one version
+    whatever another ingest does to the name meanwhile."""
     from recsys_cli.config import IngestBlock
 
     block = ctx.experiment.dataset
@@ -103,15 +108,16 @@ def dataset_for_run(ctx: RunContext) -> Path:
 
         dataset = Dataset.open(target)
         ctx.run.manifest["stages"]["ingest"] = {"status": "done", "fingerprint": dataset.fingerprint,
-                                                "dataset": str(target), "seconds": 0.0}
+                                                "dataset": str(dataset.path), "name": str(target),
+                                                "seconds": 0.0}
         ctx.run.save()
-        return target
+        return dataset.path
 
     def work(entry):
         result = ingest(block.format, block.path, target, block.reader_options(),
-                        block.filters(ctx.seeds["debug_slice"]), on_wait=ctx.dataset_wait(target))
-        entry.update(dataset=str(target), skipped=result.skipped,
+                        block.filters(ctx.seeds["debug_slice"]))
+        entry.update(dataset=str(result.path), name=str(target), skipped=result.skipped,
                      dataset_fingerprint=result.info.get("fingerprint"))
 
     ctx.always("ingest", work)
-    return target
+    return Path(ctx.run.manifest["stages"]["ingest"]["dataset"])

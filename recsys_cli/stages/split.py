@@ -17,25 +17,35 @@ from recsys_cli.stages.context import RunContext, StageResult, existing_info
 def split(
     dataset_dir: Path,
     strategy: str,
-    out: Path,
+    out: Path | None = None,
     params: dict | None = None,
     seed: int = DEFAULT_SEED,
     validation: bool = False,
     force: bool = False,
 ) -> StageResult:
-    """Split a dataset folder into train/test (and validation) CSR files under `out`
-    (missing, empty or a split folder), reading the dataset under its shared lock."""
-    from recsys_cli.atomic import check_output_folder
+    """Split a dataset into train/test (and validation) CSR files, in the folder under the
+    dataset version named by the parameters (`split_folder`), reading the dataset under
+    its shared lock. `out`, when given, is the user's name for that folder: a link to it
+    (it must be missing, empty, a split folder or our link)."""
+    from recsys_cli.atomic import check_output_folder, replace_with_link
     from recsys_cli.data.dataset_lock import dataset_lock
     from recsys_cli.data.splits import check_strategy
 
     from recsys_cli.data.dataset import Dataset
 
     check_strategy(strategy)  # before any data is read
-    Dataset.open(dataset_dir)
-    check_output_folder(out, "split.json", [dataset_dir])
-    with dataset_lock(dataset_dir, exclusive=False):
-        return _split_locked(dataset_dir, strategy, Path(out), params, seed, validation, force)
+    dataset = Dataset.open(dataset_dir)
+    params = {k: v for k, v in (params or {}).items() if v is not None}
+    folder = split_folder(dataset.path, strategy, params, seed, validation)
+    named = out is not None and Path(out).absolute() != folder
+    if named:
+        check_output_folder(out, "split.json", [dataset_dir])
+    with dataset_lock(dataset.path, exclusive=False):
+        result = _split_locked(dataset.path, strategy, folder, params, seed, validation, force)
+    if not named:
+        return result
+    replace_with_link(out, folder)
+    return StageResult(folder, result.info, result.skipped, name=Path(out))
 
 
 def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -> StageResult:
@@ -43,7 +53,6 @@ def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -
     from recsys_cli.data.dataset import Dataset
 
     dataset = Dataset.open(dataset_dir)
-    params = {k: v for k, v in (params or {}).items() if v is not None}
     key = fingerprint({"dataset": dataset.fingerprint, "strategy": strategy, "params": params,
                        "seed": seed, "validation": validation, "version": 2})  # 2: validation on every user
     previous = existing_info(out, "split.json")
@@ -108,8 +117,8 @@ def split_for_run(ctx: RunContext, dataset_dir: Path, repeat: int = 0) -> SplitD
         folder = split_folder(dataset_dir, block.strategy, params, seed, validation)
 
         def work(entry):
-            result = split(dataset_dir, block.strategy, folder, params, seed=seed, validation=validation)
-            entry.update(path=str(folder), skipped=result.skipped)
+            result = split(dataset_dir, block.strategy, None, params, seed=seed, validation=validation)
+            entry.update(path=str(result.path), skipped=result.skipped)
 
         ctx.always(f"{ctx.prefix}split", work)
         data = load_split(folder, ctx.dataset)
@@ -117,9 +126,9 @@ def split_for_run(ctx: RunContext, dataset_dir: Path, repeat: int = 0) -> SplitD
 
 
 def split_folder(dataset_dir: Path, strategy: str, params: dict, seed: int, validation: bool) -> Path:
-    """Where a split of these parameters lives under its dataset: named by what defines it,
-    so `recsys split` and `recsys run` with the same protocol share one folder, and a split
-    with other parameters (or without `validation`) never overwrites it."""
+    """Where a split of these parameters lives in its dataset version: named by what
+    defines it, so `recsys split` and `recsys run` with the same protocol share one folder,
+    and a split with other parameters (or without `validation`) never overwrites it."""
     from recsys_cli.atomic import fingerprint as fp
 
     given = {k: v for k, v in params.items() if v is not None}
