@@ -98,7 +98,7 @@ def check_output_folder(path: str | Path, marker: str, sources: Iterable[str | P
                          path=path)
 
 
-STORE_DIR = ".recsys-store"
+DATA_STORE_DIR = ".recsys-store"
 
 
 def is_our_link(path: Path, marker: str) -> bool:
@@ -109,7 +109,7 @@ def is_our_link(path: Path, marker: str) -> bool:
     if not (target / marker).is_file():
         return False
     if marker == "dataset.json":
-        return target.parent.name == "datasets" and target.parent.parent.name == STORE_DIR
+        return target.parent.name == "datasets" and target.parent.parent.name == DATA_STORE_DIR
     return target.parent.name == "splits" and (target.parent.parent / "dataset.json").is_file()
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recsys_cli.errors import InputError
-from recsys_cli.store import STORE_DIR, ArtifactStore, tree_bytes
+from recsys_cli.store import CHARTS_DIR, STORE_DIR, ArtifactStore, tree_bytes
 
 
 @dataclass
@@ -242,6 +242,10 @@ def plan_prune(runs_dir: Path, name: str | None, keep_last: int | None, newer_th
                 removed_links.setdefault((f.st_dev, f.st_ino), [0, f.st_nlink, f.st_size])[0] += 1
     artifacts += [path for _, _, path, _ in store.unreferenced() if ".tmp-" in path.name]
     freed = sum(size for count, links, size in removed_links.values() if count >= links)
+    charts = store.root / CHARTS_DIR  # a cache of drawn charts (report_html/chart_cache.py)
+    if charts.is_dir():
+        artifacts.append(charts)
+        freed += tree_bytes(charts)
     datasets = _unused_datasets(runs_dir, doomed)
     return PrunePlan(doomed, artifacts, datasets, freed + sum(tree_bytes(p) for p in datasets))
 

@@ -29,6 +29,7 @@ from recsys_cli.locks import held
 
 STORE_DIR = ".store"
 RECORD = "artifact.json"
+CHARTS_DIR = "charts"  # <store>/charts/: drawn report charts, a cache (report_html/chart_cache.py)
 
 
 def _now() -> str:

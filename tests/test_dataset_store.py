@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys_cli.atomic import STORE_DIR
+from recsys_cli.atomic import DATA_STORE_DIR
 from recsys_cli.data import sources
 from recsys_cli.data.dataset_lock import dataset_lock
 from recsys_cli.data.dataset_store import remove_if_idle, versions_dir
@@ -39,7 +39,7 @@ def test_the_name_is_a_relative_link_to_a_version_in_the_store_beside_it(cli, tm
     version = _ingest(cli, tmp_path / "data" / "ds")
     link = tmp_path / "data" / "ds"
     assert link.is_symlink() and not os.readlink(link).startswith("/")
-    assert version.parent == tmp_path / "data" / STORE_DIR / "datasets" and version.name.startswith("ds-")
+    assert version.parent == tmp_path / "data" / DATA_STORE_DIR / "datasets" and version.name.startswith("ds-")
     moved = tmp_path / "moved"
     shutil.move(tmp_path / "data", moved)  # a relative link moves with its store
     assert (moved / "ds" / "dataset.json").is_file()

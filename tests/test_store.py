@@ -153,3 +153,16 @@ def test_prune_keeps_every_file_of_the_kept_runs_and_frees_the_rest(cli, project
     store = ArtifactStore.for_runs(project / "runs")
     assert store.unreferenced() == []  # what the old run alone used (its ials model) is gone
     assert cli("run", "smoke.yaml", "--json").json()["stages"]["train/ials"]["reused_from"] == Path(kept["path"]).name
+
+
+def test_an_unchanged_rerun_loads_no_saved_model(project):
+    import subprocess
+    import sys
+
+    code = ("import sys; from recsys_cli.cli.app import main; main(['run', 'smoke.yaml', '--quiet']); "
+            "print(sorted(m for m in ('implicit', 'optuna') if m in sys.modules))")
+    for expected in (None, "[]"):
+        done = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        if expected is not None:
+            assert done.stdout.strip().splitlines()[-1] == expected

@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from recsys_cli.atomic import (STORE_DIR, check_output_folder, file_sha256, is_inside, remove_stale_siblings,
+from recsys_cli.atomic import (DATA_STORE_DIR, check_output_folder, file_sha256, is_inside, remove_stale_siblings,
                                replace_with_link, temporary_sibling)
 from recsys_cli.data.dataset import DATASET_FILES
 from recsys_cli.data.dataset_lock import dataset_lock, lock_path
@@ -35,7 +35,7 @@ from recsys_cli.data.dataset_lock import dataset_lock, lock_path
 
 def versions_dir(name: Path) -> Path:
     """Where the versions of the dataset named `name` live: beside it, in the store."""
-    return Path(name).absolute().parent / STORE_DIR / "datasets"
+    return Path(name).absolute().parent / DATA_STORE_DIR / "datasets"
 
 
 def content_digest(folder: Path) -> str:
@@ -122,7 +122,7 @@ def unused_versions(seen: Iterable[Path], used: Iterable[Path]) -> list[Path]:
     name beside the store points into and that are not among `used`."""
     used = {Path(p).resolve() for p in used}
     seen = {Path(p).resolve() for p in seen}
-    stores = {p.parent for p in seen if p.parent.name == "datasets" and p.parent.parent.name == STORE_DIR}
+    stores = {p.parent for p in seen if p.parent.name == "datasets" and p.parent.parent.name == DATA_STORE_DIR}
     unused = []
     for root in sorted(p for p in stores if p.is_dir()):
         named = {Path(entry.path).resolve() for entry in os.scandir(root.parent.parent) if entry.is_symlink()}

@@ -82,13 +82,19 @@ def to_svg(fig, chart_id: str) -> str:
     return re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", text, count=2)
 
 
+# matplotlib's "tab10" and "tab20" palettes, spelled out so that choosing a model's colour
+# (a chart cache key) needs no matplotlib import; a test checks them against matplotlib.
+TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+         "#17becf")
+TAB20 = ("#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728", "#ff9896", "#9467bd",
+         "#c5b0d5", "#8c564b", "#c49c94", "#e377c2", "#f7b6d2", "#7f7f7f", "#c7c7c7", "#bcbd22", "#dbdb8d",
+         "#17becf", "#9edae5")
+
+
 def model_colors(names: Sequence[str]) -> dict[str, str]:
     """One colour per model, the same in every chart of the page."""
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
-    palette = colormaps["tab10" if len(names) <= 10 else "tab20"]
-    return {name: to_hex(palette(i % palette.N)) for i, name in enumerate(names)}
+    palette = TAB10 if len(names) <= 10 else TAB20
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
 
 
 def _grid(n: int, max_cols: int) -> tuple[int, int]:

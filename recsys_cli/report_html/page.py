@@ -17,6 +17,7 @@ import polars as pl
 
 from recsys_cli.report import LOWER_IS_BETTER
 from recsys_cli.report_html import charts
+from recsys_cli.report_html.chart_cache import ChartCache
 from recsys_cli.models.base import item_popularity
 from recsys_cli.report_html.collect import RunData, item_labels, read_run, summary_value
 from recsys_cli.report_html.text import duration, filter_seen_text, human_bytes, unreachable
@@ -66,14 +67,16 @@ class _Page:
         self.data = data
         self.colors = charts.model_colors(list(dict.fromkeys([*data.metrics, *data.models])))
         self._charts = 0
+        self._cache = ChartCache.for_run(data.path)
         self._train = None
         self._labels = None
 
-    def svg(self, fig) -> str:
+    def chart(self, draw, *args) -> str:
+        """The SVG markup of `draw(*args)` (a function of charts.py), drawn or cached."""
         from markupsafe import Markup
 
         self._charts += 1
-        return Markup(charts.to_svg(fig, f"chart{self._charts}"))
+        return Markup(self._cache.svg(f"chart{self._charts}", draw, *args))
 
     # -- shared reads ---------------------------------------------------------------------
     def train(self):
@@ -139,7 +142,7 @@ class _Page:
         tables = [{"title": title, "columns": cols, "rows": self._metric_rows(models, cols)} for title, cols in groups.items()]
         headline_k = max((int(c.split("@")[1]) for c in columns if "@" in c), default=None)
         charted = [c for c in columns if c.endswith(f"@{headline_k}")] if headline_k else columns
-        chart = self.svg(charts.metric_panels(models, charted, data.metrics, data.intervals, self.colors))
+        chart = self.chart(charts.metric_panels, models, charted, data.metrics, data.intervals, self.colors)
         return {"tables": tables, "chart": chart, "chart_k": headline_k, "significance": self.significance(),
                 "significant_marking": data.significantly_best is not None,
                 "test_users": data.protocol.get("test_users")}
@@ -210,11 +213,11 @@ class _Page:
                 "best_params": {k: summary_value(v) for k, v in (record.get("best_params") or {}).items()},
                 "complete": record.get("complete"), "pruned": record.get("pruned"), "failed": record.get("failed"),
                 "seconds": record.get("seconds"), "saved": record.get("seconds_saved_by_pruning"),
-                "history": self.svg(charts.tuning_history(trials, metric, tune.model)),
-                "importances": self.svg(charts.importance_bars(
-                    tune.importances, f"{tune.model}: parameter importances (fANOVA)")) if tune.importances else None,
+                "history": self.chart(charts.tuning_history, trials, metric, tune.model),
+                "importances": self.chart(charts.importance_bars,
+                    tune.importances, f"{tune.model}: parameter importances (fANOVA)") if tune.importances else None,
                 "importances_note": tune.importances_note,
-                "slices": self.svg(charts.slices(trials, tune.space, metric, tune.model))
+                "slices": self.chart(charts.slices, trials, tune.space, metric, tune.model)
                 if any(f"params_{n}" in trials.columns for n in tune.space) else None,
             })
         return out
@@ -231,11 +234,11 @@ class _Page:
         if similar:
             k = int(max(frame["rank"].max() for frame in similar.values()))
             scores = {m: f["score"].to_numpy()[np.isfinite(f["score"].to_numpy())] for m, f in similar.items()}
-            out["distributions"] = self.svg(charts.similarity_small_multiples(scores, self.colors, k))
+            out["distributions"] = self.chart(charts.similarity_small_multiples, scores, self.colors, k)
             out["export_k"] = k
             popularity = self._similar_popularity(similar)
             if popularity is not None:
-                out["popularity"] = self.svg(charts.similar_popularity(*popularity, self.colors, k))
+                out["popularity"] = self.chart(charts.similar_popularity, *popularity, self.colors, k)
                 out["popularity_means"] = [{"model": m, "mean": float(v.mean()), "median": float(np.median(v))}
                                            for m, v in popularity[0].items()]
                 out["catalogue_mean"] = float(popularity[1].mean())
@@ -253,20 +256,20 @@ class _Page:
             names = _pair_models(result["similar_agreement"], result.get("models"))
             where = f" over {anchors:,} anchor items" if anchors else ""
             out["anchors"] = anchors
-            out["similar_overlap"] = self.svg(charts.triangle_heatmap(
-                names, result["similar_agreement"], "overlap", f"similar items: overlap@{k}{where}"))
-            out["similar_rbo"] = self.svg(charts.triangle_heatmap(
-                names, result["similar_agreement"], "rbo", f"similar items: RBO (p=0.9){where}"))
+            out["similar_overlap"] = self.chart(charts.triangle_heatmap,
+                names, result["similar_agreement"], "overlap", f"similar items: overlap@{k}{where}")
+            out["similar_rbo"] = self.chart(charts.triangle_heatmap,
+                names, result["similar_agreement"], "rbo", f"similar items: RBO (p=0.9){where}")
             by_stratum = result.get("similar_agreement_by_stratum") or []
             strata = [s for s in STRATA_ORDER if any(r["stratum"] == s for r in by_stratum)]
             if strata:
-                out["strata"] = self.svg(charts.stratum_heatmaps(names, by_stratum, strata, "overlap", counts))
+                out["strata"] = self.chart(charts.stratum_heatmaps, names, by_stratum, strata, "overlap", counts)
         if result.get("recommendation_agreement"):
             names = _pair_models(result["recommendation_agreement"], result.get("models"))
             users = self.data.protocol.get("test_users")
             where = f" over {users:,} test users" if users else ""
-            out["recommendation_overlap"] = self.svg(charts.triangle_heatmap(
-                names, result["recommendation_agreement"], "overlap", f"recommendations: overlap@{k}{where}"))
+            out["recommendation_overlap"] = self.chart(charts.triangle_heatmap,
+                names, result["recommendation_agreement"], "overlap", f"recommendations: overlap@{k}{where}")
         if result.get("side_by_side"):
             out["side_by_side"] = _side_by_side(result["side_by_side"])
 
@@ -374,8 +377,8 @@ class _Page:
                 "params": {k: summary_value(v) for k, v in (train.get("params") or {}).items() if v is not None},
             })
             if train.get("feature_importances"):
-                importances.append(self.svg(charts.importance_bars(
-                    train["feature_importances"], f"{model}: reranker feature importances (share of gain)")))
+                importances.append(self.chart(charts.importance_bars,
+                    train["feature_importances"], f"{model}: reranker feature importances (share of gain)"))
         if not rows:
             return None
         return {"rows": rows, "importances": importances, "has_memory": any(r["memory"] for r in rows)}
@@ -386,7 +389,7 @@ class _Page:
         rows = [r for r in data.history if metric and any(metric in m for m in r["models"].values())]
         out = {"experiment": data.manifest.get("name"), "metric": metric, "runs": len(rows)}
         if len(rows) >= 2:
-            out["chart"] = self.svg(charts.run_history(rows, metric, self.colors))
+            out["chart"] = self.chart(charts.run_history, rows, metric, self.colors)
             out["table"] = [{"run_id": r["run_id"], "started_at": r["started_at"], "status": r["status"],
                              "current": r["current"], "best": _best_of(r["models"], metric)} for r in rows[::-1]]
         return out

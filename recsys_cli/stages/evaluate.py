@@ -8,7 +8,8 @@ from recsys_cli.data.split_folder import SplitData
 from recsys_cli.stages.context import RunContext
 
 
-def evaluate(ctx: RunContext, entry, model, split: SplitData) -> None:
+def evaluate(ctx: RunContext, entry, trained, split: SplitData) -> None:
+    """Score `trained` (a stages.train.TrainedModel) on the split's test users."""
     from recsys_cli.atomic import fingerprint as fp
     from recsys_cli.atomic import write_parquet
     from recsys_cli.evaluation.breakdown import breakdown
@@ -24,7 +25,7 @@ def evaluate(ctx: RunContext, entry, model, split: SplitData) -> None:
 
     def work(record):
         advance = ctx.reporter.progress(f"evaluate {entry.name}", len(split.test_users))
-        result = ctx.backend.evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
+        result = ctx.backend.evaluate(trained.get(), split.train, split.test, split.history, metrics.k, metrics.names,
                                       filter_seen=ctx.filter_seen(entry), fold_in=split.fold_in,
                                       keep=max(keep, max(metrics.k)),  # the breakdown ranks held-out items
                                       seed=ctx.seeds["bootstrap"], progress=advance)
@@ -99,17 +100,26 @@ def write_metrics(ctx: RunContext, split: SplitData) -> None:
 
 
 def significant_best(ctx: RunContext) -> dict:
-    """metric@k -> the model significantly better than every other on per-user test values."""
-    import polars as pl
+    """metric@k -> the model significantly better than every other on per-user test values;
+    a stored stage, keyed by the evaluations it reads (an unchanged re-run tests nothing)."""
+    from recsys_cli.atomic import fingerprint as fp
 
-    from recsys_cli.evaluation.significance import significant_best_per_column
-    from recsys_cli.report import LOWER_IS_BETTER
+    stages = ctx.run.manifest["stages"]
+    key = fp([[name, stages[f"evaluate/{name}"]["fingerprint"]] for name in ctx.summaries] + ["t"])
 
-    columns = list(dict.fromkeys(key for summary in ctx.summaries.values() for key in summary))
-    per_user = {}
-    for name in ctx.summaries:
-        frame = pl.read_parquet(ctx.run.path / "per_user" / f"{name}.parquet").sort("user_idx")
-        per_user[name] = {c: frame[c].to_numpy() for c in columns if c in frame.columns}
-    # The t-test: O(users) per comparison, over every column and model (compare's
-    # permutation test costs resamples x users per pair).
-    return significant_best_per_column(per_user, columns, LOWER_IS_BETTER, test="t")
+    def work(record):
+        import polars as pl
+
+        from recsys_cli.evaluation.significance import significant_best_per_column
+        from recsys_cli.report import LOWER_IS_BETTER
+
+        columns = list(dict.fromkeys(key for summary in ctx.summaries.values() for key in summary))
+        per_user = {}
+        for name in ctx.summaries:
+            frame = pl.read_parquet(ctx.run.path / "per_user" / f"{name}.parquet").sort("user_idx")
+            per_user[name] = {c: frame[c].to_numpy() for c in columns if c in frame.columns}
+        # The t-test: O(users) per comparison, over every column and model (compare's
+        # permutation test costs resamples x users per pair).
+        record["best"] = significant_best_per_column(per_user, columns, LOWER_IS_BETTER, test="t")
+
+    return ctx.timed("evaluate/significance", key, [], work)["best"]

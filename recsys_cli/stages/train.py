@@ -14,8 +14,22 @@ from recsys_cli.stages.context import RunContext, existing_info
 TRAINED_ON = "trained_on.json"  # beside a saved model: the split it was fitted on
 
 
-def train(ctx: RunContext, entry, split: SplitData):
-    """The entry's model fitted on `split` (or loaded from the run folder / the store)."""
+class TrainedModel:
+    """A trained model, loaded from its folder on first `get()`: a re-run whose evaluation
+    and export are reused never reads (nor imports the library of) a saved model."""
+
+    def __init__(self, load, model=None):
+        self._load, self._model = load, model
+
+    def get(self):
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+
+def train(ctx: RunContext, entry, split: SplitData) -> TrainedModel:
+    """The entry's model fitted on `split` (or, when used, loaded from the run folder,
+    where the store linked it)."""
     from recsys_cli.atomic import atomic_directory
     from recsys_cli.models.registry import build_model, load_model
 
@@ -46,10 +60,12 @@ def train(ctx: RunContext, entry, split: SplitData):
         holder["model"] = model
 
     ctx.timed(f"{ctx.prefix}train/{entry.name}", ctx.train_key(entry, split), [folder], work)
-    if "model" in holder:
-        return holder["model"]
-    check_trained_on(ctx.run.path / folder, split)
-    return load_model(entry.type, ctx.run.path / folder)
+
+    def load():
+        check_trained_on(ctx.run.path / folder, split)
+        return load_model(entry.type, ctx.run.path / folder)
+
+    return TrainedModel(load, holder.get("model"))
 
 
 def check_trained_on(folder: Path, split: SplitData) -> None:
