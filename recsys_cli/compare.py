@@ -138,19 +138,23 @@ class RunContext:
         return protocol.get("filter_seen", {}).get(name, True)
 
     def dataset_dir(self) -> Path:
-        from recsys_cli.serving import resolve_recorded
+        from recsys_cli.run_inputs import find_run_dataset, recorded_datasets
 
-        dataset = self.config["dataset"]
-        recorded = Path(dataset.get("out") or Path("data") / self.config["name"]) if isinstance(dataset, dict) else Path(dataset)
-        return resolve_recorded(recorded, self.path, "dataset.json") or recorded  # a moved run: look near it
+        found = find_run_dataset(self.path, self.manifest, self.config)
+        if found is None:
+            raise InputError(f"the dataset this run was trained on ({' = '.join(recorded_datasets(self.manifest, self.config))}) "
+                             "is not there, nor under the run folder's parent folders", path=self.path)
+        return found
 
     def split(self):
         from recsys_cli.data.split_folder import load_split
 
-        from recsys_cli.serving import resolve_recorded
+        from recsys_cli.run_inputs import find_run_split
 
-        split_path = Path(self.config["split"].get("path") or self.manifest["stages"]["split"]["path"])
-        return load_split(resolve_recorded(split_path, self.path, "split.json") or split_path)
+        found = find_run_split(self.path, self.manifest, self.config, self.dataset_dir())
+        if found is None:
+            raise InputError("the split this run was evaluated on is not there, nor inside its dataset", path=self.path)
+        return load_split(found)
 
 
 def resolve_anchor_items(items: pl.DataFrame, ids: list[str], names: list[str]) -> np.ndarray:

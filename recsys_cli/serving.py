@@ -25,28 +25,10 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.errors import InputError
+from recsys_cli.run_inputs import find_run_dataset, find_run_split, recorded_datasets
 from recsys_cli.runs import resolve_run_dir
 
 FALLBACK = "popularity"
-
-
-def resolve_recorded(recorded: str | Path, run_path: Path, marker: str | None = None) -> Path | None:
-    """Where a folder recorded by a run is now: as written (absolute, or relative to the working
-    directory), else its trailing parts (longest first) under the run folder's ancestors.
-    `marker` is a file the folder must hold (dataset.json, split.json). None if nowhere."""
-    def fits(candidate: Path) -> bool:
-        return (candidate / marker).is_file() if marker else candidate.exists()
-
-    recorded = Path(recorded)
-    if fits(recorded):
-        return recorded
-    parts = recorded.parts[1:] if recorded.is_absolute() else recorded.parts
-    for start in range(len(parts)):
-        tail = Path(*parts[start:])
-        for ancestor in run_path.resolve().parents:
-            if fits(ancestor / tail):
-                return ancestor / tail
-    return None
 
 
 @dataclass
@@ -78,29 +60,20 @@ class ServedRun:
         if not trained:
             raise InputError("this run has no trained models (run `recsys train` or `recsys run` first)", path=path)
 
-        recorded_dataset = stages.get("ingest", {}).get("dataset") or _config_dataset(config)
-        # The stored version the run read, else the user's name for the dataset (a copy of the
-        # project made without the store): the split's fingerprint check below tells them apart.
-        recorded = [p for p in (recorded_dataset, stages.get("ingest", {}).get("name")) if p]
         if dataset_dir is not None:
             found = Path(dataset_dir)
         else:
-            found = next((f for f in (resolve_recorded(r, path, "dataset.json") for r in recorded) if f), None)
+            found = find_run_dataset(path, manifest, config)
             if found is None:
                 raise InputError(
-                    f"the dataset this run was trained on ({' = '.join(reversed(recorded))}) is not there, nor "
-                    "under the run folder's parent folders; copy it along or give its folder with --data DIR",
-                    path=path)
+                    f"the dataset this run was trained on ({' = '.join(recorded_datasets(manifest, config))}) is "
+                    "not there, nor under the run folder's parent folders; copy it along or give its folder with "
+                    "--data DIR", path=path)
         dataset = Dataset.open(found)
 
-        recorded_split = (config.get("split") or {}).get("path") or stages.get("split", {}).get("path")
-        split_dir = None
-        if recorded_split:
-            split_dir = resolve_recorded(recorded_split, path, "split.json")
-            if split_dir is None or dataset_dir is not None:  # a split kept inside the dataset folder moves with it
-                moved = dataset.path / "splits" / Path(recorded_split).name
-                split_dir = moved if moved.exists() else split_dir
+        split_dir = find_run_split(path, manifest, config, dataset.path)
         if split_dir is None:
+            recorded_split = (config.get("split") or {}).get("path") or stages.get("split", {}).get("path")
             raise InputError(f"the split this run was evaluated on ({recorded_split}) is not there, nor under "
                              f"{dataset.path / 'splits'}; copy it along with the dataset", path=path)
         split = load_split(split_dir)
@@ -235,13 +208,6 @@ class ServedRun:
         chosen = self.models(names)
         lists = {n: m.similar_items(np.asarray(items, dtype=np.int32), k) for n, m in chosen.items() if m.has_similar_items}
         return lists, [n for n, m in chosen.items() if not m.has_similar_items]
-
-
-def _config_dataset(config: dict) -> str | None:
-    dataset = config.get("dataset")
-    if isinstance(dataset, dict):
-        return str(dataset.get("out") or Path("data") / config.get("name", ""))
-    return str(dataset) if dataset else None
 
 
 def _lookup(table: pl.DataFrame, id_column: str, idx_column: str, ids: list[str]) -> np.ndarray:

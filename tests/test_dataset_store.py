@@ -158,3 +158,17 @@ def test_only_links_into_our_store_count_as_ours(tmp_path, marker):
     (target / marker).write_text("{}")
     (tmp_path / "link").symlink_to(target)
     assert not is_our_link(tmp_path / "link", marker)
+
+
+def test_a_run_still_answers_after_its_dataset_name_moved_on(cli, project):
+    import json
+
+    (project / "p.yaml").write_text(PRUNED.replace("SEED", "1"))
+    run = Path(cli("run", "p.yaml", "--json").json()["path"])
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["stages"]["ingest"]["dataset"] = "data/ds"  # as runs made before versions recorded it
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    _ingest(cli, project / "data" / "ds", 2)  # the name now points at another version
+    answer = cli("recommend", run, "--user", "1", "--json")
+    assert answer.code == 0, answer.err
+    assert cli("compare", run, "--anchors", "5", "--k", "3", "--json").code == 0

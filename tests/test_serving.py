@@ -14,7 +14,8 @@ import yaml
 
 from recsys_cli.stages import ingest as ingest_stage
 from recsys_cli.run import run_experiment
-from recsys_cli.serving import ServedRun, resolve_recorded
+from recsys_cli.run_inputs import resolve_recorded
+from recsys_cli.serving import ServedRun
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -72,6 +72,17 @@ def known_versions(name: Path) -> Iterator[tuple[Path, dict]]:
             yield folder, info
 
 
+def version_with_fingerprint(folder: Path, fingerprint: str) -> Path | None:
+    """A stored version with this ingest fingerprint, among the versions of the dataset
+    that `folder` (a name, or a stored version) belongs to; the newest when several."""
+    folder = Path(folder)
+    resolved = folder.resolve()
+    in_store = resolved.parent.name == "datasets" and resolved.parent.parent.name == DATA_STORE_DIR
+    info = _read_info(resolved) or {}
+    name = resolved.parent.parent.parent / info.get("name", "") if in_store else folder
+    return next((version for version, info in known_versions(name) if info.get("fingerprint") == fingerprint), None)
+
+
 def publish_version(name: Path, write: Callable[[Path], None]) -> Path:
     """Write a new version with `write(tmp_folder)`, store it under its content hash (an
     identical version already stored is kept and the new copy dropped, so concurrent

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from recsys_cli.errors import InputError
+from recsys_cli.run_inputs import find_run_dataset, find_run_split, resolve_recorded
 from recsys_cli.runs import resolve_run_dir
 
 
@@ -94,18 +95,6 @@ def _read_parquet(path: Path) -> pl.DataFrame | None:
     return pl.read_parquet(path) if path.is_file() else None
 
 
-def _locate(recorded: str | None, run_path: Path) -> Path | None:
-    """A path the run recorded relative to its working directory: tried from here, then from
-    the project folder above runs/ (so `recsys report` works from anywhere)."""
-    if not recorded:
-        return None
-    candidate = Path(recorded)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate if candidate.exists() else None
-    project = run_path.resolve().parent.parent.parent
-    return project / candidate if (project / candidate).exists() else None
-
-
 def read_run(path: Path) -> RunData:
     import yaml
 
@@ -115,8 +104,8 @@ def read_run(path: Path) -> RunData:
     config = (yaml.safe_load(config_text) or {}) if config_text else {}
     metrics_json = _json(path / "metrics.json") or {}
     stages = manifest.get("stages", {})
-    dataset_dir = _locate(stages.get("ingest", {}).get("dataset") or _config_dataset(config), path)
-    split_dir = _locate(stages.get("split", {}).get("path") or (config.get("split") or {}).get("path"), path)
+    dataset_dir = find_run_dataset(path, manifest, config)
+    split_dir = find_run_split(path, manifest, config, dataset_dir)
     data = RunData(
         path=path, manifest=manifest, config=config, config_text=config_text,
         metrics=metrics_json.get("models", {}), intervals=metrics_json.get("intervals_95", {}),
@@ -132,13 +121,6 @@ def read_run(path: Path) -> RunData:
     data.compare = _json(path / "compare" / "compare.json")
     data.history = read_history(path)
     return data
-
-
-def _config_dataset(config: dict) -> str | None:
-    dataset = config.get("dataset")
-    if isinstance(dataset, dict):
-        return dataset.get("out") or f"data/{config.get('name')}"
-    return dataset
 
 
 def read_tuning(data: RunData, model: str, record: dict) -> TuneData:
@@ -164,7 +146,7 @@ def _load_study(run_path: Path, record: dict):
 
     from recsys_cli.tuning import open_storage
 
-    storage = _locate(record.get("storage"), run_path)
+    storage = resolve_recorded(record["storage"], run_path) if record.get("storage") else None
     if storage is None or not record.get("study"):
         return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
