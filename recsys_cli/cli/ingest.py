@@ -21,7 +21,7 @@ ingest_app = typer.Typer(
 
 SHARED_OPTIONS = [
     inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[
-        Path, typer.Option("--out", "-o", help="Dataset folder to write (replaced atomically).")]),
+        Path, typer.Option("--out", "-o", help="Your name for the dataset: a link to its stored version in .recsys-store/datasets/ beside it (a new version for new input; the old one is kept for its runs).")]),
     inspect.Parameter("min_user_interactions", inspect.Parameter.KEYWORD_ONLY, default=0, annotation=Annotated[
         int, typer.Option(help="Drop users with fewer events (iterated with the item filter until stable).")]),
     inspect.Parameter("min_item_interactions", inspect.Parameter.KEYWORD_ONLY, default=0, annotation=Annotated[
