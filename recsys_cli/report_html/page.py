@@ -71,12 +71,13 @@ class _Page:
         self._train = None
         self._labels = None
 
-    def chart(self, draw, *args) -> str:
+    def chart(self, draw, *args, cached: bool = True) -> str:
         """The SVG markup of `draw(*args)` (a function of charts.py), drawn or cached."""
         from markupsafe import Markup
 
         self._charts += 1
-        return Markup(self._cache.svg(f"chart{self._charts}", draw, *args))
+        cache = self._cache if cached else ChartCache(None)
+        return Markup(cache.svg(f"chart{self._charts}", draw, *args))
 
     # -- shared reads ---------------------------------------------------------------------
     def train(self):
@@ -389,7 +390,8 @@ class _Page:
         rows = [r for r in data.history if metric and any(metric in m for m in r["models"].values())]
         out = {"experiment": data.manifest.get("name"), "metric": metric, "runs": len(rows)}
         if len(rows) >= 2:
-            out["chart"] = self.chart(charts.run_history, rows, metric, self.colors)
+            # Not cached: every run adds a point, so no two pages share this chart.
+            out["chart"] = self.chart(charts.run_history, rows, metric, self.colors, cached=False)
             out["table"] = [{"run_id": r["run_id"], "started_at": r["started_at"], "status": r["status"],
                              "current": r["current"], "best": _best_of(r["models"], metric)} for r in rows[::-1]]
         return out
