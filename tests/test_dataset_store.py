@@ -172,3 +172,20 @@ def test_a_run_still_answers_after_its_dataset_name_moved_on(cli, project):
     answer = cli("recommend", run, "--user", "1", "--json")
     assert answer.code == 0, answer.err
     assert cli("compare", run, "--anchors", "5", "--k", "3", "--json").code == 0
+
+
+def test_naming_the_split_folder_itself_leaves_it_a_folder(cli, tmp_path):
+    name = tmp_path / "ds"
+    _ingest(cli, name)
+    folder = Path(cli("split", name, "--strategy", "leave-one-random", "--json").json()["path"])
+    again = cli("split", name, "--strategy", "leave-one-random", "--out", name / "splits" / folder.name, "--json")
+    assert again.code == 0 and again.json()["skipped"]
+    assert folder.is_dir() and not folder.is_symlink() and (folder / "split.json").is_file()
+
+
+def test_a_stored_version_is_no_output_name(cli, tmp_path):
+    version = _ingest(cli, tmp_path / "ds")
+    before = _files(version)
+    result = cli("ingest", "synthetic", "--out", version, "--seed", 5)
+    assert result.code == 2 and "dataset store" in result.err
+    assert _files(version) == before

@@ -34,7 +34,7 @@ def ingest(
     from recsys_cli.data.dataset_store import known_versions, point_name
     from recsys_cli.data.sources import reader
 
-    from recsys_cli.atomic import check_output_folder
+    from recsys_cli.atomic import DATA_STORE_DIR, check_output_folder
 
     options = {k: v for k, v in (options or {}).items() if v is not None}
     filters = filters or IngestFilters()
@@ -44,6 +44,9 @@ def ingest(
     out = Path(out)
     sources = [source] if source is not None else []
     check_output_folder(out, "dataset.json", sources)  # before any reading
+    if DATA_STORE_DIR in out.absolute().parts:
+        raise InputError(f"is inside recsys's dataset store ({DATA_STORE_DIR}), whose versions are never "
+                         "rewritten; give your name for the dataset instead (e.g. data/ml-1m)", path=out)
     # A JSON round trip, so options compare equal to the ones read back from dataset.json.
     recorded_options = json.loads(json.dumps(
         {"source": str(source) if source is not None else None, **options}, default=str))

@@ -37,7 +37,7 @@ def split(
     dataset = Dataset.open(dataset_dir)
     params = {k: v for k, v in (params or {}).items() if v is not None}
     folder = split_folder(dataset.path, strategy, params, seed, validation)
-    named = out is not None and Path(out).absolute() != folder
+    named = out is not None and Path(out).resolve() != folder  # not the folder itself, nor a link to it
     if named:
         check_output_folder(out, "split.json", [dataset_dir])
     with dataset_lock(dataset.path, exclusive=False):
