@@ -177,7 +177,7 @@ def test_ctrl_c_during_tune_prints_one_line_and_exits_130(project):
         time.sleep(0.2)
     time.sleep(1.0)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=180)  # generous: a loaded 2-core machine finishes the trial first
     assert process.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert [line for line in err.splitlines() if "interrupted" in line] == [err.strip().splitlines()[-1]]
