@@ -100,7 +100,7 @@ def test_split_names_are_links_and_other_parameters_never_overwrite_a_split(cli,
     _ingest(cli, name)
     mine = tmp_path / "mine"
     plain = cli("split", name, "--strategy", "leave-one-random", "--out", mine, "--json").json()
-    assert mine.is_symlink() and mine.resolve() == Path(plain["path"]) and plain["name"] == str(mine)
+    assert mine.is_symlink() and mine.resolve() == Path(plain["path"]) and plain["link"] == str(mine)
     carved = cli("split", name, "--strategy", "leave-one-random", "--validation", "--out", mine, "--json").json()
     assert carved["path"] != plain["path"] and mine.resolve() == Path(carved["path"])
     assert not (Path(plain["path"]) / "valid.npz").exists() and (Path(carved["path"]) / "valid.npz").exists()

@@ -111,7 +111,7 @@ def format_value(value: Any) -> str:
 def report_stage(result, what: str, quiet: bool, as_json: bool, rows: dict[str, Any]) -> None:
     """The common ending of a stage command: JSON, a table, or nothing."""
     if as_json:
-        named = {"name": str(result.name)} if result.name is not None else {}
+        named = {"link": str(result.name)} if result.name is not None else {}
         emit_json({"path": str(result.path), **named, "skipped": result.skipped, **result.info})
     elif not quiet:
         verb = "up to date, nothing to do" if result.skipped else "written"
