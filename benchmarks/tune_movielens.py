@@ -1,12 +1,13 @@
-"""Tuned vs default iALS and EASE on ml-latest-small with the seed protocol (issue 4).
+"""Tuned vs default iALS, iALS-Rendle and EASE with the seed protocol (issues 4 and 13).
 
 Ratings >= 4 as likes, one random like held out for 20% of users (leave-one-random, seed 42),
-validation carved out of train the same way (`--all-ratings`: every rating is a like). 50
-trials per model maximise MRR@100 on validation; the defaults and the best are each evaluated
-once on test. Models: iALS, iALS-Rendle (issue 13) and EASE by default.
+validation carved out of train the same way (`--all-ratings`: every rating is a like;
+`--synthetic ml1m`: the synthetic preset of ML-1M's shape instead of ml-latest-small). Each
+model gets the same number of trials of its default tune space, maximising MRR@100 on
+validation; the defaults and the best are each evaluated once on test.
 
-Usage: python benchmarks/tune_movielens.py [--trials 50] [--all-ratings] [--models ials,ials-rendle,ease]
-       [--data ../shared/datasets/ml-latest-small]
+Usage: python benchmarks/tune_movielens.py [--trials 50] [--all-ratings | --synthetic ml1m]
+       [--models ials,ials-rendle,ease] [--data ../shared/datasets/ml-latest-small]
 """
 
 from __future__ import annotations
@@ -29,18 +30,26 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "ml-latest-small")
     parser.add_argument("--all-ratings", action="store_true", help="every rating is a like (else ratings >= 4)")
+    parser.add_argument("--synthetic", help="a synthetic preset (e.g. ml1m) instead of ml-latest-small")
     parser.add_argument("--models", default="ials,ials-rendle,ease")
     args = parser.parse_args()
-    likes = "all" if args.all_ratings else "ge4"
-    config = BENCH / f"tune-ml-latest-small-{likes}.yaml"
-    dataset = {"format": "movielens", "path": str(args.data), "out": str(BENCH / f"ml-latest-small-{likes}")}
-    if not args.all_ratings:
-        dataset["min_rating"] = 4
+    if args.synthetic:
+        name, title = f"synthetic-{args.synthetic}", f"synthetic preset {args.synthetic} (seed 42)"
+        dataset = {"format": "synthetic", "preset": args.synthetic, "seed": 42, "out": str(BENCH / name)}
+    else:
+        likes = "all" if args.all_ratings else "ge4"
+        name = f"ml-latest-small-{likes}"
+        title = f"ml-latest-small ({'all ratings' if args.all_ratings else 'ratings >= 4'} as likes)"
+        dataset = {"format": "movielens", "path": str(args.data), "out": str(BENCH / name)}
+        if not args.all_ratings:
+            dataset["min_rating"] = 4
+    config = BENCH / f"tune-{name}.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(yaml.safe_dump({
-        "name": f"tune-ml-latest-small-{likes}",
+        "name": f"tune-{name}",
         "dataset": dataset,
         "split": {"strategy": "leave-one-random", "test_users": 0.2, "seed": 42, "validation": True},
-        "models": [{"name": name, "type": name} for name in args.models.split(",")],
+        "models": [{"name": model, "type": model} for model in args.models.split(",")],
         "metrics": {"k": [100], "names": ["mrr", "ndcg", "recall"]},
         "export": {"recommendations": 0, "similar": 0},
     }))
@@ -49,7 +58,7 @@ def main() -> None:
     started = time.perf_counter()
     tuned = tune_experiment(config, runs, trials=args.trials)
     seconds = time.perf_counter() - started
-    print(f"ml-latest-small ({'all ratings' if args.all_ratings else 'ratings >= 4'} as likes), leave-one-random 20%, "
+    print(f"{title}, leave-one-random 20%, "
           f"{args.trials} trials per model, {seconds:.0f} s of tuning in all")
     print(f"{'model':11s} {'valid default':>13s} {'valid tuned':>11s} {'test default':>12s} {'test tuned':>10s} "
           f"{'pruned':>6s} {'tune s':>7s}  best parameters")
