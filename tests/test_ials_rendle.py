@@ -77,3 +77,32 @@ def test_recommends_unseen_items_and_folds_in():
     assert not train[users[:, None], ids].toarray().any()
     folded, _ = model.recommend(users[:3], train, 5, fold_in=True)
     assert folded.shape == (3, 5)
+
+
+def test_default_space_holds_the_defaults_and_rendles_published_optimum():
+    """The defaults are the search's first trial, so they must lie inside; Rendle et al.'s
+    ML-20M setting (d 256, lambda 0.003, alpha0 0.1, nu 1) must be reachable."""
+    from recsys_cli.tuning import space_for
+
+    space = space_for("ials-rendle", None)
+    defaults = IALSRendle.Params()
+    assert defaults.factors in space["factors"].choices and 256 in space["factors"].choices
+    for name, published in [("regularization", 0.003), ("alpha0", 0.1)]:
+        entry = space[name]
+        assert entry.log and entry.low <= min(getattr(defaults, name), published)
+        assert max(getattr(defaults, name), published) <= entry.high
+    assert defaults.nu == 1.0
+
+
+@pytest.mark.parametrize("corner", ["low", "high"])
+def test_every_corner_of_the_default_space_fits_to_finite_factors(corner):
+    from recsys_cli.tuning import space_for
+
+    space = space_for("ials-rendle", None)
+    params = {name: (entry.choices[0 if corner == "low" else -1] if entry.choices else getattr(entry, corner))
+              for name, entry in space.items()}
+    train = _tiny()
+    model = IALSRendle({**params, "iterations": 2}).fit(train)
+    assert np.isfinite(model.user_factors).all() and np.isfinite(model.item_factors).all()
+    ids, _ = model.recommend(np.arange(train.shape[0]), train, 5)
+    assert not train[np.arange(train.shape[0])[:, None], ids].toarray().any()

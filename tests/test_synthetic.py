@@ -58,3 +58,11 @@ def test_planted_tastes_are_learnable_far_beyond_popularity(tmp_path):
     pop_mrr = _mrr(pop_scores, train_users, test_users)
     knn_mrr = _mrr(np.asarray(knn_scores), train_users, test_users)
     assert knn_mrr > 2.5 * pop_mrr, (knn_mrr, pop_mrr)
+
+
+def test_ml1m_preset_has_movielens_1m_shape():
+    """6,040 users x 3,706 items and about a million distinct likes, as ML-1M's ratings."""
+    events = synthetic.read(preset="ml1m", seed=42).events.collect()
+    assert events["user_id"].n_unique() == 6_040 and events["item_id"].n_unique() == 3_706
+    assert 0.95e6 <= events.height <= 1.1e6
+    assert events.select(pl.struct("user_id", "item_id").is_unique().all()).item()
