@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from recsys_cli import interrupts
 from recsys_cli.models.registry import build_model, model_class
 from recsys_cli.tuning_space import is_integer_param, space_for  # noqa: F401  (space_for: the tuner's API)
 
@@ -224,6 +225,8 @@ def run_study(
         return final_score(trial, model)
 
     def progress(study_, trial) -> None:
+        if interrupts.pending() is not None:  # a Ctrl-C that landed where Python drops it
+            raise interrupts.pending()
         if on_trial is not None:
             best = study_.best_value if any(t.state == TrialState.COMPLETE for t in study_.trials) else None
             on_trial(1, best)
@@ -246,6 +249,8 @@ def run_study(
             if interrupt is not None:
                 raise interrupt from None
             raise
+        if interrupts.pending() is not None:
+            raise interrupts.pending()
 
     def finished() -> int:
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))

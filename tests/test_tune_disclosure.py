@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import yaml
 
@@ -197,3 +198,28 @@ def test_a_ctrl_c_that_optuna_turns_into_another_error_is_still_an_interrupt():
     except NameError as error:
         assert isinstance(_interrupt_behind(error), KeyboardInterrupt)
     assert _interrupt_behind(ValueError("plain")) is None
+
+
+def test_a_ctrl_c_python_drops_still_stops_the_study(project, monkeypatch):
+    """A KeyboardInterrupt raised inside a weakref callback is printed and dropped by Python;
+    the recorded signal still ends the study at the next trial."""
+    from recsys_cli import interrupts
+
+    seen = []
+
+    def dropped_ctrl_c(study, trial):
+        seen.append(trial.number)
+        if len(seen) == 2:
+            interrupts._pending.append(KeyboardInterrupt())  # what the handler records
+
+    import optuna
+
+    original = optuna.study.Study.optimize
+
+    def optimize(self, *args, callbacks=(), **kwargs):
+        return original(self, *args, callbacks=[dropped_ctrl_c, *callbacks], **kwargs)
+
+    monkeypatch.setattr(optuna.study.Study, "optimize", optimize)
+    with interrupts.handled(), pytest.raises(KeyboardInterrupt):
+        tune_experiment(project / "smoke.yaml", project / "runs", trials=50, models=["i2i"])
+    assert len(seen) == 2

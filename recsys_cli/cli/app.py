@@ -16,7 +16,8 @@ from recsys_cli.cli.ingest import ingest_app
 from recsys_cli.cli.recommend import recommend
 from recsys_cli.cli.runs import runs_app
 from recsys_cli.cli.similar import similar
-from recsys_cli.cli.guard import guard_commands, report_error, set_debug, sigterm_as_interrupt
+from recsys_cli.cli.guard import guard_commands, report_error, set_debug
+from recsys_cli.interrupts import handled as signals_handled
 from recsys_cli.cli.split import split
 
 app = typer.Typer(
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     (see cli/guard.py)."""
     set_debug(False)
     try:
-        with sigterm_as_interrupt():
+        with signals_handled():
             app(args=argv, prog_name="recsys")
     except SystemExit as exit_:
         code = exit_.code

@@ -13,10 +13,7 @@ into a bare "Aborted!" with exit code 1.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import signal
-import threading
 import traceback
 
 import typer
@@ -29,24 +26,6 @@ _debug = {"on": False}
 
 def set_debug(on: bool) -> None:
     _debug["on"] = on
-
-
-def _raise_terminated(signum, frame):
-    raise Terminated(f"terminated by signal {signum}")
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """While the block runs, SIGTERM raises `Terminated` (a KeyboardInterrupt) in the main
-    thread, so every `except KeyboardInterrupt` clean-up runs for it too."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def exit_code_for(error: BaseException) -> tuple[int, str]:
