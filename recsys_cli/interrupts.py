@@ -5,7 +5,8 @@ a `__del__` or weakref callback (SQLAlchemy's, inside Optuna's storage), the exc
 printed as "Exception ignored in ..." and dropped, and a long loop just goes on: a 400-trial
 study ran to its end after Ctrl-C. The handlers installed here raise as usual and also
 record the signal, so loops that run long (a tuning study, between trials) ask `pending()`
-and stop with the recorded interrupt. SIGTERM raises `Terminated` (a KeyboardInterrupt), so
+and stop with the recorded interrupt; the dropped KeyboardInterrupt is then not printed
+either (the user sees one "interrupted" line, not a stray traceback). SIGTERM raises `Terminated` (a KeyboardInterrupt), so
 every `except KeyboardInterrupt` clean-up runs for it too.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from typing import Iterator
 
@@ -40,10 +42,18 @@ def handled() -> Iterator[None]:
         yield
         return
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous_hook = sys.unraisablehook
+
+    def quiet_about_interrupts(unraisable):
+        if not (isinstance(unraisable.exc_value, KeyboardInterrupt) and _pending):
+            previous_hook(unraisable)
+
+    sys.unraisablehook = quiet_about_interrupts
     _pending.clear()
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = previous_hook
         _pending.clear()

@@ -223,3 +223,16 @@ def test_a_ctrl_c_python_drops_still_stops_the_study(project, monkeypatch):
     with interrupts.handled(), pytest.raises(KeyboardInterrupt):
         tune_experiment(project / "smoke.yaml", project / "runs", trials=50, models=["i2i"])
     assert len(seen) == 2
+
+
+def test_a_dropped_ctrl_c_is_not_printed(capsys):
+    from recsys_cli import interrupts
+
+    class Finalised:
+        def __del__(self):
+            raise KeyboardInterrupt  # where a signal can land: Python prints and drops it
+
+    with interrupts.handled():
+        interrupts._pending.append(KeyboardInterrupt())
+        Finalised()
+    assert "KeyboardInterrupt" not in capsys.readouterr().err
