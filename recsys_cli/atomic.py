@@ -156,6 +156,16 @@ def write_text(path: str | Path, text: str) -> Path:
     return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def read_json(path: str | Path) -> dict | None:
+    """A JSON object written by recsys (a record, manifest, dataset.json), or None when the
+    file is missing, unreadable, not JSON or not an object."""
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
 def write_json(path: str | Path, payload: Any) -> Path:
     return write_text(path, json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
 

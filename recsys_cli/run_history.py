@@ -7,12 +7,12 @@ kept run's bytes can never be freed from under it).
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from recsys_cli.atomic import read_json
 from recsys_cli.errors import InputError
 from recsys_cli.store import CHARTS_DIR, STORE_DIR, ArtifactStore, tree_bytes
 
@@ -61,18 +61,11 @@ class RunRecord:
         return own, total
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def read_run(path: Path) -> RunRecord | None:
-    manifest = _read_json(path / "manifest.json")
+    manifest = read_json(path / "manifest.json")
     if manifest is None:
         return None
-    metrics = (_read_json(path / "metrics.json") or {}).get("models", {})
+    metrics = (read_json(path / "metrics.json") or {}).get("models", {})
     return RunRecord(path, manifest, metrics)
 
 

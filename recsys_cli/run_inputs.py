@@ -12,8 +12,9 @@ is used. The split is looked for inside that dataset first (splits live in their
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from recsys_cli.atomic import read_json
 
 
 def resolve_recorded(recorded: str | Path, run_path: Path, marker: str | None = None) -> Path | None:
@@ -56,7 +57,7 @@ def find_run_dataset(run_path: Path, manifest: dict, config: dict) -> Path | Non
         found = resolve_recorded(recorded, run_path, "dataset.json")
         if found is None:
             continue
-        if fingerprint is None or _fingerprint(found) == fingerprint:
+        if fingerprint is None or (read_json(found / "dataset.json") or {}).get("fingerprint") == fingerprint:
             return found
         stored = version_with_fingerprint(found, fingerprint)
         if stored is not None:
@@ -74,10 +75,3 @@ def find_run_split(run_path: Path, manifest: dict, config: dict, dataset_dir: Pa
         if (inside / "split.json").is_file():
             return inside
     return resolve_recorded(recorded, run_path, "split.json")
-
-
-def _fingerprint(dataset_dir: Path) -> str | None:
-    try:
-        return json.loads((dataset_dir / "dataset.json").read_text()).get("fingerprint")
-    except (OSError, ValueError, AttributeError):
-        return None

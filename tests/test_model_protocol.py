@@ -80,13 +80,19 @@ def test_a_second_fit_replaces_the_first(model_type):
     assert np.array_equal(refitted.recommend(users, second, 5)[0], fresh.recommend(users, second, 5)[0])
 
 
+def with_row(train, user: int, value: float):
+    """`train` with every cell of `user`'s row set to `value` (0: no history at all)."""
+    history = train.tolil()
+    history[user, :] = value
+    history = history.tocsr()
+    history.eliminate_zeros()
+    return history
+
+
 def test_a_user_without_history_gets_a_list(model_type):
     train = planted()
     model = build(model_type).fit(train)
-    history = train.tolil()
-    history[4, :] = 0
-    history = history.tocsr()
-    history.eliminate_zeros()
+    history = with_row(train, 4, 0)
     ids, scores = model.recommend(np.array([4, 5]), history, 5)
     check_lists(ids, scores, 2, 5)
 
@@ -94,9 +100,7 @@ def test_a_user_without_history_gets_a_list(model_type):
 def test_a_user_who_has_seen_everything_gets_nothing_seen(model_type):
     train = planted()
     model = build(model_type).fit(train)
-    history = train.tolil()
-    history[7, :] = 1
-    history = history.tocsr()
+    history = with_row(train, 7, 1)
     ids, scores = model.recommend(np.array([7, 8]), history, 5)
     check_lists(ids, scores, 2, 5)
     assert not np.any(np.isfinite(scores[0]) & (ids[0] >= 0))  # every item is seen: nothing left

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from recsys_cli.atomic import file_sha256, fingerprint
-from recsys_cli.data.dataset_writer import SCHEMA_VERSION, publish_dataset
-from recsys_cli.data.filters import IngestFilters, apply_filters
+from recsys_cli.data.dataset_writer import Recipe, publish_dataset
+from recsys_cli.data.filters import apply_filters
 from recsys_cli.data.ids import exact_ids
 from recsys_cli.data.tables import EVENT_COLUMNS, SourceTables
 from recsys_cli.errors import InputError
@@ -29,44 +28,14 @@ from recsys_cli.errors import InputError
 SOURCE_ROW = "_source_row"
 
 
-def source_digests(files: list[Path]) -> list[dict]:
-    return [{"path": str(f), "sha256": file_sha256(f), "bytes": f.stat().st_size} for f in files]
-
-
-def ingest_fingerprint(fmt: str, digests: list[dict], options: dict, filters: IngestFilters) -> str:
-    return fingerprint(
-        {
-            "schema": SCHEMA_VERSION,
-            "format": fmt,
-            "sources": [d["sha256"] for d in digests],
-            "options": options,
-            "filters": filters.as_dict(),
-        }
-    )
-
-
-def build_dataset(
-    tables: SourceTables,
-    out: Path,
-    *,
-    fmt: str,
-    options: dict,
-    filters: IngestFilters,
-    digests: list[dict],
-    dataset_fingerprint: str,
-    weighting=None,
-    sources: list = (),
-) -> dict:
-    """Clean, index and write the dataset folder atomically; return dataset.json's content
-    (plus `build_seconds`, which is reported but not written: the same input and options
-    give a byte-identical folder). `out` must be missing, empty or a dataset folder, and
-    must not hold any of `sources`. `weighting` (matrix -> matrix) transforms the aggregated
-    values of matrix.npz; the events keep their raw weights."""
-    if tables.aggregate or filters.aggregate:
+def build_dataset(tables: SourceTables, out: Path, recipe: Recipe) -> dict:
+    """Clean and index the events and write them as a stored dataset version named `out`
+    (the caller checked `out`); return dataset.json's content plus `build_seconds` and
+    `path` (reported, not written: the same input and recipe give a byte-identical version)."""
+    if tables.aggregate or recipe.filters.aggregate:
         from recsys_cli.data.streaming import build_pair_dataset
 
-        return build_pair_dataset(tables, out, fmt=fmt, options=options, filters=filters, digests=digests,
-                                  dataset_fingerprint=dataset_fingerprint, weighting=weighting, sources=sources)
+        return build_pair_dataset(tables, out, recipe)
     started = time.perf_counter()
     events = _collect_events(tables)
     where = _describe_files(tables.files)
@@ -80,7 +49,7 @@ def build_dataset(
     # A zero weight is no interaction (e.g. Dzen's rating 0); it would be an explicit zero in the CSR.
     events = events.filter(pl.col("weight") != 0)
     zero_weight = raw_rows - null_ids - events.height
-    events, filter_stats = apply_filters(events, filters)
+    events, filter_stats = apply_filters(events, recipe.filters)
     if events.height == 0:
         raise InputError("no interactions left after reading and filtering; loosen the filters")
 
@@ -100,12 +69,11 @@ def build_dataset(
     )
     timestamps = indexed["timestamp"].drop_nulls()
     return publish_dataset(
-        out, tables, indexed, events_to_csr(indexed, (users.height, items.height)), users, items,
+        out, tables, recipe, indexed, events_to_csr(indexed, (users.height, items.height)), users, items,
         counts={"events": indexed.height, "source_rows": raw_rows, "rows_with_null_id": null_ids,
                 "zero_weight_events": zero_weight, **filter_stats},
         time_range=[int(timestamps.min()), int(timestamps.max())] if timestamps.len() else None,
-        fmt=fmt, options=options, filters=filters, digests=digests, dataset_fingerprint=dataset_fingerprint,
-        weighting=weighting, sources=sources, started=started)
+        started=started)
 
 
 def events_to_csr(events: pl.DataFrame, shape: tuple[int, int]):

@@ -20,14 +20,13 @@ content hash (waiting for the runs reading it) and links the name to the new ver
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import uuid
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from recsys_cli.atomic import (DATA_STORE_DIR, check_output_folder, file_sha256, is_inside, remove_stale_siblings,
+from recsys_cli.atomic import (DATA_STORE_DIR, check_output_folder, file_sha256, is_inside, read_json, remove_stale_siblings,
                                replace_with_link, temporary_sibling)
 from recsys_cli.data.dataset import DATASET_FILES
 from recsys_cli.data.dataset_lock import dataset_lock, lock_path
@@ -47,11 +46,7 @@ def content_digest(folder: Path) -> str:
 
 
 def _read_info(folder: Path) -> dict | None:
-    try:
-        info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) else None
+    return read_json(folder / "dataset.json")
 
 
 def known_versions(name: Path) -> Iterator[tuple[Path, dict]]:

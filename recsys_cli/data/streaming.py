@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from recsys_cli.data.dataset_writer import publish_dataset
+from recsys_cli.data.dataset_writer import Recipe, publish_dataset
 from recsys_cli.data.filters import IngestFilters, debug_slice
 from recsys_cli.data.tables import EVENT_COLUMNS, SourceTables
 from recsys_cli.errors import InputError
@@ -121,27 +121,15 @@ def _check_pairs(pairs: pl.DataFrame, read_stats: dict, where: str) -> None:
         pairs.replace_column(pairs.get_column_index(column), exact_ids(pairs[column], f"{where}: id column {column}"))
 
 
-def build_pair_dataset(
-    tables: SourceTables,
-    out: Path,
-    *,
-    fmt: str,
-    options: dict,
-    filters: IngestFilters,
-    digests: list[dict],
-    dataset_fingerprint: str,
-    weighting=None,
-    sources: list = (),
-) -> dict:
-    """Stream, aggregate, index and write the dataset folder atomically; return dataset.json.
-    `weighting` (matrix -> matrix) transforms matrix.npz's values, as in build_dataset."""
+def build_pair_dataset(tables: SourceTables, out: Path, recipe: Recipe) -> dict:
+    """Stream, aggregate, index and write the dataset as a stored version; return dataset.json."""
     started = time.perf_counter()
-    pairs, read_stats = aggregate_pairs(tables.events, dedupe=filters.dedupe)
+    pairs, read_stats = aggregate_pairs(tables.events, dedupe=recipe.filters.dedupe)
     _check_pairs(pairs, read_stats, ", ".join(str(f) for f in tables.files) or fmt)
     # A pair whose weights cancel out (+1 and -1) is no interaction.
     pairs = pairs.filter(pl.col("weight") != 0)
     kept_events = int(pairs["events"].sum()) if pairs.height else 0
-    pairs, filter_stats = filter_pairs(pairs, filters)
+    pairs, filter_stats = filter_pairs(pairs, recipe.filters)
     if pairs.height == 0:
         raise InputError("no interactions left after reading and filtering; loosen the filters")
 
@@ -163,8 +151,7 @@ def build_pair_dataset(
     del pairs
     first, last = indexed["timestamp"].min(), indexed["last_timestamp"].max()
     return publish_dataset(
-        out, tables, indexed, pairs_to_csr(indexed, (users.height, items.height)), users, items,
+        out, tables, recipe, indexed, pairs_to_csr(indexed, (users.height, items.height)), users, items,
         counts={"events": int(indexed["events"].sum()), **read_stats, "events_read": kept_events, **filter_stats},
         time_range=[int(first), int(last)] if first is not None else None,
-        fmt=fmt, options=options, filters=filters, digests=digests, dataset_fingerprint=dataset_fingerprint,
-        weighting=weighting, sources=sources, started=started, extra={"events_table": "pairs"})
+        started=started, extra={"events_table": "pairs"})

@@ -9,7 +9,6 @@ The context is the only thing stages have in common, so no stage needs to import
 from __future__ import annotations
 
 import functools
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +24,6 @@ class StageResult:
     info: dict
     skipped: bool  # True when the folder was already up to date
     name: Path | None = None  # the user's name for it (a link), when it has one
-
-
-def existing_info(path: Path, name: str) -> dict | None:
-    try:
-        return json.loads((path / name).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 class Reporter:

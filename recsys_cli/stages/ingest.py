@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recsys_cli.data.filters import IngestFilters
 from recsys_cli.errors import InputError
-from recsys_cli.stages.context import RunContext, StageResult, existing_info
+from recsys_cli.stages.context import RunContext, StageResult
 
 
 def ingest(
@@ -30,7 +30,8 @@ def ingest(
     parsing (the link moved back to it if need be); `force` rebuilds, and a rebuild with
     the same bytes keeps the stored version (data/dataset_store.py). The returned path is
     the version, which no later ingest changes."""
-    from recsys_cli.data.build import build_dataset, ingest_fingerprint, source_digests
+    from recsys_cli.data.build import build_dataset
+    from recsys_cli.data.dataset_writer import Recipe, source_digests
     from recsys_cli.data.dataset_store import known_versions, point_name
     from recsys_cli.data.sources import reader
 
@@ -58,11 +59,7 @@ def ingest(
                 return StageResult(version, previous, skipped=True, name=out)
     tables = read(Path(source) if source is not None else None, **options)
     digests = source_digests(tables.files)
-    info = build_dataset(
-        tables, out, fmt=fmt, options=recorded_options, filters=filters, digests=digests,
-        dataset_fingerprint=ingest_fingerprint(fmt, digests, recorded_options, filters), sources=sources,
-        weighting=_ingest_weighting(filters),
-    )
+    info = build_dataset(tables, out, Recipe(fmt, recorded_options, filters, digests, _ingest_weighting(filters)))
     return StageResult(Path(info.pop("path")), info, skipped=False, name=out)
 
 
@@ -88,14 +85,14 @@ def ingest_warnings(info: dict) -> list[str]:
 def _ingest_is_current(previous: dict | None, fmt: str, options: dict, filters: IngestFilters) -> bool:
     """Whether `previous` dataset.json was built from these options and unchanged source
     files — decided by re-hashing the files it lists, without parsing anything."""
-    from recsys_cli.data.build import ingest_fingerprint, source_digests
+    from recsys_cli.data.dataset_writer import Recipe, source_digests
 
     if previous is None or previous.get("format") != fmt or previous.get("options") != options:
         return False
     files = [Path(entry["path"]) for entry in previous.get("sources", [])]
     if not all(f.is_file() for f in files):
         return False
-    return ingest_fingerprint(fmt, source_digests(files), options, filters) == previous.get("fingerprint")
+    return Recipe(fmt, options, filters, source_digests(files)).fingerprint == previous.get("fingerprint")
 
 
 def dataset_for_run(ctx: RunContext) -> Path:

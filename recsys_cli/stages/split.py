@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_cli.atomic import atomic_directory, file_sha256, fingerprint, write_json, write_npz
+from recsys_cli.atomic import atomic_directory, file_sha256, fingerprint, read_json, write_json, write_npz
 from recsys_cli.data.split_folder import SplitData, load_split
 from recsys_cli.errors import InputError
 from recsys_cli.seeds import DEFAULT_SEED, validation_seed
-from recsys_cli.stages.context import RunContext, StageResult, existing_info
+from recsys_cli.stages.context import RunContext, StageResult
 
 
 def split(
@@ -55,7 +55,7 @@ def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -
     dataset = Dataset.open(dataset_dir)
     key = fingerprint({"dataset": dataset.fingerprint, "strategy": strategy, "params": params,
                        "seed": seed, "validation": validation, "version": 2})  # 2: validation on every user
-    previous = existing_info(out, "split.json")
+    previous = read_json(out / "split.json")
     if not force and previous is not None and previous.get("fingerprint") == key:
         return StageResult(out, previous, skipped=True)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys_cli.atomic import write_json
+from recsys_cli.atomic import read_json, write_json
 from recsys_cli.data.split_folder import SplitData
 from recsys_cli.errors import InputError
-from recsys_cli.stages.context import RunContext, existing_info
+from recsys_cli.stages.context import RunContext
 
 
 TRAINED_ON = "trained_on.json"  # beside a saved model: the split it was fitted on
@@ -70,7 +70,7 @@ def train(ctx: RunContext, entry, split: SplitData) -> TrainedModel:
 
 def check_trained_on(folder: Path, split: SplitData) -> None:
     """A model loaded for evaluation or export must have been fitted on this split."""
-    record = existing_info(folder, TRAINED_ON)
+    record = read_json(folder / TRAINED_ON)
     if record is None:
         raise InputError(f"no {TRAINED_ON}: cannot tell which split this model was trained on; "
                          "delete the folder to retrain", path=folder)
