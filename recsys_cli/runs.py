@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import platform
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from recsys_cli import __version__
-from recsys_cli.atomic import write_json
+from recsys_cli.atomic import read_json, write_json
 from recsys_cli.errors import InputError
 from recsys_cli.locks import held, write_holder
 
@@ -81,7 +80,7 @@ class Run:
     def open_or_resume(cls, runs_dir: Path, name: str, config_fingerprint: str, seed: int, threads: int) -> "Run":
         experiment = runs_dir / name
         for candidate in sorted((p for p in experiment.glob("*") if p.is_dir() and not p.is_symlink()), reverse=True):
-            manifest = _read(candidate / "manifest.json")
+            manifest = read_json(candidate / "manifest.json")
             if manifest is None:
                 continue
             if manifest.get("status") != "complete" and manifest.get("config_fingerprint") == config_fingerprint:
@@ -177,10 +176,3 @@ def resolve_run_dir(path: Path) -> Path:
         raise InputError("not a run folder (no manifest.json); give runs/<experiment>/<run-id> or runs/<experiment>",
                          path=path)
     return path
-
-
-def _read(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from recsys_cli.atomic import read_json
 from recsys_cli.locks import held
 
 STORE_DIR = ".store"
@@ -51,10 +52,7 @@ class ArtifactStore:
 
     def get(self, kind: str, key: str) -> dict | None:
         """The record of a complete artifact, or None when there is none."""
-        try:
-            return json.loads((self.path(kind, key) / RECORD).read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
+        return read_json(self.path(kind, key) / RECORD)
 
     def publish(self, kind: str, key: str, source: Path, files: Iterable[str], record: dict,
                 origin: str | None = None) -> dict:
