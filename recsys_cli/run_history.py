@@ -72,9 +72,8 @@ def read_run(path: Path) -> RunRecord | None:
 def experiment_runs(runs_dir: Path, name: str | None = None) -> list[RunRecord]:
     """Run folders of one experiment (or of all), oldest first, as absolute paths."""
     runs_dir = Path(runs_dir).absolute()
-    if name is not None and not (runs_dir / name).is_dir():
-        known = ", ".join(experiment_names(runs_dir)) or "none"
-        raise InputError(f"no runs of an experiment named {name!r} (experiments: {known})", path=runs_dir)
+    if name is not None:
+        check_experiment(runs_dir, name)
     folders = [runs_dir / name] if name else [runs_dir / n for n in experiment_names(runs_dir)]
     records = []
     for folder in folders:
@@ -83,6 +82,12 @@ def experiment_runs(runs_dir: Path, name: str | None = None) -> list[RunRecord]:
             if record is not None:
                 records.append(record)
     return sorted(records, key=lambda r: (r.started_at, r.run_id))
+
+
+def check_experiment(runs_dir: Path, name: str) -> None:
+    if not (Path(runs_dir) / name).is_dir():
+        known = ", ".join(experiment_names(runs_dir)) or "none"
+        raise InputError(f"no runs of an experiment named {name!r} (experiments: {known})", path=runs_dir)
 
 
 def experiment_names(runs_dir: Path) -> list[str]:
@@ -201,9 +206,12 @@ def plan_prune(runs_dir: Path, name: str | None, keep_last: int | None, newer_th
             datetime.fromisoformat(newer_than)
         except ValueError:
             raise InputError(f"--newer-than {newer_than!r}: expected a date like 2026-11-30 or 2026-11-30T12:00") from None
+    if name is not None:
+        check_experiment(runs_dir, name)
+    every = experiment_runs(runs_dir)  # all experiments: any kept run keeps its dataset version
     doomed = []
     for experiment in ([name] if name else experiment_names(runs_dir)):
-        records = experiment_runs(runs_dir, experiment)
+        records = [r for r in every if r.path.parent.name == experiment]
         latest = (Path(runs_dir) / experiment / "latest").resolve()
         kept_by_count = {r.run_id for r in records[-keep_last:]} if keep_last else set()
         for record in records:
@@ -239,17 +247,17 @@ def plan_prune(runs_dir: Path, name: str | None, keep_last: int | None, newer_th
     if charts.is_dir():
         artifacts.append(charts)
         freed += tree_bytes(charts)
-    datasets = _unused_datasets(runs_dir, doomed)
+    datasets = _unused_datasets(every, doomed)
     return PrunePlan(doomed, artifacts, datasets, freed + sum(tree_bytes(p) for p in datasets))
 
 
-def _unused_datasets(runs_dir: Path, doomed: list[RunRecord]) -> list[Path]:
+def _unused_datasets(every: list[RunRecord], doomed: list[RunRecord]) -> list[Path]:
     """Dataset versions in the stores the runs read from that only doomed runs (or no run)
     read and that no dataset name points at."""
     from recsys_cli.data.dataset_store import unused_versions
 
     gone = {r.path for r in doomed}
-    every = [r for r in experiment_runs(runs_dir) if r.dataset is not None]
+    every = [r for r in every if r.dataset is not None]
     return unused_versions(seen=[r.dataset for r in every],
                            used=[r.dataset for r in every if r.path not in gone])
 
