@@ -4,8 +4,9 @@ Python raises KeyboardInterrupt at whatever bytecode runs when SIGINT arrives. W
 a `__del__` or weakref callback (SQLAlchemy's, inside Optuna's storage), the exception is
 printed as "Exception ignored in ..." and dropped, and a long loop just goes on: a 400-trial
 study ran to its end after Ctrl-C. The handlers installed here raise as usual and also
-record the signal, so loops that run long (a tuning study, between trials) ask `pending()`
-and stop with the recorded interrupt; the dropped KeyboardInterrupt is then not printed
+record the signal, so the places where work can stop cleanly — the start of every run
+stage (runs.Run.stage) and every trial of a tuning study — ask `pending()` and stop with
+the recorded interrupt; the dropped KeyboardInterrupt is then not printed
 either (the user sees one "interrupted" line, not a stray traceback). SIGTERM raises `Terminated` (a KeyboardInterrupt), so
 every `except KeyboardInterrupt` clean-up runs for it too.
 """

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from recsys_cli import __version__
+from recsys_cli import __version__, interrupts
 from recsys_cli.atomic import read_json, write_json
 from recsys_cli.errors import InputError
 from recsys_cli.locks import held, write_holder
@@ -114,7 +114,10 @@ class Run:
 
     @contextlib.contextmanager
     def stage(self, stage: str, fingerprint: str, **details) -> Iterator[dict]:
-        """Record a stage's status and timing around its work; failures are recorded too."""
+        """Record a stage's status and timing around its work; failures are recorded too.
+        A Ctrl-C that Python dropped during an earlier stage stops the run here."""
+        if interrupts.pending() is not None:
+            raise interrupts.pending()
         entry = {"status": "running", "fingerprint": fingerprint, "started_at": _now(), **details}
         self.manifest["stages"][stage] = entry
         self.save()

@@ -236,3 +236,12 @@ def test_a_dropped_ctrl_c_is_not_printed(capsys):
         interrupts._pending.append(KeyboardInterrupt())
         Finalised()
     assert "KeyboardInterrupt" not in capsys.readouterr().err
+
+
+def test_a_dropped_ctrl_c_stops_the_run_at_the_next_stage(project):
+    from recsys_cli import interrupts
+    from recsys_cli.run import run_experiment
+
+    with interrupts.handled(), pytest.raises(KeyboardInterrupt):
+        interrupts._pending.append(KeyboardInterrupt())  # recorded, then dropped by Python
+        run_experiment(project / "smoke.yaml", project / "runs")
