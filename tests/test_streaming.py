@@ -134,3 +134,19 @@ def test_aggregate_on_a_per_event_log_gives_the_same_matrix_and_temporal_split(c
         a, b = (read_matrix(tmp_path / f"{name}-split" / f"{part}.npz") for name in ("events", "pairs"))
         assert (a != b).nnz == 0, part
     assert read_events(tmp_path / "pairs").height < read_events(tmp_path / "events").height
+
+
+def test_a_pair_log_without_source_files_names_its_format_when_it_is_bad(tmp_path):
+    """A generated log (no files) that streams bad weights: the message names the format."""
+    import polars as pl
+
+    from recsys_cli.data.build import build_dataset
+    from recsys_cli.data.dataset_writer import Recipe
+    from recsys_cli.data.filters import IngestFilters
+    from recsys_cli.data.tables import SourceTables
+    from recsys_cli.errors import InputError
+
+    events = pl.LazyFrame({"user_id": ["a"], "item_id": ["x"], "weight": [float("nan")], "timestamp": [1]})
+    tables = SourceTables(events=events, items=None, files=[], aggregate=True)
+    with pytest.raises(InputError, match="generated"):
+        build_dataset(tables, tmp_path / "ds", Recipe("generated", {}, IngestFilters(), []))

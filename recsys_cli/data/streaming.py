@@ -125,7 +125,7 @@ def build_pair_dataset(tables: SourceTables, out: Path, recipe: Recipe) -> dict:
     """Stream, aggregate, index and write the dataset as a stored version; return dataset.json."""
     started = time.perf_counter()
     pairs, read_stats = aggregate_pairs(tables.events, dedupe=recipe.filters.dedupe)
-    _check_pairs(pairs, read_stats, ", ".join(str(f) for f in tables.files) or fmt)
+    _check_pairs(pairs, read_stats, ", ".join(str(f) for f in tables.files) or recipe.fmt)
     # A pair whose weights cancel out (+1 and -1) is no interaction.
     pairs = pairs.filter(pl.col("weight") != 0)
     kept_events = int(pairs["events"].sum()) if pairs.height else 0
