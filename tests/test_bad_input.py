@@ -108,6 +108,28 @@ def _gzip_bomb(tmp: Path) -> list:
     return ["ingest", "table", path, "--out", tmp / "out"]
 
 
+def _zstd_bomb(tmp: Path) -> list:
+    import zstandard
+
+    path = tmp / "plays.csv.zst"
+    with open(path, "wb") as raw, zstandard.ZstdCompressor().stream_writer(raw) as handle:
+        handle.write(b"user_id,item_id\n")
+        for _ in range(80):
+            handle.write(b"0" * (1 << 20))
+    return ["ingest", "table", path, "--out", tmp / "out"]
+
+
+def _compressed_with(module: str):
+    """A good table compressed with bz2 or lzma, which polars cannot read."""
+    def make(tmp: Path) -> list:
+        import importlib
+
+        path = tmp / "plays.csv"
+        path.write_bytes(importlib.import_module(module).compress(b"user_id,item_id\n1,2\n3,4\n"))
+        return ["ingest", "table", path, "--out", tmp / "out"]
+    return make
+
+
 def _dzen_infinite(tmp: Path) -> list:
     shutil.copytree(FIXTURES / "dzen-dict", tmp / "zen")
     ratings = tmp / "zen" / "zen_dataset" / "user_ratings.csv"
@@ -241,6 +263,9 @@ CASES = [
     ("archives", "zip-member-crc", _corrupt_crc(), 2, "ml.zip!ml/ratings.csv"),
     ("archives", "zip-bomb-member", _zip_bomb(), 2, "decompression bomb"),
     ("archives", "gzip-bomb-named-csv", _gzip_bomb, 2, "decompression bomb"),
+    ("archives", "zstd-bomb", _zstd_bomb, 2, "decompression bomb"),
+    ("archives", "bzip2-named-csv", _compressed_with("bz2"), 2, "bzip2-compressed"),
+    ("archives", "xz-named-csv", _compressed_with("lzma"), 2, "xz-compressed"),
     ("archives", "not-a-zip", _npz_bytes(b"x"), 2, "m.npz"),
     ("archives", "glob-chars-in-name", _csv("user_id,item_id,w\n1,1,1\n", name="plays[1].csv"), 0, "dataset written"),
     ("archives", "markup-in-name", _csv("user_id,item_id,w\n1,1,abc\n", name="ratings[red].csv"), 2,

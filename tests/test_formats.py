@@ -243,6 +243,19 @@ class TestNpzAndTable:
         assert _matrix_by_ids(tmp_path / "ds") == {("ann", "t1"): 3.0, ("bob", "t1"): 1.0, ("ann", "t2"): 2.0}
         assert read_events(tmp_path / "ds")["timestamp"].to_list()[0] == 1_672_531_200  # 2023-01-01 UTC
 
+    @pytest.mark.parametrize("compression", ["gzip", "zstd"])
+    def test_compressed_table_is_sniffed_and_read_without_options(self, cli, tmp_path, compression):
+        """The separator is guessed from the decompressed first lines (a two-character one,
+        which is replaced before polars parses, so the whole file is decompressed first)."""
+        import zstandard
+
+        text = b"uid::track\nann::t1\nbob::t1\nann::t2\n"
+        packed = gzip.compress(text) if compression == "gzip" else zstandard.ZstdCompressor().compress(text)
+        path = tmp_path / ("plays.dat.gz" if compression == "gzip" else "plays.dat.zst")
+        path.write_bytes(packed)
+        _ingest(cli, "table", path, "--user", "uid", "--item", "track", "--out", tmp_path / "ds")
+        assert _matrix_by_ids(tmp_path / "ds") == {("ann", "t1"): 1.0, ("bob", "t1"): 1.0, ("ann", "t2"): 1.0}
+
     def test_wrong_column_is_named(self, cli, tmp_path):
         (tmp_path / "t.csv").write_text("user,item\n1,2\n")
         result = cli("ingest", "table", tmp_path / "t.csv", "--user", "user", "--item", "movie", "--out", tmp_path / "ds")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from recsys_cli.data.compression import data_suffix, decompressed_bytes, first_text_lines
 from recsys_cli.data.tables import read_csv
 from recsys_cli.errors import InputError
 
@@ -24,8 +25,7 @@ NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 def _first_lines(path: Path) -> list[str]:
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        return [line.rstrip("\r\n") for _, line in zip(range(SNIFF_LINES), handle) if line.strip()]
+    return [line for line in first_text_lines(path, SNIFF_LINES) if line.strip()]
 
 
 def guess_separator(path: Path) -> str | None:
@@ -46,7 +46,7 @@ def separator_for(path: Path, sep: str | None) -> str:
         if sep == "":
             raise InputError("--sep must not be empty")
         return "\t" if sep in ("\\t", "tab") else sep
-    suffix = path.suffix.lower()
+    suffix = data_suffix(path)
     if suffix == ".csv":
         return ","
     if suffix == ".tsv":
@@ -72,7 +72,7 @@ def read_delimited(path: Path, sep: str | None, header: bool) -> pl.DataFrame:
     if len(separator.encode()) == 1:
         source, parse_with = path, separator
     else:  # polars parses one-byte separators only
-        source, parse_with = io.BytesIO(path.read_bytes().replace(separator.encode(), STAND_IN.encode())), STAND_IN
+        source, parse_with = io.BytesIO(decompressed_bytes(path).replace(separator.encode(), STAND_IN.encode())), STAND_IN
     frame = read_csv(source, path, separator=parse_with, has_header=header, infer_schema=False)
     if frame.width == 1:  # a user and an item column need two: the separator is wrong
         guessed = guess_separator(path)

@@ -8,7 +8,6 @@ matrix, the folder on disk — is format-independent and lives in `data/build.py
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -16,54 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
+from recsys_cli.data.compression import check_expansion, check_stream
 from recsys_cli.errors import InputError
 
 EVENT_COLUMNS = ("user_id", "item_id", "weight", "timestamp")
-
-# Decompression bounds: compressed input (a gzip'd CSV, a zip member) may expand at most this
-# much, and beyond RATIO_CHECK_FROM bytes at most MAX_RATIO times its compressed size (real
-# interaction logs compress 3-15x; a bomb of zeros ~1000x). RECSYS_MAX_DECOMPRESSED_BYTES
-# raises the absolute bound.
-MAX_DECOMPRESSED = int(os.environ.get("RECSYS_MAX_DECOMPRESSED_BYTES", 16 << 30))
-MAX_RATIO = 100
-RATIO_CHECK_FROM = 64 << 20
-GZIP_MAGIC, ZLIB_FIRST_BYTE = b"\x1f\x8b", 0x78
-
-
-def check_expansion(compressed: int, expanded: int, where: str) -> None:
-    """Refuse input whose decompressed size breaks the bounds above."""
-    if expanded > MAX_DECOMPRESSED:
-        raise InputError(f"decompresses to more than {MAX_DECOMPRESSED:,} bytes; refusing to read it "
-                         "(set RECSYS_MAX_DECOMPRESSED_BYTES to allow more)", path=where)
-    if expanded > RATIO_CHECK_FROM and expanded > MAX_RATIO * max(compressed, 1):
-        raise InputError(f"{compressed:,} compressed bytes expand to over {expanded:,} "
-                         f"(more than {MAX_RATIO}x): refusing a likely decompression bomb", path=where)
-
-
-def _check_compressed_file(path: Path) -> None:
-    """Stream-decompress a gzip/zlib file without keeping it, stopping at the first bound."""
-    with open(path, "rb") as handle:
-        head = handle.read(2)
-        if head[:2] == GZIP_MAGIC:
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif len(head) == 2 and head[0] == ZLIB_FIRST_BYTE and (head[0] * 256 + head[1]) % 31 == 0:
-            inflater = zlib.decompressobj()
-        else:
-            return
-        compressed = path.stat().st_size
-        handle.seek(0)
-        expanded = 0
-        try:
-            while chunk := handle.read(1 << 20):
-                while chunk:
-                    expanded += len(inflater.decompress(chunk, 1 << 24))
-                    check_expansion(compressed, expanded, str(path))
-                    chunk = inflater.unconsumed_tail
-                if inflater.eof:
-                    break
-        except zlib.error as error:
-            raise InputError(f"corrupt compressed data ({error})", path=path) from None
-
 
 @dataclass
 class SourceTables:
@@ -107,10 +62,12 @@ def read_csv(source, path: Path | str, **kwargs) -> pl.DataFrame:
     (`plays[1].csv`, `plays*.csv` are file names), after its decompressed size is checked."""
     try:
         if isinstance(source, (str, Path)):
-            _check_compressed_file(Path(source))
             with open(source, "rb") as handle:
+                check_stream(handle, str(path))
                 frame = pl.read_csv(handle, **kwargs)
         else:
+            if isinstance(source, io.BytesIO):  # a zip member: gzip'd inside is bounded too
+                check_stream(source, str(path))
             frame = pl.read_csv(source, **kwargs)
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as error:
         raise InputError(f"could not read as CSV: {_first_line(error)}", path=path) from error
