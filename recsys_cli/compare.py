@@ -191,7 +191,7 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
     from recsys_cli.atomic import write_json, write_parquet
     from recsys_cli.data.dataset import Dataset
     from recsys_cli.models.base import item_popularity
-    from recsys_cli.report import heatmap, histograms, markdown_frame
+    from recsys_cli.report import heatmap, histograms
 
     context = RunContext.open(run_dir, models)
     if seed is None:
@@ -278,8 +278,8 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
         write_parquet(out / "significance.parquet", significance)
         result["significance"] = significance.to_dicts()
 
-    write_json(out / "compare.json", result)
-    _append_report(context.path, result, markdown_frame)
+    write_json(out / "compare.json", {k: v for k, v in result.items() if k != "path"})  # stored: no run path
+    append_report(context.path, result)
     return result
 
 
@@ -312,8 +312,10 @@ def _headline_metric(context: RunContext) -> str:
     return f"{names[0]}@{max(ks)}"
 
 
-def _append_report(run_path: Path, result: dict, markdown_frame) -> None:
+def append_report(run_path: Path, result: dict) -> None:
+    """report.md's "Compare" section from a compare result (replacing an earlier one)."""
     from recsys_cli.atomic import write_text
+    from recsys_cli.report import markdown_frame
 
     report = run_path / "report.md"
     text = report.read_text() if report.exists() else ""

@@ -119,7 +119,21 @@ def test_run_with_a_compare_block(tmp_path, monkeypatch):
     config["compare"] = {"k": 5, "anchors": 30}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     summary = run_experiment(tmp_path / "c.yaml", tmp_path / "runs")
-    assert (Path(summary["path"]) / "compare" / "compare.json").exists() and summary["stages"]["compare"]["status"] == "done"
+    first = Path(summary["path"])
+    assert (first / "compare" / "compare.json").exists() and summary["stages"]["compare"]["status"] == "done"
+    assert "## Compare" in (first / "report.md").read_text()
+
+    again = run_experiment(tmp_path / "c.yaml", tmp_path / "runs")  # unchanged: compare/ comes from the store
+    second = Path(again["path"])
+    assert second != first and again["stages"]["compare"]["reused_from"] == first.name
+    assert (second / "compare" / "compare.json").read_bytes() == (first / "compare" / "compare.json").read_bytes()
+    assert (second / "report.md").read_text().split("## Compare")[1] == (first / "report.md").read_text().split("## Compare")[1]
+
+    config["compare"]["k"] = 3  # another block: computed again
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    third = run_experiment(tmp_path / "c.yaml", tmp_path / "runs")
+    assert third["stages"]["compare"]["reused_from"] is None
+    assert json.loads((Path(third["path"]) / "compare" / "compare.json").read_text())["k"] == 3
 
 
 @pytest.mark.skipif(not (ML_LATEST_SMALL / "ratings.csv").exists(), reason="ml-latest-small not available")

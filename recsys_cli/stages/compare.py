@@ -1,5 +1,10 @@
 """The compare stage: the config's `compare:` block over the run's models -> compare/
-(overlaps, significance, anchors' neighbours; see recsys_cli/compare.py)."""
+(overlaps, significance, anchors' neighbours; see recsys_cli/compare.py).
+
+A stored stage like the others: its inputs are the block, the compare seed and the
+fingerprints of the run's train and evaluate stages (which pin the split, the parameters and
+the models), so an unchanged re-run links compare/ in from the store instead of recomputing
+it, and its section of report.md is written again from the stored compare.json."""
 
 from __future__ import annotations
 
@@ -7,14 +12,20 @@ from recsys_cli.stages.context import RunContext
 
 
 def compare(ctx: RunContext) -> None:
-    from recsys_cli.compare import compare_run
+    from recsys_cli.atomic import fingerprint, read_json
+    from recsys_cli.compare import append_report, compare_run
 
     block = ctx.experiment.compare
+    stages = ctx.run.manifest["stages"]
+    models = {name: stages[name].get("fingerprint") for name in sorted(stages)
+              if name.startswith(("train/", "evaluate/"))}  # repeats/... stages are not compared
+    key = fingerprint({"block": block.model_dump(mode="json"), "seed": ctx.seeds["compare"], "models": models})
 
     def work(record):
-        result = compare_run(ctx.run.path, block.models, k=block.k, anchors=block.anchors, item_ids=block.items,
-                             item_names=block.item_names, seed=ctx.seeds["compare"], metric=block.metric,
-                             test=block.test)
-        record.update(path=result["path"])
+        compare_run(ctx.run.path, block.models, k=block.k, anchors=block.anchors, item_ids=block.items,
+                    item_names=block.item_names, seed=ctx.seeds["compare"], metric=block.metric, test=block.test)
+        record.update(path="compare")
 
-    ctx.always("compare", work)
+    record = ctx.timed("compare", key, ["compare"], work)
+    if record.get("reused_from"):
+        append_report(ctx.run.path, read_json(ctx.run.path / "compare" / "compare.json"))
