@@ -144,6 +144,9 @@ def test_prune_removes_the_versions_only_pruned_runs_read(cli, project):
     assert plan["datasets"] == [str(versions[1])]
     with dataset_lock(versions[1], exclusive=False):  # a run is reading it: prune leaves it
         assert not remove_if_idle(versions[1])
+    (project / "data" / "again").symlink_to(versions[1])  # named after the plan was made (an ingest)
+    assert not remove_if_idle(versions[1]) and versions[1].exists()
+    (project / "data" / "again").unlink()
     done = cli("runs", "prune", "p", "--keep", "1", "--json").json()
     assert done["datasets"] == [str(versions[1])]
     assert not versions[1].exists() and versions[0].exists() and versions[2].exists()

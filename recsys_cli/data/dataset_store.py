@@ -91,16 +91,19 @@ def publish_version(name: Path, write: Callable[[Path], None]) -> Path:
     try:
         write(tmp)
         version = root / f"{name.name}-{content_digest(tmp)}"
-        try:
-            os.rename(tmp, version)
-        except OSError:
-            if _read_info(version) is None:
-                raise
-            shutil.rmtree(tmp)  # the same bytes are stored already
+        # Held shared from before the version appears until the name points at it, so a
+        # concurrent `recsys runs prune` never sees it unnamed and idle in between.
+        with dataset_lock(version, exclusive=False):
+            try:
+                os.rename(tmp, version)
+            except OSError:
+                if _read_info(version) is None:
+                    raise
+                shutil.rmtree(tmp)  # the same bytes are stored already
+            point_name(name, version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    point_name(name, version)
     return version
 
 
@@ -131,11 +134,16 @@ def unused_versions(seen: Iterable[Path], used: Iterable[Path]) -> list[Path]:
     stores = {p.parent for p in seen if p.parent.name == "datasets" and p.parent.parent.name == DATA_STORE_DIR}
     unused = []
     for root in sorted(p for p in stores if p.is_dir()):
-        named = {Path(entry.path).resolve() for entry in os.scandir(root.parent.parent) if entry.is_symlink()}
+        named = _named(root)
         for version in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if version not in used and not any(is_inside(n, version) for n in named):
                 unused.append(version)
     return unused
+
+
+def _named(root: Path) -> set[Path]:
+    """Where the links in the folder beside the store `root` (data/) point."""
+    return {Path(entry.path).resolve() for entry in os.scandir(root.parent.parent) if entry.is_symlink()}
 
 
 def remove_if_idle(version: Path) -> bool:
@@ -148,6 +156,8 @@ def remove_if_idle(version: Path) -> bool:
 
     try:
         with dataset_lock(version, exclusive=True, on_wait=lambda why: give_up()):
+            if any(is_inside(n, version) for n in _named(version.parent)):
+                return False  # an ingest or split named it since the plan was made
             shutil.rmtree(version)
     except Busy:
         return False
