@@ -4,14 +4,19 @@ Ratings >= 4 as likes, one random like held out for 20% of users (leave-one-rand
 validation carved out of train the same way (`--all-ratings`: every rating is a like;
 `--synthetic ml1m`: the synthetic preset of ML-1M's shape instead of ml-latest-small). Each
 model gets the same number of trials of its default tune space, maximising MRR@100 on
-validation; the defaults and the best are each evaluated once on test. One test split of
-~120 users is noisy: `--repeats N` then trains the defaults and the tuned parameters on N
-seeded splits (split: {repeats: N}) and prints mean ± sd of test MRR@100 over them (the
-parameters were chosen on the seed-42 split's validation part, so the other splits' test
-users were not used for choosing, but their likes were partly seen during tuning).
+validation (`--tune-folds F`: the mean over F seeded validation folds, `tune: {folds: F}`);
+the defaults and the best are each evaluated once on test. One test split of ~130 users is
+noisy: `--test-folds N` makes the split N disjoint user folds (`split: {folds: N}`), so every
+eligible user is a test user once; models are tuned on fold 0's validation part (carved out
+of fold 0's train: the other folds' test likes were seen while tuning, never their test
+role), then the defaults and the tuned parameters are trained and scored on every fold, and
+the mean ± sd over folds, the paired t-test over folds of each tuned pair, and the paired
+difference per user pooled over the folds (95% bootstrap interval, sign-flip p) are printed.
+`--data` takes any MovieLens folder or zip the movielens reader knows (ml-1m, ml-20m, ...).
 
 Usage: python benchmarks/tune_movielens.py [--trials 50] [--all-ratings | --synthetic ml1m]
-       [--models ials,ials-rendle,ease] [--repeats 0] [--data ../shared/datasets/ml-latest-small]
+       [--models ials,ials-rendle,ease] [--tune-folds 1] [--test-folds 0]
+       [--data ../shared/datasets/ml-latest-small]
 """
 
 from __future__ import annotations
@@ -19,13 +24,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import BENCH, ROOT  # noqa: E402
 
+from recsys_cli.evaluation.significance import sign_flip_pvalue  # noqa: E402
+from recsys_cli.evaluation.statistics import bootstrap_ci  # noqa: E402
 from recsys_cli.run import run_experiment, tune_experiment  # noqa: E402
 
 
@@ -36,49 +45,75 @@ def main() -> None:
     parser.add_argument("--all-ratings", action="store_true", help="every rating is a like (else ratings >= 4)")
     parser.add_argument("--synthetic", help="a synthetic preset (e.g. ml1m) instead of ml-latest-small")
     parser.add_argument("--models", default="ials,ials-rendle,ease")
-    parser.add_argument("--repeats", type=int, default=0, help="also score defaults and best on N seeded splits")
+    parser.add_argument("--tune-folds", type=int, default=1, help="validation folds averaged by each trial")
+    parser.add_argument("--test-folds", type=int, default=0, help="score on N disjoint user folds (0: one split)")
     args = parser.parse_args()
     if args.synthetic:
         name, title = f"synthetic-{args.synthetic}", f"synthetic preset {args.synthetic} (seed 42)"
         dataset = {"format": "synthetic", "preset": args.synthetic, "seed": 42, "out": str(BENCH / name)}
     else:
         likes = "all" if args.all_ratings else "ge4"
-        name = f"ml-latest-small-{likes}"
-        title = f"ml-latest-small ({'all ratings' if args.all_ratings else 'ratings >= 4'} as likes)"
+        name = f"{args.data.resolve().name}-{likes}"  # any MovieLens folder or zip: ml-1m, ml-latest-small
+        title = f"{args.data.resolve().name} ({'all ratings' if args.all_ratings else 'ratings >= 4'} as likes)"
         dataset = {"format": "movielens", "path": str(args.data), "out": str(BENCH / name)}
         if not args.all_ratings:
             dataset["min_rating"] = 4
-    config = BENCH / f"tune-{name}.yaml"
+    config = BENCH / f"defaults-{name}.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
     models = args.models.split(",")
-    config.write_text(yaml.safe_dump(experiment(f"tune-{name}", dataset, {"validation": True},
-                                                [{"name": model, "type": model} for model in models])))
+    split = {"validation": True, **({"folds": args.test_folds} if args.test_folds > 1 else {})}
+    plain = [{"name": model, "type": model} for model in models]
+    config.write_text(yaml.safe_dump(experiment(f"defaults-{name}", dataset, split, plain)))
+    tune_config = BENCH / f"tune-{name}-folds{args.tune_folds}.yaml"  # the same split: same block, same seed
+    tune_config.write_text(yaml.safe_dump(experiment(f"tune-{name}", dataset, split, [
+        {**entry, "tune": {"folds": args.tune_folds}} for entry in plain])))
     runs = BENCH / "runs"
     defaults = run_experiment(config, runs)
     started = time.perf_counter()
-    tuned = tune_experiment(config, runs, trials=args.trials)
+    tuned = tune_experiment(tune_config, runs, trials=args.trials)
     seconds = time.perf_counter() - started
-    print(f"{title}, leave-one-random 20%, "
-          f"{args.trials} trials per model, {seconds:.0f} s of tuning in all")
+    print(f"{title}, leave-one-random {'20%' if args.test_folds < 2 else f'{args.test_folds} user folds'}, "
+          f"{args.trials} trials per model on {args.tune_folds} validation fold(s), {seconds:.0f} s in all")
     print(f"{'model':11s} {'valid default':>13s} {'valid tuned':>11s} {'test default':>12s} {'test tuned':>10s} "
           f"{'pruned':>6s} {'tune s':>7s}  best parameters")
     for name, t in tuned["tuning"].items():
         print(f"{name:11s} {t['default_validation']:13.4f} {t['best_validation']:11.4f} "
               f"{defaults['metrics'][name]['mrr@100']:12.4f} {t['test']:10.4f} {t['pruned']:6d} {t['seconds']:7.0f}  "
               + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["best_params"].items()))
-    if args.repeats > 1:
-        entries = [{"name": model, "type": model} for model in models]
-        entries += [{"name": f"{model}-tuned", "type": model, "params": tuned["tuning"][model]["best_params"]}
-                    for model in models]
-        repeated = BENCH / f"repeats-{name}.yaml"
-        repeated.write_text(yaml.safe_dump(experiment(f"repeats-{name}", dataset, {"repeats": args.repeats}, entries)))
-        started = time.perf_counter()
-        summary = run_experiment(repeated, runs)["repeats"]
-        print(f"test MRR@100 over {summary['count']} seeded splits (seeds {summary['seeds']}), "
-              f"{time.perf_counter() - started:.0f} s: mean ± sd")
-        for entry in entries:
-            stats = summary["models"][entry["name"]]["mrr@100"]
-            print(f"{entry['name']:17s} {stats['mean']:.4f} ± {stats['sd']:.4f}")
+    if args.test_folds > 1:
+        print(f"test MRR@100 over {args.test_folds} user folds (every eligible user tested once): mean ± sd")
+        for label, summary in [("default", defaults["repeats"]), ("tuned", tuned["repeats"])]:
+            for model in models:
+                stats = summary["models"][model]["mrr@100"]
+                print(f"{model:11s} {label:7s} {stats['mean']:.4f} ± {stats['sd']:.4f}  "
+                      + " ".join(f"{v:.4f}" for v in stats["values"]))
+        print("tuned pairs, paired t-test over the folds (Holm-adjusted):")
+        for row in tuned["repeats"]["paired"]:
+            if row["metric"] == "mrr@100":
+                print(f"{row['model_a']} - {row['model_b']}: {row['difference']:+.4f} ± {row['difference_sd']:.4f}, "
+                      f"{row['a_wins']}/{row['repeats']} folds won, p {row['p_value']:.3f} (Holm {row['p_holm']:.3f}): "
+                      f"{row['verdict']}")
+        print("tuned pairs, per user pooled over the folds (paired, 95% bootstrap interval, sign-flip p):")
+        pooled = pooled_per_user(Path(tuned["path"]), models, args.test_folds)
+        for a, b in combinations(models, 2):
+            diff = pooled[a] - pooled[b]
+            low, high = bootstrap_ci(diff)
+            print(f"{a} - {b}: {diff.mean():+.4f} [{low:+.4f}, {high:+.4f}] over {len(diff)} users, "
+                  f"p {sign_flip_pvalue(diff):.3f}")
+
+
+def pooled_per_user(run: Path, models: list[str], folds: int) -> dict[str, np.ndarray]:
+    """Each model's per-user MRR@100 over every fold of a user-fold run (every user once),
+    in one user order shared by all models, so differences are paired by user."""
+    import polars as pl
+
+    parts = [run / "per_user"] + [run / "repeats" / str(fold) / "per_user" for fold in range(1, folds)]
+    out = {}
+    for model in models:
+        table = pl.concat([pl.read_parquet(part / f"{model}.parquet", columns=["user_idx", "mrr@100"])
+                           for part in parts]).sort("user_idx")
+        out[model] = table["mrr@100"].to_numpy()
+    return out
 
 
 def experiment(name: str, dataset: dict, split: dict, models: list[dict]) -> dict:
