@@ -130,6 +130,11 @@ def test_item_bias_holds_every_users_last_factor_at_one_and_descends(cg_steps):
     users = np.arange(train.shape[0])
     model.recommend(users[:4], train[:4], 3, fold_in=True)
     assert (model.user_vectors(users[:4], train[:4])[:, -1] == 1).all()
+    from recsys_cli.models.base import cosine_similar_items
+
+    items = np.arange(train.shape[1])
+    taste = np.ascontiguousarray(model.item_factors[:, :-1])  # similar items ignore the bias
+    np.testing.assert_array_equal(model.similar_items(items, 3)[0], cosine_similar_items(taste, items, 3)[0])
 
 
 def test_item_bias_needs_a_second_factor():

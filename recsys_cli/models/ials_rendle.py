@@ -210,7 +210,9 @@ class IALSRendle(Recommender):
         return self.user_vectors(users, history) @ self.item_factors.T
 
     def similar_items(self, items, k):
-        return cosine_similar_items(self.item_factors, items, k)
+        """Cosine over the taste factors; an item bias is popularity, not similarity."""
+        factors = self.item_factors[:, :-1] if self.params.item_bias else self.item_factors
+        return cosine_similar_items(np.ascontiguousarray(factors), items, k)
 
     def state(self):
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}
