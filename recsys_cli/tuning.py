@@ -7,8 +7,7 @@
   trials the study should reach. Trials left RUNNING by a killed process are marked FAIL
   when the study reopens (the experiment lock guarantees nobody else is running them).
 - The sampler is TPE, seeded; the model's parameters from the config (or the model's
-  defaults) are enqueued as trial 0, so the best is never worse than them on validation,
-  then the model type's `tune_starts` that lie in the space (known good points).
+  defaults) are enqueued as trial 0, so the best is never worse than them on validation.
 - Iterative models (als, ials, bpr, lmf) report the metric every `report_every` iterations
   through implicit's fit callback, and a median or Hyperband pruner stops hopeless trials.
   Reports are keyed by the iteration count, so a trial is only ever compared with the others
@@ -34,7 +33,7 @@ import numpy as np
 
 from recsys_cli import interrupts
 from recsys_cli.models.registry import build_model, model_class
-from recsys_cli.tuning_space import is_integer_param, space_for, starts_for  # noqa: F401  (space_for: the tuner's API)
+from recsys_cli.tuning_space import is_integer_param, space_for  # noqa: F401  (space_for: the tuner's API)
 
 
 def storage_url(path: Path) -> str:
@@ -170,8 +169,6 @@ def run_study(
         storage.set_trial_state_values(stale._trial_id, state=TrialState.FAIL)
     if not study.trials:
         study.enqueue_trial({name: start[name] for name in space if name in start})
-        for point in starts_for(model_type, space, start):
-            study.enqueue_trial(point, skip_if_exists=True)
         study.set_user_attr("metric", block.metric)  # for the plots' labels
         study.set_user_attr("model", model_type)
 

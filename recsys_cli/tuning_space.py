@@ -47,19 +47,6 @@ def space_for(model_type: str, custom: dict | None):
     return dict(custom)
 
 
-def starts_for(model_type: str, space: dict, base: dict) -> list[dict]:
-    """The model type's `tune_starts` that lie inside `space`, each completed with `base`
-    (trial 0's values) for the space's other parameters."""
-    def inside(name, value) -> bool:
-        spec = space.get(name)
-        if spec is None:
-            return False
-        return value in spec.choices if spec.choices is not None else spec.low <= value <= spec.high
-
-    return [{name: point.get(name, base.get(name)) for name in space}
-            for point in model_class(model_type).tune_starts if all(inside(k, v) for k, v in point.items())]
-
-
 def is_integer_param(params_cls, name: str, spec) -> bool:
     """`type: int` in the space, or else the model declares the parameter as an int."""
     if spec.type is not None:

@@ -147,23 +147,3 @@ def test_parallel_jobs_run_trials_at_the_same_time(cli, project):
     intervals = _trial_intervals(project / "runs" / "ci-smoke" / "tune" / "ials" / "study.db")
     overlapping = [(a, b) for a, b in zip(intervals, intervals[1:]) if b[0] < a[1]]
     assert overlapping, "with --jobs 2 some trial must start before the previous one finished"
-
-
-def test_known_good_points_follow_the_default_and_stay_inside_the_space(cli, project):
-    """ials-rendle's `tune_starts` (its item bias at lambda 0.02) is trial 1, completed with
-    trial 0's values; a point outside a custom space is not tried."""
-    from recsys_cli.tuning_space import SpaceEntry, starts_for
-
-    config = yaml.safe_load((project / "smoke.yaml").read_text())
-    config["models"] = [{"name": "rendle", "type": "ials-rendle", "params": {"factors": 8, "iterations": 3}}]
-    (project / "smoke.yaml").write_text(yaml.safe_dump(config))
-    result = cli("tune", "smoke.yaml", "--trials", "2", "--json")
-    assert result.code == 0, result.err
-    trials = pl.read_parquet(Path(result.json()["path"]) / "tune" / "rendle" / "trials.parquet").sort("number")
-    second = trials.row(1, named=True)
-    assert second["params_item_bias"] is True and second["params_regularization"] == 0.02
-    assert second["params_factors"] == 8 and second["params_alpha0"] == trials["params_alpha0"][0]
-
-    narrow = {"regularization": SpaceEntry(low=0.001, high=0.01, log=True)}
-    assert starts_for("ials-rendle", narrow, {"regularization": 0.005}) == []
-    assert starts_for("ials", narrow, {}) == []

@@ -49,9 +49,6 @@ class Recommender:
     deterministic: ClassVar[bool] = True  # bitwise reproducible when multithreaded
     # Default tune space: parameter -> {low, high, log, type} or {choices}.
     tune_space: ClassVar[dict[str, dict]] = {}
-    # Known good points of that space (from sweeps), tried right after the config's own
-    # parameters: a narrow optimum the sampler might miss in a few dozen trials.
-    tune_starts: ClassVar[list[dict]] = []
     iterative: ClassVar[bool] = False  # fit(train, callback) calls back every iteration
     predicts_ratings: ClassVar[bool] = False  # has predict(users, items) -> ratings (RMSE/MAE)
     uses_item_metadata: ClassVar[bool] = False  # needs set_item_metadata(items) before fit

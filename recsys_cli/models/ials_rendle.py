@@ -145,9 +145,6 @@ class IALSRendle(Recommender):
         "alpha0": {"low": 0.03, "high": 1.0, "log": True},
         "item_bias": {"choices": [False, True]},
     }
-    # The bias's optimum on the ML-1M shape is narrow in lambda (0.005: 0.077, 0.02: 0.093,
-    # 0.035: 0.083), which 20 TPE trials in four dimensions did not find.
-    tune_starts = [{"item_bias": True, "regularization": 0.02}]
 
     def confidence(self, matrix):
         out = matrix.astype(np.float32, copy=True).tocsr()

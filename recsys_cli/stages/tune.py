@@ -16,8 +16,7 @@ def tune(ctx: RunContext, entry, split: SplitData) -> None:
     study_key = fp({"split": split.info["fingerprint"], "type": entry.type, "params": entry.params,
                     "space": {k: v.model_dump() for k, v in space.items()}, "metric": block.metric,
                     "seed": ctx.experiment.seed, "pruner": block.pruner, "report_every": block.report_every,
-                    "filter_seen": ctx.filter_seen(entry), "folds": block.folds, "use_weights": entry.use_weights,
-                    **({"starts": starts} if (starts := tuning.model_class(entry.type).tune_starts) else {})})
+                    "filter_seen": ctx.filter_seen(entry), "folds": block.folds, "use_weights": entry.use_weights})
     study_name = f"{ctx.experiment.name}-{entry.name}-{study_key[:8]}"
     storage = ctx.backend.study_storage(ctx.runs_dir / ctx.experiment.name / "tune" / entry.name)
     target = ctx.tune_trials or block.trials
