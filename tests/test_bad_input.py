@@ -119,6 +119,16 @@ def _zstd_bomb(tmp: Path) -> list:
     return ["ingest", "table", path, "--out", tmp / "out"]
 
 
+def _zstd_corrupt(tmp: Path) -> list:
+    import zstandard
+
+    packed = bytearray(zstandard.ZstdCompressor().compress(b"user_id,item_id\n" + b"1,2\n" * 10_000))
+    packed[20:40] = b"\xff" * 20
+    path = tmp / "plays.csv.zst"
+    path.write_bytes(bytes(packed))
+    return ["ingest", "table", path, "--out", tmp / "out"]
+
+
 def _compressed_with(module: str):
     """A good table compressed with bz2 or lzma, which polars cannot read."""
     def make(tmp: Path) -> list:
@@ -264,6 +274,7 @@ CASES = [
     ("archives", "zip-bomb-member", _zip_bomb(), 2, "decompression bomb"),
     ("archives", "gzip-bomb-named-csv", _gzip_bomb, 2, "decompression bomb"),
     ("archives", "zstd-bomb", _zstd_bomb, 2, "decompression bomb"),
+    ("archives", "zstd-corrupt", _zstd_corrupt, 2, "corrupt zstd data"),
     ("archives", "bzip2-named-csv", _compressed_with("bz2"), 2, "bzip2-compressed"),
     ("archives", "xz-named-csv", _compressed_with("lzma"), 2, "xz-compressed"),
     ("archives", "not-a-zip", _npz_bytes(b"x"), 2, "m.npz"),

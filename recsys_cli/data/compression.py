@@ -63,6 +63,12 @@ def refuse_unreadable(compression: str | None, where: str) -> None:
                          f"({command} FILE) or recompress it with gzip or zstd", path=where)
 
 
+def _corrupt_errors() -> tuple[type[Exception], ...]:
+    import zstandard
+
+    return (zlib.error, zstandard.ZstdError, OSError, EOFError)
+
+
 def _chunks(handle: BinaryIO, compression: str) -> Iterator[bytes]:
     """The decompressed bytes of `handle`, in chunks of at most ~16 MiB."""
     if compression == "zstd":
@@ -97,7 +103,7 @@ def check_stream(handle: BinaryIO, where: str) -> None:
         for chunk in _chunks(handle, compression):
             expanded += len(chunk)
             check_expansion(size, expanded, where)
-    except (zlib.error, OSError, ValueError) as error:  # zstandard.ZstdError is a ValueError
+    except _corrupt_errors() as error:
         raise InputError(f"corrupt {compression} data ({error})", path=where) from None
     finally:
         handle.seek(0)
@@ -122,7 +128,7 @@ def first_text_lines(path: Path, count: int) -> list[str]:
             try:
                 while source.count(b"\n") < count and len(source) < SNIFF_BYTES and (chunk := next(chunks, b"")):
                     source += chunk
-            except (zlib.error, ValueError):
+            except _corrupt_errors():
                 pass  # a corrupt stream is reported by check_stream when the table is read
     return source[:SNIFF_BYTES].decode("utf-8", errors="replace").splitlines()[:count]
 
