@@ -109,11 +109,6 @@ def check_stream(handle: BinaryIO, where: str) -> None:
         handle.seek(0)
 
 
-def check_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        check_stream(handle, str(path))
-
-
 def first_text_lines(path: Path, count: int) -> list[str]:
     """Up to the first `count` lines of a plain, gzip, zlib or zstd text file (UTF-8, bad
     bytes replaced), from at most SNIFF_BYTES of its (decompressed) content."""
