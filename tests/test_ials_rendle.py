@@ -106,37 +106,3 @@ def test_every_corner_of_the_default_space_fits_to_finite_factors(corner):
     assert np.isfinite(model.user_factors).all() and np.isfinite(model.item_factors).all()
     ids, _ = model.recommend(np.arange(train.shape[0]), train, 5)
     assert not train[np.arange(train.shape[0])[:, None], ids].toarray().any()
-
-
-@pytest.mark.parametrize("cg_steps", [0, 3])
-def test_item_bias_holds_every_users_last_factor_at_one_and_descends(cg_steps):
-    """With `item_bias` the fit is block coordinate descent on the same objective with the
-    users' last factor fixed at 1: the loss never rises, the coordinate never moves, and
-    fold-in users get it too."""
-    train = _tiny()
-    model = IALSRendle({"factors": 5, "regularization": 0.01, "alpha0": 0.2, "nu": 1.0, "cg_steps": cg_steps,
-                        "iterations": 1, "item_bias": True})
-    start = model.initial_factors(*train.shape)
-    assert (start[0][:, -1] == 1).all()
-    confidence = model.confidence(train)
-    previous = loss(confidence, *start, 0.2, 0.01, 1.0)
-    for _ in range(4):
-        model.fit(train, initial=start)
-        start = (model.user_factors, model.item_factors)
-        assert (model.user_factors[:, -1] == 1).all()
-        current = loss(confidence, *start, 0.2, 0.01, 1.0)
-        assert current <= previous + 1e-9
-        previous = current
-    users = np.arange(train.shape[0])
-    model.recommend(users[:4], train[:4], 3, fold_in=True)
-    assert (model.user_vectors(users[:4], train[:4])[:, -1] == 1).all()
-    from recsys_cli.models.base import cosine_similar_items
-
-    items = np.arange(train.shape[1])
-    taste = np.ascontiguousarray(model.item_factors[:, :-1])  # similar items ignore the bias
-    np.testing.assert_array_equal(model.similar_items(items, 3)[0], cosine_similar_items(taste, items, 3)[0])
-
-
-def test_item_bias_needs_a_second_factor():
-    with pytest.raises(ValueError, match="factors >= 2"):
-        IALSRendle.Params(factors=1, item_bias=True)

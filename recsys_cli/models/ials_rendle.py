@@ -7,9 +7,7 @@ Objective, with S the observed cells, c_ui = 1 + alpha * r_ui their confidence:
     L = sum_S c_ui (<x_u, y_i> - 1)^2 + alpha0 sum_{not S} <x_u, y_i>^2
         + lambda sum_u (|S_u| + alpha0 |I|)^nu ||x_u||^2 + lambda sum_i (|S_i| + alpha0 |U|)^nu ||y_i||^2
 
-With alpha0 = 1 and nu = 0 it is exactly implicit's iALS objective (Hu et al. 2008).
-`item_bias` holds every user's last factor at 1, so the item's last factor is a bias: a
-popularity term shared by all users that the other factors need not spend a dimension on. Each
+With alpha0 = 1 and nu = 0 it is exactly implicit's iALS objective (Hu et al. 2008). Each
 half-epoch solves, for every user (then every item), the normal equations
 
     (alpha0 Y^T Y + sum_{i in S_u} (c_ui - alpha0) y_i y_i^T + lambda_u I) x_u = sum_{i in S_u} c_ui y_i
@@ -23,7 +21,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, cosine_similar_items
 
@@ -44,22 +42,12 @@ class IALSRendleParams(BaseModel):
     iterations: int = Field(16, ge=1, le=1000)
     init_std: float = Field(0.1, gt=0, description="initial factors ~ N(0, init_std^2 / factors)")
     cg_steps: int = Field(3, ge=0, le=64, description="conjugate-gradient steps per row; 0 = exact solve")
-    item_bias: bool = Field(False, description="learn a bias per item: every user's last factor is held at 1")
-
-    @model_validator(mode="after")
-    def _room_for_the_bias(self):
-        if self.item_bias and self.factors < 2:
-            raise ValueError("item_bias holds one factor at 1: it needs factors >= 2")
-        return self
 
 
 @numba.njit(parallel=True, cache=True, fastmath=False)
-def solve_rows(indptr, indices, confidence, rows, other, gram, alpha0, regularization, cg_steps, fixed_last):
-    """Update `rows` (n x f) in place against the fixed `other` factors; see the module doc.
-    With `fixed_last` every row's last coordinate is held at 1 (the other side's last
-    coordinate is then a bias) and only the first f - 1 are solved for."""
+def solve_rows(indptr, indices, confidence, rows, other, gram, alpha0, regularization, cg_steps):
+    """Update `rows` (n x f) in place against the fixed `other` factors; see the module doc."""
     n, f = rows.shape
-    free = f - 1 if fixed_last else f
     for u in numba.prange(n):
         start, end = indptr[u], indptr[u + 1]
         if cg_steps == 0:
@@ -72,32 +60,23 @@ def solve_rows(indptr, indices, confidence, rows, other, gram, alpha0, regulariz
                 c = confidence[p]
                 a += (c - alpha0) * np.outer(y, y)
                 b += c * y
-            x = np.ones(f, dtype=np.float64)
-            if fixed_last:
-                b -= a[:, f - 1]
-            x[:free] = np.linalg.solve(a[:free, :free], b[:free])
-            rows[u] = x.astype(rows.dtype)
+            rows[u] = np.linalg.solve(a, b).astype(rows.dtype)
             continue
         x = rows[u].astype(np.float64)
-        if fixed_last:
-            x[f - 1] = 1.0
         r = -(alpha0 * (gram @ x)) - regularization[u] * x
         for p in range(start, end):
             y = other[indices[p]].astype(np.float64)
             c = confidence[p]
             r += (c - (c - alpha0) * np.dot(y, x)) * y
-        r[free:] = 0.0  # the fixed coordinate never moves
         direction = r.copy()
         rs_old = np.dot(r, r)
         if rs_old < 1e-20:
-            rows[u] = x.astype(rows.dtype)
             continue
         for _ in range(cg_steps):
             ap = alpha0 * (gram @ direction) + regularization[u] * direction
             for p in range(start, end):
                 y = other[indices[p]].astype(np.float64)
                 ap += (confidence[p] - alpha0) * np.dot(y, direction) * y
-            ap[free:] = 0.0
             step = rs_old / np.dot(direction, ap)
             x += step * direction
             r -= step * ap
@@ -137,13 +116,11 @@ class IALSRendle(Recommender):
     # Rendle et al.'s advice: nu = 1 and a log scale for lambda and alpha0; the good region
     # is a ridge in (lambda, alpha0), centred in these ranges on every set we swept. nu and
     # iterations stay fixed (16 epochs; 3 CG steps matched the exact solve): trials go to what
-    # moves the metric. The item bias splits the sets: +0.0033 validation MRR@100 on the
-    # synthetic ML-1M shape (lambda 0.02), -0.02 or worse on ml-latest-small, so it is a choice.
+    # moves the metric.
     tune_space = {
         "factors": {"choices": [64, 128, 256]},
         "regularization": {"low": 1e-3, "high": 0.1, "log": True},
         "alpha0": {"low": 0.03, "high": 1.0, "log": True},
-        "item_bias": {"choices": [False, True]},
     }
 
     def confidence(self, matrix):
@@ -154,10 +131,8 @@ class IALSRendle(Recommender):
     def initial_factors(self, n_users: int, n_items: int):
         rng = np.random.default_rng(self.seed)
         std = self.params.init_std / np.sqrt(self.params.factors)
-        users = rng.normal(0.0, std, (n_users, self.params.factors)).astype(np.float32)
-        if self.params.item_bias:
-            users[:, -1] = 1.0
-        return users, rng.normal(0.0, std, (n_items, self.params.factors)).astype(np.float32)
+        return (rng.normal(0.0, std, (n_users, self.params.factors)).astype(np.float32),
+                rng.normal(0.0, std, (n_items, self.params.factors)).astype(np.float32))
 
     def fit(self, train, callback=None, initial=None):
         """`initial` = (user_factors, item_factors) to start from (tests); else small-variance normal."""
@@ -178,16 +153,16 @@ class IALSRendle(Recommender):
         with single_threaded_blas():
             for iteration in range(p.iterations):
                 started = time.time()
-                self._half_epoch(by_user, self.user_factors, self.item_factors, user_reg, p.item_bias)
-                self._half_epoch(by_item, self.item_factors, self.user_factors, item_reg, False)
+                self._half_epoch(by_user, self.user_factors, self.item_factors, user_reg)
+                self._half_epoch(by_item, self.item_factors, self.user_factors, item_reg)
                 if callback is not None:
                     callback(iteration, time.time() - started, None)
         return self
 
-    def _half_epoch(self, matrix, rows, other, regularization, fixed_last):
+    def _half_epoch(self, matrix, rows, other, regularization):
         gram = other.T.astype(np.float64) @ other.astype(np.float64)
         solve_rows(matrix.indptr, matrix.indices, matrix.data.astype(np.float64), rows, other, gram,
-                   float(self.params.alpha0), regularization, int(self.params.cg_steps), fixed_last)
+                   float(self.params.alpha0), regularization, int(self.params.cg_steps))
 
     def recommend(self, users, history, k, filter_seen=True, fold_in=False):
         self._fold_in = fold_in
@@ -203,16 +178,14 @@ class IALSRendle(Recommender):
         vectors = np.zeros((len(users), p.factors), dtype=np.float32)
         gram = self.item_factors.T.astype(np.float64) @ self.item_factors.astype(np.float64)
         solve_rows(rows.indptr, rows.indices, rows.data.astype(np.float64), vectors, self.item_factors, gram,
-                   float(p.alpha0), user_reg, 0, p.item_bias)
+                   float(p.alpha0), user_reg, 0)
         return vectors
 
     def score(self, users, history):
         return self.user_vectors(users, history) @ self.item_factors.T
 
     def similar_items(self, items, k):
-        """Cosine over the taste factors; an item bias is popularity, not similarity."""
-        factors = self.item_factors[:, :-1] if self.params.item_bias else self.item_factors
-        return cosine_similar_items(np.ascontiguousarray(factors), items, k)
+        return cosine_similar_items(self.item_factors, items, k)
 
     def state(self):
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}
