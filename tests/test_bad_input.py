@@ -99,6 +99,15 @@ def _zip_bomb(tmp_unused=None):
     return _movielens_zip(mangle)
 
 
+def _gzip_bomb_inside_zip(tmp_unused=None):
+    """A zip member that is itself a gzip bomb: the member is small, its content is not."""
+    def mangle(zf):
+        header = b"userId,movieId,rating,timestamp\n"
+        zf.writestr("ml/ratings.csv", gzip.compress(header + b"0" * (80 << 20), compresslevel=1),
+                    compress_type=zipfile.ZIP_STORED)
+    return _movielens_zip(mangle)
+
+
 def _gzip_bomb(tmp: Path) -> list:
     path = tmp / "plays.csv"
     with gzip.open(path, "wb", compresslevel=1) as handle:
@@ -273,6 +282,7 @@ CASES = [
     ("archives", "zip-member-crc", _corrupt_crc(), 2, "ml.zip!ml/ratings.csv"),
     ("archives", "zip-bomb-member", _zip_bomb(), 2, "decompression bomb"),
     ("archives", "gzip-bomb-named-csv", _gzip_bomb, 2, "decompression bomb"),
+    ("archives", "gzip-bomb-inside-a-zip-member", _gzip_bomb_inside_zip(), 2, "decompression bomb"),
     ("archives", "zstd-bomb", _zstd_bomb, 2, "decompression bomb"),
     ("archives", "zstd-corrupt", _zstd_corrupt, 2, "corrupt zstd data"),
     ("archives", "bzip2-named-csv", _compressed_with("bz2"), 2, "bzip2-compressed"),
