@@ -24,17 +24,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from itertools import combinations
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import BENCH, ROOT  # noqa: E402
 
-from recsys_cli.evaluation.significance import sign_flip_pvalue  # noqa: E402
-from recsys_cli.evaluation.statistics import bootstrap_ci  # noqa: E402
 from recsys_cli.run import run_experiment, tune_experiment  # noqa: E402
 
 
@@ -93,27 +89,12 @@ def main() -> None:
                 print(f"{row['model_a']} - {row['model_b']}: {row['difference']:+.4f} ± {row['difference_sd']:.4f}, "
                       f"{row['a_wins']}/{row['repeats']} folds won, p {row['p_value']:.3f} (Holm {row['p_holm']:.3f}): "
                       f"{row['verdict']}")
-        print("tuned pairs, per user pooled over the folds (paired, 95% bootstrap interval, sign-flip p):")
-        pooled = pooled_per_user(Path(tuned["path"]), models, args.test_folds)
-        for a, b in combinations(models, 2):
-            diff = pooled[a] - pooled[b]
-            low, high = bootstrap_ci(diff)
-            print(f"{a} - {b}: {diff.mean():+.4f} [{low:+.4f}, {high:+.4f}] over {len(diff)} users, "
-                  f"p {sign_flip_pvalue(diff):.3f}")
-
-
-def pooled_per_user(run: Path, models: list[str], folds: int) -> dict[str, np.ndarray]:
-    """Each model's per-user MRR@100 over every fold of a user-fold run (every user once),
-    in one user order shared by all models, so differences are paired by user."""
-    import polars as pl
-
-    parts = [run / "per_user"] + [run / "repeats" / str(fold) / "per_user" for fold in range(1, folds)]
-    out = {}
-    for model in models:
-        table = pl.concat([pl.read_parquet(part / f"{model}.parquet", columns=["user_idx", "mrr@100"])
-                           for part in parts]).sort("user_idx")
-        out[model] = table["mrr@100"].to_numpy()
-    return out
+        print("tuned pairs, per user pooled over the folds (95% bootstrap interval, sign-flip p, Holm):")
+        for row in tuned["repeats"]["pooled"]:
+            if row["metric"] == "mrr@100":
+                low, high = row["ci95"]
+                print(f"{row['model_a']} - {row['model_b']}: {row['difference']:+.4f} [{low:+.4f}, {high:+.4f}] "
+                      f"over {row['users']} users, p {row['p_value']:.3f} (Holm {row['p_holm']:.3f}): {row['verdict']}")
 
 
 def experiment(name: str, dataset: dict, split: dict, models: list[dict]) -> dict:

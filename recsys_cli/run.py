@@ -148,6 +148,21 @@ class ExperimentRun:
         ctx.repeats = repeats.summarise(per_repeat, [s.info["seed"] for s in splits], [str(s.path) for s in splits],
                                         [len(s.test_users) for s in splits], folds=block.folds, seed=ctx.seeds["split"],
                                         lower_is_better=LOWER_IS_BETTER)
+        if block.folds is not None:
+            ctx.repeats["pooled"] = repeats.pooled_over_folds(self._per_user_over_folds(block.folds),
+                                                              lower_is_better=LOWER_IS_BETTER, seed=ctx.seeds["split"])
+
+    def _per_user_over_folds(self, folds: int) -> dict[str, dict]:
+        """model -> metric@k -> per-user values of every fold's test users, in user order."""
+        import polars as pl
+
+        out = {}
+        for entry in self.experiment.models:
+            parts = [self.ctx.run.path / (f"repeats/{fold}/" if fold else "") / "per_user" / f"{entry.name}.parquet"
+                     for fold in range(folds)]
+            frame = pl.concat([pl.read_parquet(part) for part in parts], how="diagonal").sort("user_idx")
+            out[entry.name] = {c: frame[c].to_numpy() for c in frame.columns if "@" in c}
+        return out
 
     def summary(self) -> dict:
         ctx = self.ctx

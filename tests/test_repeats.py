@@ -102,3 +102,29 @@ def test_a_run_with_repeats_reports_every_split(project, extra):
     if "folds" in extra:
         tests = [set(np.flatnonzero(np.diff(np.load(f"{p}/test.npz")["indptr"]))) for p in repeats["splits"]]
         assert not tests[0] & tests[1]
+        # Pooled per user: every user of both folds once, the same difference as by hand.
+        parts = [pl.read_parquet(run / prefix / "per_user" / f"{m}.parquet").sort("user_idx")
+                 for prefix in ("", "repeats/1") for m in ("pop", "ease")]
+        pop = np.concatenate([parts[0]["mrr@100"], parts[2]["mrr@100"]])
+        ease_users = np.concatenate([parts[1]["mrr@100"], parts[3]["mrr@100"]])
+        row = next(r for r in repeats["pooled"] if r["metric"] == "mrr@100")
+        assert row["users"] == len(tests[0]) + len(tests[1]) == len(pop)
+        assert row["difference"] == pytest.approx((pop - ease_users).mean())
+        assert row["ci95"][0] <= row["difference"] <= row["ci95"][1] and 0 < row["p_value"] <= 1
+        assert "### Paired per user, pooled over the folds" in (run / "report.md").read_text()
+    else:
+        assert "pooled" not in repeats
+
+
+def test_pooled_comparison_by_hand():
+    """Over 8 users a - b = 1 for everyone: a sure difference (exact sign-flip p = 2 / 2^8);
+    c equals a: none."""
+    from recsys_cli.evaluation.repeats import pooled_over_folds
+
+    values = {"a": {"m@1": np.ones(8)}, "b": {"m@1": np.zeros(8)}, "c": {"m@1": np.ones(8)}}
+    rows = {(r["model_a"], r["model_b"]): r for r in pooled_over_folds(values)}
+    assert rows["a", "b"]["difference"] == 1.0 and rows["a", "b"]["ci95"] == [1.0, 1.0] and rows["a", "b"]["users"] == 8
+    assert rows["a", "b"]["p_value"] == pytest.approx(2 / 256) and rows["a", "b"]["verdict"] == "a better"
+    assert rows["a", "c"]["difference"] == 0.0 and rows["a", "c"]["verdict"] == "not significant"
+    lower = {(r["model_a"], r["model_b"]): r for r in pooled_over_folds(values, lower_is_better={"m"})}
+    assert lower["a", "b"]["verdict"] == "b better"

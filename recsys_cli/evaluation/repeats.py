@@ -9,6 +9,10 @@ pair of models over the repeats (the same split for both models of a pair).
 The paired test over repeats is the t-test on the per-repeat differences: with R = 5 a
 sign-flip test cannot go below p = 2 / 32 = 0.0625, so it could never reject at 5%.
 p-values are Holm-adjusted over the model pairs of each metric.
+
+With user folds every eligible user is a test user exactly once, so the per-user values of
+all folds together are one paired sample over all users: `pooled_over_folds` compares each
+pair on it (hundreds or thousands of units where the fold means give F).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from itertools import combinations
 
 import numpy as np
 
-from recsys_cli.evaluation.significance import ALPHA, holm, paired_t_pvalue
+from recsys_cli.evaluation.significance import ALPHA, holm, paired_t_pvalue, sign_flip_pvalue
+from recsys_cli.evaluation.statistics import bootstrap_ci
 
 
 def seeds_for_repeats(seed: int, repeats: int) -> list[int]:
@@ -73,6 +78,30 @@ def paired_over_repeats(values: dict[str, dict[str, np.ndarray]], alpha: float =
                           "a_wins": int(np.sum(diff > 0)), "repeats": len(diff), "p_value": paired_t_pvalue(diff)})
         if not block:
             continue
+        for row, adjusted in zip(block, holm(np.array([r["p_value"] for r in block]))):
+            a_ahead = row["difference"] < 0 if metric.split("@")[0] in lower_is_better else row["difference"] > 0
+            winner = row["model_a"] if a_ahead else row["model_b"]
+            row.update(p_holm=float(adjusted), verdict=f"{winner} better" if adjusted < alpha else "not significant")
+        rows += block
+    return rows
+
+
+def pooled_over_folds(per_user: dict[str, dict[str, np.ndarray]], alpha: float = ALPHA,
+                      lower_is_better: set[str] = frozenset(), seed: int = 0) -> list[dict]:
+    """Per metric and model pair, over every user of every fold (`per_user`: model ->
+    metric -> values in one user order for all models): the mean difference a - b, its 95%
+    bootstrap interval, the sign-flip p-value Holm-adjusted over the pairs of that metric,
+    and a verdict."""
+    rows = []
+    models = list(per_user)
+    metrics = [m for m in per_user[models[0]] if all(m in per_user[x] for x in models)] if models else []
+    for metric in metrics:
+        block = []
+        for a, b in combinations(models, 2):
+            diff = per_user[a][metric] - per_user[b][metric]
+            low, high = bootstrap_ci(diff, seed=seed)
+            block.append({"metric": metric, "model_a": a, "model_b": b, "difference": float(diff.mean()),
+                          "ci95": [low, high], "users": len(diff), "p_value": sign_flip_pvalue(diff, seed=seed)})
         for row, adjusted in zip(block, holm(np.array([r["p_value"] for r in block]))):
             a_ahead = row["difference"] < 0 if metric.split("@")[0] in lower_is_better else row["difference"] > 0
             winner = row["model_a"] if a_ahead else row["model_b"]
@@ -139,4 +168,14 @@ def markdown(summary: dict, best: dict[str, str | None]) -> str:
         for r in summary["paired"]:
             text += (f"| {r['metric']} | {r['model_a']} | {r['model_b']} | {r['difference']:.4f} | {r['difference_sd']:.4f} "
                      f"| {r['a_wins']}/{r['repeats']} | {r['p_value']:.4f} | {r['p_holm']:.4f} | {r['verdict']} |\n")
+    if summary.get("pooled"):
+        text += ("\n### Paired per user, pooled over the folds\n\nEvery user is tested in exactly one fold, so the "
+                 "folds' per-user values together pair the models over all users: mean difference, 95% bootstrap "
+                 "interval, sign-flip permutation test, Holm-adjusted over the pairs of each metric.\n\n"
+                 "| metric | a | b | users | a - b | 95% interval | p | p Holm | verdict |\n"
+                 "|---|---|---|---|---|---|---|---|---|\n")
+        for r in summary["pooled"]:
+            text += (f"| {r['metric']} | {r['model_a']} | {r['model_b']} | {r['users']} | {r['difference']:.4f} "
+                     f"| [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}] | {r['p_value']:.4f} | {r['p_holm']:.4f} "
+                     f"| {r['verdict']} |\n")
     return text
