@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from recsys_cli.report_html import charts
 from recsys_cli.report_html.collect import RunData
@@ -137,6 +138,29 @@ def test_compare_and_tune_add_their_sections(cli, project):
     html = (Path(tuned.json()["path"]) / "report.html").read_text()
     assert 'data-chart="tuning-history"' in html and 'data-chart="tuning-slices"' in html
     assert "Objective Value" not in html and "valid, best" in html
+    _assert_self_contained(html)
+
+
+@pytest.mark.parametrize("split", [{"folds": 2}, {"repeats": 2}])
+def test_repeated_evaluation_gets_its_section(cli, project, split):
+    """Mean ± sd over the splits, the per-split values on hover; user folds add the pooled
+    per-user pairs, with the numbers of metrics.json."""
+    config = yaml.safe_load((project / "smoke.yaml").read_text())
+    config["split"].update(split)
+    config["models"] = [m for m in config["models"] if m["name"] in ("pop", "ease")]
+    (project / "rep.yaml").write_text(yaml.safe_dump(config))
+    run = Path(cli("run", "rep.yaml", "--json").json()["path"])
+    html = (run / "report.html").read_text()
+    assert _sections(html)[:3] == ["header", "metrics", "repeats"]
+    repeats = json.loads((run / "metrics.json").read_text())["repeats"]
+    ease = repeats["models"]["ease"]["mrr@100"]
+    assert f"{ease['mean']:.4f} ± {ease['sd']:.4f}" in html
+    assert ", ".join(f"{v:.4f}" for v in ease["values"]) in html
+    if "folds" in split:
+        row = next(r for r in repeats["pooled"] if r["metric"] == "mrr@100")
+        assert "Paired per user, pooled over the folds" in html and f"{row['difference']:+.4f}" in html
+    else:
+        assert "Paired per user" not in html
     _assert_self_contained(html)
 
 

@@ -59,6 +59,7 @@ class RunData:
     tuning_summary: dict[str, dict] = field(default_factory=dict)  # metrics.json's `tuning`
     compare: dict | None = None
     history: list[dict] = field(default_factory=list)  # earlier runs of the experiment
+    repeats: dict | None = None  # metrics.json's `repeats` (split: {repeats: R} / {folds: F})
 
     @property
     def models(self) -> list[str]:
@@ -111,7 +112,7 @@ def read_run(path: Path) -> RunData:
         metrics=metrics_json.get("models", {}), intervals=metrics_json.get("intervals_95", {}),
         protocol=metrics_json.get("protocol", {}),
         significantly_best=metrics_json.get("significantly_best"),
-        tuning_summary=metrics_json.get("tuning") or {},
+        tuning_summary=metrics_json.get("tuning") or {}, repeats=metrics_json.get("repeats"),
         dataset_dir=dataset_dir, dataset_info=_json(dataset_dir / "dataset.json") if dataset_dir else None,
         split_dir=split_dir, split_info=_json(split_dir / "split.json") if split_dir else None,
     )

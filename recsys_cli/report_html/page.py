@@ -20,6 +20,7 @@ from recsys_cli.report_html import charts
 from recsys_cli.report_html.chart_cache import ChartCache
 from recsys_cli.models.base import item_popularity
 from recsys_cli.report_html.collect import RunData, item_labels, read_run, summary_value
+from recsys_cli.report_html.repeats_view import repeats_section
 from recsys_cli.report_html.text import duration, filter_seen_text, human_bytes, unreachable
 
 STRATA_ORDER = ("top", "head", "torso", "tail")
@@ -43,6 +44,7 @@ def render(data: RunData) -> str:
     context = {
         "header": page.header(),
         "metrics": page.metrics(),
+        "repeats": repeats_section(data.repeats),
         "tuning": page.tuning(),
         "compare": page.compare(),
         "examples": page.examples(),
