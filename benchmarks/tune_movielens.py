@@ -11,7 +11,7 @@ eligible user is a test user once; models are tuned on fold 0's validation part 
 of fold 0's train: the other folds' test likes were seen while tuning, never their test
 role), then the defaults and the tuned parameters are trained and scored on every fold, and
 the mean ± sd over folds, the paired t-test over folds of each tuned pair, and the paired
-difference per user pooled over the folds (95% bootstrap interval, sign-flip p) are printed.
+difference per user pooled over the folds (95% t-interval, paired t-test, Holm) are printed.
 `--data` takes any MovieLens folder or zip the movielens reader knows (ml-1m, ml-20m, ...).
 
 Usage: python benchmarks/tune_movielens.py [--trials 50] [--all-ratings | --synthetic ml1m]
@@ -89,7 +89,7 @@ def main() -> None:
                 print(f"{row['model_a']} - {row['model_b']}: {row['difference']:+.4f} ± {row['difference_sd']:.4f}, "
                       f"{row['a_wins']}/{row['repeats']} folds won, p {row['p_value']:.3f} (Holm {row['p_holm']:.3f}): "
                       f"{row['verdict']}")
-        print("tuned pairs, per user pooled over the folds (95% bootstrap interval, sign-flip p, Holm):")
+        print("tuned pairs, per user pooled over the folds (95% t-interval, paired t-test, Holm):")
         for row in tuned["repeats"]["pooled"]:
             if row["metric"] == "mrr@100":
                 low, high = row["ci95"]

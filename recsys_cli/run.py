@@ -150,7 +150,7 @@ class ExperimentRun:
                                         lower_is_better=LOWER_IS_BETTER)
         if block.folds is not None:
             ctx.repeats["pooled"] = repeats.pooled_over_folds(self._per_user_over_folds(block.folds),
-                                                              lower_is_better=LOWER_IS_BETTER, seed=ctx.seeds["split"])
+                                                              lower_is_better=LOWER_IS_BETTER)
 
     def _per_user_over_folds(self, folds: int) -> dict[str, dict]:
         """model -> metric@k -> per-user values of every fold's test users, in user order."""

@@ -117,14 +117,20 @@ def test_a_run_with_repeats_reports_every_split(project, extra):
 
 
 def test_pooled_comparison_by_hand():
-    """Over 8 users a - b = 1 for everyone: a sure difference (exact sign-flip p = 2 / 2^8);
-    c equals a: none."""
+    """Over 8 users a - b = 1 for everyone: a sure difference; c equals a: none; b - c by
+    hand: differences -1 for half the users, 0 for the rest."""
     from recsys_cli.evaluation.repeats import pooled_over_folds
 
     values = {"a": {"m@1": np.ones(8)}, "b": {"m@1": np.zeros(8)}, "c": {"m@1": np.ones(8)}}
     rows = {(r["model_a"], r["model_b"]): r for r in pooled_over_folds(values)}
     assert rows["a", "b"]["difference"] == 1.0 and rows["a", "b"]["ci95"] == [1.0, 1.0] and rows["a", "b"]["users"] == 8
-    assert rows["a", "b"]["p_value"] == pytest.approx(2 / 256) and rows["a", "b"]["verdict"] == "a better"
+    assert rows["a", "b"]["p_value"] == 0.0 and rows["a", "b"]["verdict"] == "a better"
+    from scipy.stats import t
+
+    half = {"m@1": np.array([1.0, 1, 1, 1, 0, 0, 0, 0])}
+    row = pooled_over_folds({"x": half, "y": {"m@1": np.zeros(8)}})[0]
+    margin = t.ppf(0.975, 7) * np.std(half["m@1"], ddof=1) / np.sqrt(8)
+    assert row["ci95"] == pytest.approx([0.5 - margin, 0.5 + margin])
     assert rows["a", "c"]["difference"] == 0.0 and rows["a", "c"]["verdict"] == "not significant"
     lower = {(r["model_a"], r["model_b"]): r for r in pooled_over_folds(values, lower_is_better={"m"})}
     assert lower["a", "b"]["verdict"] == "b better"
