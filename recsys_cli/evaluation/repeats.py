@@ -65,24 +65,9 @@ def paired_over_repeats(values: dict[str, dict[str, np.ndarray]], alpha: float =
     """Per metric and model pair: mean and sd of the per-repeat difference a - b, the paired
     t-test p-value, Holm-adjusted over the pairs of that metric, and a verdict (for metrics
     in `lower_is_better` the smaller value wins)."""
-    rows = []
-    models = list(values)
-    metrics = [m for m in values[models[0]] if all(m in values[x] for x in models)] if models else []
-    for metric in metrics:
-        block = []
-        for a, b in combinations(models, 2):
-            diff = values[a][metric] - values[b][metric]
-            block.append({"metric": metric, "model_a": a, "model_b": b, "difference": float(diff.mean()),
-                          "difference_sd": float(np.std(diff, ddof=1)) if len(diff) > 1 else 0.0,
-                          "a_wins": int(np.sum(diff > 0)), "repeats": len(diff), "p_value": paired_t_pvalue(diff)})
-        if not block:
-            continue
-        for row, adjusted in zip(block, holm(np.array([r["p_value"] for r in block]))):
-            a_ahead = row["difference"] < 0 if metric.split("@")[0] in lower_is_better else row["difference"] > 0
-            winner = row["model_a"] if a_ahead else row["model_b"]
-            row.update(p_holm=float(adjusted), verdict=f"{winner} better" if adjusted < alpha else "not significant")
-        rows += block
-    return rows
+    return _paired_table(values, lambda diff: {
+        "difference_sd": float(np.std(diff, ddof=1)) if len(diff) > 1 else 0.0,
+        "a_wins": int(np.sum(diff > 0)), "repeats": len(diff)}, alpha, lower_is_better)
 
 
 def pooled_over_folds(per_user: dict[str, dict[str, np.ndarray]], alpha: float = ALPHA,
@@ -93,15 +78,25 @@ def pooled_over_folds(per_user: dict[str, dict[str, np.ndarray]], alpha: float =
     a verdict. The t-test, not the sign-flip test of the single-split significance: with
     every user of a large data set it runs on each re-run in milliseconds per pair, and
     over hundreds of users or more its normal approximation is close."""
+    return _paired_table(per_user, lambda diff: {"ci95": list(t_interval(diff)), "users": len(diff)},
+                         alpha, lower_is_better)
+
+
+def _paired_table(values: dict[str, dict[str, np.ndarray]], describe, alpha: float,
+                  lower_is_better: set[str]) -> list[dict]:
+    """Rows of every model pair per metric (the metrics every model has): the mean paired
+    difference, `describe(diff)`'s fields, the paired t-test p, Holm over the metric's pairs."""
     rows = []
-    models = list(per_user)
-    metrics = [m for m in per_user[models[0]] if all(m in per_user[x] for x in models)] if models else []
+    models = list(values)
+    metrics = [m for m in values[models[0]] if all(m in values[x] for x in models)] if models else []
     for metric in metrics:
         block = []
         for a, b in combinations(models, 2):
-            diff = per_user[a][metric] - per_user[b][metric]
+            diff = values[a][metric] - values[b][metric]
             block.append({"metric": metric, "model_a": a, "model_b": b, "difference": float(diff.mean()),
-                          "ci95": list(t_interval(diff)), "users": len(diff), "p_value": paired_t_pvalue(diff)})
+                          **describe(diff), "p_value": paired_t_pvalue(diff)})
+        if not block:
+            continue
         for row, adjusted in zip(block, holm(np.array([r["p_value"] for r in block]))):
             a_ahead = row["difference"] < 0 if metric.split("@")[0] in lower_is_better else row["difference"] > 0
             winner = row["model_a"] if a_ahead else row["model_b"]
