@@ -101,6 +101,11 @@ def check_output_folder(path: str | Path, marker: str, sources: Iterable[str | P
 DATA_STORE_DIR = ".recsys-store"
 
 
+def is_stored_version(folder: Path) -> bool:
+    """Whether `folder` (resolved) is a dataset version in a store: `.../.recsys-store/datasets/V`."""
+    return folder.parent.name == "datasets" and folder.parent.parent.name == DATA_STORE_DIR
+
+
 def is_our_link(path: Path, marker: str) -> bool:
     """Whether the symbolic link `path` is one recsys made: a name for a stored dataset
     version (`.../.recsys-store/datasets/V/`) or for a split folder inside a dataset
@@ -109,7 +114,7 @@ def is_our_link(path: Path, marker: str) -> bool:
     if not (target / marker).is_file():
         return False
     if marker == "dataset.json":
-        return target.parent.name == "datasets" and target.parent.parent.name == DATA_STORE_DIR
+        return is_stored_version(target)
     return target.parent.name == "splits" and (target.parent.parent / "dataset.json").is_file()
 
 

@@ -6,9 +6,9 @@ printed as "Exception ignored in ..." and dropped, and a long loop just goes on:
 study ran to its end after Ctrl-C. The handlers installed here raise as usual and also
 record the signal, so the places where work can stop cleanly — the start of every run
 stage (runs.Run.stage) and every trial of a tuning study — ask `pending()` and stop with
-the recorded interrupt; the dropped KeyboardInterrupt is then not printed
-either (the user sees one "interrupted" line, not a stray traceback). SIGTERM raises `Terminated` (a KeyboardInterrupt), so
-every `except KeyboardInterrupt` clean-up runs for it too.
+the recorded interrupt; the dropped KeyboardInterrupt is then not printed either (the user
+sees one "interrupted" line, not a stray traceback). SIGTERM raises `Terminated` (a
+KeyboardInterrupt), so every `except KeyboardInterrupt` clean-up runs for it too.
 """
 
 from __future__ import annotations

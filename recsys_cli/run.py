@@ -130,7 +130,7 @@ class ExperimentRun:
         from recsys_cli.report import LOWER_IS_BETTER
 
         ctx, block = self.ctx, self.experiment.split
-        per_repeat, splits = [dict(ctx.summaries)], [first]
+        per_repeat, splits, prefixes = [dict(ctx.summaries)], [first], [""]
         # The first split's records stay the run's: export, breakdown and report read them.
         kept = (ctx.summaries, dict(ctx.intervals), dict(ctx.breakdowns), dict(ctx.test_top_lists))
         try:
@@ -142,27 +142,17 @@ class ExperimentRun:
                     evaluate.evaluate(ctx, entry, train.train(ctx, entry, split_r), split_r)
                 per_repeat.append(dict(ctx.summaries))
                 splits.append(split_r)
+                prefixes.append(ctx.prefix)
         finally:
             ctx.prefix = ""
             ctx.summaries, ctx.intervals, ctx.breakdowns, ctx.test_top_lists = kept
         ctx.repeats = repeats.summarise(per_repeat, [s.info["seed"] for s in splits], [str(s.path) for s in splits],
                                         [len(s.test_users) for s in splits], folds=block.folds, seed=ctx.seeds["split"],
                                         lower_is_better=LOWER_IS_BETTER)
-        if block.folds is not None:
-            ctx.repeats["pooled"] = repeats.pooled_over_folds(self._per_user_over_folds(block.folds),
-                                                              lower_is_better=LOWER_IS_BETTER)
-
-    def _per_user_over_folds(self, folds: int) -> dict[str, dict]:
-        """model -> metric@k -> per-user values of every fold's test users, in user order."""
-        import polars as pl
-
-        out = {}
-        for entry in self.experiment.models:
-            parts = [self.ctx.run.path / (f"repeats/{fold}/" if fold else "") / "per_user" / f"{entry.name}.parquet"
-                     for fold in range(folds)]
-            frame = pl.concat([pl.read_parquet(part) for part in parts], how="diagonal").sort("user_idx")
-            out[entry.name] = {c: frame[c].to_numpy() for c in frame.columns if "@" in c}
-        return out
+        if block.folds is not None:  # every user is in one fold: pair the models over all of them
+            per_user = {entry.name: evaluate.per_user_values(ctx.run.path, entry.name, prefixes)
+                        for entry in self.experiment.models}
+            ctx.repeats["pooled"] = repeats.pooled_over_folds(per_user, lower_is_better=LOWER_IS_BETTER)
 
     def summary(self) -> dict:
         ctx = self.ctx

@@ -65,9 +65,14 @@ def find_run_dataset(run_path: Path, manifest: dict, config: dict) -> Path | Non
     return None
 
 
+def recorded_split(manifest: dict, config: dict) -> str | None:
+    """The split path a run names: its config's `split.path`, else where its split stage wrote."""
+    return (config.get("split") or {}).get("path") or manifest.get("stages", {}).get("split", {}).get("path")
+
+
 def find_run_split(run_path: Path, manifest: dict, config: dict, dataset_dir: Path | None) -> Path | None:
     """The split folder the run was evaluated on: inside its dataset first, else as recorded."""
-    recorded = (config.get("split") or {}).get("path") or manifest.get("stages", {}).get("split", {}).get("path")
+    recorded = recorded_split(manifest, config)
     if not recorded:
         return None
     if dataset_dir is not None:

@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.errors import InputError
-from recsys_cli.run_inputs import find_run_dataset, find_run_split, recorded_datasets
+from recsys_cli.run_inputs import find_run_dataset, find_run_split, recorded_datasets, recorded_split
 from recsys_cli.runs import resolve_run_dir
 
 FALLBACK = "popularity"
@@ -73,8 +73,7 @@ class ServedRun:
 
         split_dir = find_run_split(path, manifest, config, dataset.path)
         if split_dir is None:
-            recorded_split = (config.get("split") or {}).get("path") or stages.get("split", {}).get("path")
-            raise InputError(f"the split this run was evaluated on ({recorded_split}) is not there, nor under "
+            raise InputError(f"the split this run was evaluated on ({recorded_split(manifest, config)}) is not there, nor under "
                              f"{dataset.path / 'splits'}; copy it along with the dataset", path=path)
         split = load_split(split_dir)
         if split.info.get("dataset", {}).get("fingerprint") != dataset.fingerprint:

@@ -87,24 +87,38 @@ def _chunks(handle: BinaryIO, compression: str) -> Iterator[bytes]:
             return
 
 
-def check_stream(handle: BinaryIO, where: str) -> None:
-    """Refuse (InputError) compressed content in the seekable binary `handle` that polars
-    cannot read or that breaks the bounds; the handle is left at its start."""
-    head = handle.read(6)
-    handle.seek(0, io.SEEK_END)
-    size = handle.tell()
-    handle.seek(0)
-    compression = kind(head)
-    if compression is None:
-        return
+def _inspect(handle: BinaryIO, where: str) -> tuple[str | None, int]:
+    """(compression, compressed size) of the seekable `handle`, refusing what polars cannot
+    read; the handle is left at its start."""
+    compression = kind(handle.read(6))
     refuse_unreadable(compression, where)
+    size = handle.seek(0, io.SEEK_END)
+    handle.seek(0)
+    return compression, size
+
+
+def _bounded_chunks(handle: BinaryIO, compression: str, size: int, where: str) -> Iterator[bytes]:
+    """`_chunks`, refused (InputError) once the bounds break or the stream is corrupt."""
     expanded = 0
     try:
         for chunk in _chunks(handle, compression):
             expanded += len(chunk)
             check_expansion(size, expanded, where)
+            yield chunk
     except _corrupt_errors() as error:
         raise InputError(f"corrupt {compression} data ({error})", path=where) from None
+
+
+def check_stream(handle: BinaryIO, where: str) -> None:
+    """Refuse (InputError) compressed content in the seekable binary `handle` that polars
+    cannot read or that breaks the bounds, decompressing it once without keeping it; the
+    handle is left at its start."""
+    compression, size = _inspect(handle, where)
+    if compression is None:
+        return
+    try:
+        for _ in _bounded_chunks(handle, compression, size, where):
+            pass
     finally:
         handle.seek(0)
 
@@ -113,9 +127,7 @@ def first_text_lines(path: Path, count: int) -> list[str]:
     """Up to the first `count` lines of a plain, gzip, zlib or zstd text file (UTF-8, bad
     bytes replaced), from at most SNIFF_BYTES of its (decompressed) content."""
     with open(path, "rb") as handle:
-        compression = kind(handle.read(6))
-        refuse_unreadable(compression, str(path))
-        handle.seek(0)
+        compression, _ = _inspect(handle, str(path))
         if compression is None:
             source = handle.read(SNIFF_BYTES)
         else:
@@ -129,12 +141,12 @@ def first_text_lines(path: Path, count: int) -> list[str]:
 
 
 def decompressed_bytes(path: Path) -> bytes:
-    """The whole content of a plain, gzip, zlib or zstd file, within the bounds."""
+    """The whole content of a plain, gzip, zlib or zstd file, within the bounds (one pass)."""
     with open(path, "rb") as handle:
-        check_stream(handle, str(path))
-        compression = kind(handle.read(6))
-        handle.seek(0)
-        return handle.read() if compression is None else b"".join(_chunks(handle, compression))
+        compression, size = _inspect(handle, str(path))
+        if compression is None:
+            return handle.read()
+        return b"".join(_bounded_chunks(handle, compression, size, str(path)))
 
 
 def data_suffix(path: Path) -> str:

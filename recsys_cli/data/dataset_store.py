@@ -26,8 +26,8 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from recsys_cli.atomic import (DATA_STORE_DIR, check_output_folder, file_sha256, is_inside, read_json, remove_stale_siblings,
-                               replace_with_link, temporary_sibling)
+from recsys_cli.atomic import (DATA_STORE_DIR, check_output_folder, file_sha256, is_inside, is_stored_version, read_json,
+                               remove_stale_siblings, replace_with_link, temporary_sibling)
 from recsys_cli.data.dataset import DATASET_FILES
 from recsys_cli.data.dataset_lock import dataset_lock, lock_path
 
@@ -72,9 +72,8 @@ def version_with_fingerprint(folder: Path, fingerprint: str) -> Path | None:
     that `folder` (a name, or a stored version) belongs to; the newest when several."""
     folder = Path(folder)
     resolved = folder.resolve()
-    in_store = resolved.parent.name == "datasets" and resolved.parent.parent.name == DATA_STORE_DIR
     info = _read_info(resolved) or {}
-    name = resolved.parent.parent.parent / info.get("name", "") if in_store else folder
+    name = resolved.parent.parent.parent / info.get("name", "") if is_stored_version(resolved) else folder
     return next((version for version, info in known_versions(name) if info.get("fingerprint") == fingerprint), None)
 
 
@@ -131,7 +130,7 @@ def unused_versions(seen: Iterable[Path], used: Iterable[Path]) -> list[Path]:
     name beside the store points into and that are not among `used`."""
     used = {Path(p).resolve() for p in used}
     seen = {Path(p).resolve() for p in seen}
-    stores = {p.parent for p in seen if p.parent.name == "datasets" and p.parent.parent.name == DATA_STORE_DIR}
+    stores = {p.parent for p in seen if is_stored_version(p)}
     unused = []
     for root in sorted(p for p in stores if p.is_dir()):
         named = _named(root)

@@ -4,8 +4,27 @@ once; and metrics.{csv,json} over every model (with the significantly best per c
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from recsys_cli.data.split_folder import SplitData
 from recsys_cli.stages.context import RunContext
+
+
+def per_user_path(prefix: str, name: str) -> str:
+    """Where a model's per-user test metrics live in a run folder (`prefix`: "" or "repeats/R/")."""
+    return f"{prefix}per_user/{name}.parquet"
+
+
+def per_user_values(run_path: Path, name: str, prefixes: list[str], columns: list[str] | None = None) -> dict:
+    """metric@k -> a model's per-user values from the per_user files of `prefixes` together
+    (disjoint users: the folds of a split), in user order; `columns` (default: every
+    metric@k column) that a file lacks are left out."""
+    import polars as pl
+
+    frame = pl.concat([pl.read_parquet(run_path / per_user_path(prefix, name)) for prefix in prefixes],
+                      how="diagonal").sort("user_idx")
+    wanted = columns if columns is not None else [c for c in frame.columns if "@" in c]
+    return {c: frame[c].to_numpy() for c in wanted if c in frame.columns}
 
 
 def evaluate(ctx: RunContext, entry, trained, split: SplitData) -> None:
@@ -18,7 +37,7 @@ def evaluate(ctx: RunContext, entry, trained, split: SplitData) -> None:
     metrics = ctx.experiment.metrics
     # "ids+breakdown": per_user files carry user ids and records the breakdown (older ones are redone).
     key = fp([ctx.train_key(entry, split), ctx.config["metrics"], ctx.filter_seen(entry), "ids+breakdown"])
-    path = f"{ctx.prefix}per_user/{entry.name}.parquet"
+    path = per_user_path(ctx.prefix, entry.name)
 
     export = ctx.experiment.export
     keep = export.recommendations if export.users == "test" and not ctx.prefix else 0  # export: first split
@@ -108,16 +127,11 @@ def significant_best(ctx: RunContext) -> dict:
     key = fp([[name, stages[f"evaluate/{name}"]["fingerprint"]] for name in ctx.summaries] + ["t"])
 
     def work(record):
-        import polars as pl
-
         from recsys_cli.evaluation.significance import significant_best_per_column
         from recsys_cli.report import LOWER_IS_BETTER
 
         columns = list(dict.fromkeys(key for summary in ctx.summaries.values() for key in summary))
-        per_user = {}
-        for name in ctx.summaries:
-            frame = pl.read_parquet(ctx.run.path / "per_user" / f"{name}.parquet").sort("user_idx")
-            per_user[name] = {c: frame[c].to_numpy() for c in columns if c in frame.columns}
+        per_user = {name: per_user_values(ctx.run.path, name, [""], columns) for name in ctx.summaries}
         # The t-test: O(users) per comparison, over every column and model (compare's
         # permutation test costs resamples x users per pair).
         record["best"] = significant_best_per_column(per_user, columns, LOWER_IS_BETTER, test="t")
