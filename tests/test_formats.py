@@ -256,6 +256,12 @@ class TestNpzAndTable:
         _ingest(cli, "table", path, "--user", "uid", "--item", "track", "--out", tmp_path / "ds")
         assert _matrix_by_ids(tmp_path / "ds") == {("ann", "t1"): 1.0, ("bob", "t1"): 1.0, ("ann", "t2"): 1.0}
 
+    def test_plain_table_starting_like_a_zlib_header_is_read_as_text(self, cli, tmp_path):
+        """'x ' is 0x78 0x20, a valid RFC 1950 check; no compressor writes it, and polars reads it as text."""
+        (tmp_path / "t.csv").write_text("x user,item\nann,t1\nbob,t2\n")
+        _ingest(cli, "table", tmp_path / "t.csv", "--user", "x user", "--item", "item", "--out", tmp_path / "ds")
+        assert _matrix_by_ids(tmp_path / "ds") == {("ann", "t1"): 1.0, ("bob", "t2"): 1.0}
+
     def test_wrong_column_is_named(self, cli, tmp_path):
         (tmp_path / "t.csv").write_text("user,item\n1,2\n")
         result = cli("ingest", "table", tmp_path / "t.csv", "--user", "user", "--item", "movie", "--out", tmp_path / "ds")

@@ -42,11 +42,16 @@ def check_expansion(compressed: int, expanded: int, where: str) -> None:
                          f"(more than {MAX_RATIO}x): refusing a likely decompression bomb", path=where)
 
 
+# The headers zlib writes at its four levels, the ones polars recognises. RFC 1950 allows more
+# (any 0x78 xx with a valid check), but "x " or "x?" may begin a plain text table.
+ZLIB_HEADERS = (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda")
+
+
 def kind(head: bytes) -> str | None:
     """'gzip', 'zlib', 'zstd', 'bzip2', 'xz' from a file's first bytes, or None (plain)."""
     if head[:2] == b"\x1f\x8b":
         return "gzip"
-    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+    if head[:2] in ZLIB_HEADERS:
         return "zlib"
     if head[:4] == b"\x28\xb5\x2f\xfd":
         return "zstd"
