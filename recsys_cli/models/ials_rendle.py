@@ -54,16 +54,15 @@ def solve_rows(indptr, indices, confidence, rows, other, gram, alpha0, regulariz
     factors (`cg_steps: 0`; fold-in); see the module doc."""
     n, f = rows.shape
     for u in numba.prange(n):
-        a = alpha0 * gram
-        b = np.zeros(f, dtype=np.float64)
+        start, end = indptr[u], indptr[u + 1]
+        seen = np.empty((end - start, f), dtype=np.float64)  # the row's observed factors, gathered
+        for p in range(start, end):
+            seen[p - start] = other[indices[p]]
+        c = confidence[start:end]
+        a = alpha0 * gram + (seen.T * (c - alpha0)) @ seen  # one matrix product, not |S_u| outer products
         for d in range(f):
             a[d, d] += regularization[u]
-        for p in range(indptr[u], indptr[u + 1]):
-            y = other[indices[p]].astype(np.float64)
-            c = confidence[p]
-            a += (c - alpha0) * np.outer(y, y)
-            b += c * y
-        rows[u] = np.linalg.solve(a, b).astype(rows.dtype)
+        rows[u] = np.linalg.solve(a, seen.T @ c).astype(rows.dtype)
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True)
@@ -212,8 +211,11 @@ class IALSRendle(Recommender):
         user_reg, _ = frequency_regularization(rows, p.alpha0, p.regularization, p.nu)
         vectors = np.zeros((len(users), p.factors), dtype=np.float32)
         gram = self.item_factors.T.astype(np.float64) @ self.item_factors.astype(np.float64)
-        solve_rows(rows.indptr, rows.indices, rows.data.astype(np.float64), vectors, self.item_factors, gram,
-                   float(p.alpha0), user_reg)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):  # LAPACK inside numba's parallel rows (see fit)
+            solve_rows(rows.indptr, rows.indices, rows.data.astype(np.float64), vectors, self.item_factors, gram,
+                       float(p.alpha0), user_reg)
         return vectors
 
     def score(self, users, history):
