@@ -116,6 +116,15 @@ def conjugate_gradient_rows(indptr, indices, confidence, rows, other, gram, alph
         rows[first:first + block] = x.astype(rows.dtype)
 
 
+def blas_threads(count: int | None):
+    """A threadpoolctl limit on BLAS and LAPACK (None: no limit). scipy.linalg, whose LAPACK
+    numba's np.linalg calls, is imported first: a limit covers only the loaded libraries."""
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(count, "blas")
+
+
 def loss(confidence_csr, user_factors, item_factors, alpha0: float, regularization: float, nu: float) -> float:
     """The objective L of the module docstring (float64)."""
     x, y = user_factors.astype(np.float64), item_factors.astype(np.float64)
@@ -166,8 +175,6 @@ class IALSRendle(Recommender):
         """`initial` = (user_factors, item_factors) to start from (tests); else small-variance normal."""
         import time
 
-        from threadpoolctl import threadpool_limits
-
         p = self.params
         self.n_items = train.shape[1]
         by_user = self.confidence(train)
@@ -180,7 +187,7 @@ class IALSRendle(Recommender):
             numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
         # The exact solve calls LAPACK inside numba's parallel rows: one BLAS thread each. The
         # CG's block products are plain BLAS calls between numba's kernels: the model's threads.
-        with threadpool_limits(1 if p.cg_steps == 0 else (self.threads or None), "blas"):
+        with blas_threads(1 if p.cg_steps == 0 else (self.threads or None)):
             for iteration in range(p.iterations):
                 started = time.time()
                 self._half_epoch(by_user, self.user_factors, self.item_factors, user_reg)
@@ -211,9 +218,7 @@ class IALSRendle(Recommender):
         user_reg, _ = frequency_regularization(rows, p.alpha0, p.regularization, p.nu)
         vectors = np.zeros((len(users), p.factors), dtype=np.float32)
         gram = self.item_factors.T.astype(np.float64) @ self.item_factors.astype(np.float64)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1, "blas"):  # LAPACK inside numba's parallel rows (see fit)
+        with blas_threads(1):  # LAPACK inside numba's parallel rows (see fit)
             solve_rows(rows.indptr, rows.indices, rows.data.astype(np.float64), vectors, self.item_factors, gram,
                        float(p.alpha0), user_reg)
         return vectors
