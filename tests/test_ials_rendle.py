@@ -108,22 +108,23 @@ def test_every_corner_of_the_default_space_fits_to_finite_factors(corner):
     assert not train[np.arange(train.shape[0])[:, None], ids].toarray().any()
 
 
+def _cg(train, users, items, alpha0, regularization, block=4096):
+    """`users` after 3 block-CG steps against fixed `items`, as one half-epoch runs them."""
+    from recsys_cli.models.ials_rendle import conjugate_gradient_rows, gramian
+
+    confidence = IALSRendle().confidence(train)
+    penalty, _ = frequency_regularization(confidence, alpha0, regularization, 1.0)
+    rows = users.copy()
+    conjugate_gradient_rows(confidence.indptr, confidence.indices, confidence.data.astype(np.float64), rows,
+                            items, gramian(items), alpha0, penalty, 3, block=block)
+    return rows
+
+
 def test_block_conjugate_gradient_does_not_depend_on_the_block_size():
     """Rows are solved in lockstep blocks; where the blocks are cut must not change a row."""
-    from recsys_cli.models.ials_rendle import conjugate_gradient_rows
-
     train = _tiny()
-    model = IALSRendle({"factors": 5, "alpha0": 0.4, "regularization": 0.02})
-    users, items = model.initial_factors(*train.shape)
-    confidence = model.confidence(train)
-    regularization, _ = frequency_regularization(confidence, 0.4, 0.02, 1.0)
-    gram = items.T.astype(np.float64) @ items.astype(np.float64)
-    solved = []
-    for block in (4096, 7, 1):
-        rows = users.copy()
-        conjugate_gradient_rows(confidence.indptr, confidence.indices, confidence.data.astype(np.float64), rows,
-                                items, gram, 0.4, regularization, 3, block=block)
-        solved.append(rows)
+    users, items = IALSRendle({"factors": 5}).initial_factors(*train.shape)
+    solved = [_cg(train, users, items, 0.4, 0.02, block=block) for block in (4096, 7, 1)]
     np.testing.assert_allclose(solved[1], solved[0], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(solved[2], solved[0], rtol=1e-6, atol=1e-7)
     assert not np.allclose(solved[0], users)
@@ -131,18 +132,11 @@ def test_block_conjugate_gradient_does_not_depend_on_the_block_size():
 
 def test_a_row_already_at_its_solution_stays_put():
     """A user with no interactions and zero factors has a zero residual: no step, no NaN."""
-    from recsys_cli.models.ials_rendle import conjugate_gradient_rows
-
     train = _tiny().tolil()
     train[0, :] = 0
     train = train.tocsr()
     train.eliminate_zeros()
-    model = IALSRendle({"factors": 4})
-    users, items = model.initial_factors(*train.shape)
+    users, items = IALSRendle({"factors": 4}).initial_factors(*train.shape)
     users[0] = 0.0
-    confidence = model.confidence(train)
-    regularization, _ = frequency_regularization(confidence, 0.6, 0.005, 1.0)
-    gram = items.T.astype(np.float64) @ items.astype(np.float64)
-    conjugate_gradient_rows(confidence.indptr, confidence.indices, confidence.data.astype(np.float64), users,
-                            items, gram, 0.6, regularization, 3)
+    users = _cg(train, users, items, 0.6, 0.005)
     assert np.isfinite(users).all() and not users[0].any() and users[1:].any()

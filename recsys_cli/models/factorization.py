@@ -10,9 +10,13 @@ from recsys_cli.models.base import Recommender
 
 
 def single_threaded_blas():
-    """implicit parallelises itself; a BLAS thread pool underneath only oversubscribes (and
-    implicit warns about it when a model is built)."""
-    import implicit.cpu.als  # noqa: F401  (load BLAS first: a limit covers only loaded libraries)
+    """implicit and our numba kernels (iALS-Rendle) parallelise themselves; a BLAS thread pool
+    underneath only oversubscribes (implicit warns about it when a model is built), and a
+    multi-threaded OpenBLAS keeps its threads spinning after each call, into the parallel
+    pass that follows. implicit's BLAS and scipy's LAPACK (which numba's np.linalg calls) are
+    loaded first: a limit covers only loaded libraries."""
+    import implicit.cpu.als  # noqa: F401
+    import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1, "blas")

@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, cosine_similar_items
+from recsys_cli.models.factorization import single_threaded_blas
 
 
 class IALSRendleParams(BaseModel):
@@ -116,13 +117,10 @@ def conjugate_gradient_rows(indptr, indices, confidence, rows, other, gram, alph
         rows[first:first + block] = x.astype(rows.dtype)
 
 
-def blas_threads(count: int | None):
-    """A threadpoolctl limit on BLAS and LAPACK (None: no limit). scipy.linalg, whose LAPACK
-    numba's np.linalg calls, is imported first: a limit covers only the loaded libraries."""
-    import scipy.linalg  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(count, "blas")
+def gramian(factors) -> np.ndarray:
+    """F^T F in float64, from one float64 copy of F."""
+    wide = factors.astype(np.float64)
+    return wide.T @ wide
 
 
 def loss(confidence_csr, user_factors, item_factors, alpha0: float, regularization: float, nu: float) -> float:
@@ -177,7 +175,7 @@ class IALSRendle(Recommender):
 
         p = self.params
         self.n_items = train.shape[1]
-        by_user = self.confidence(train)
+        by_user = self.confidence(train).astype(np.float64)  # the kernels' dtype, converted once
         by_item = by_user.T.tocsr()
         user_reg, item_reg = frequency_regularization(by_user, p.alpha0, p.regularization, p.nu)
         self.user_factors, self.item_factors = (
@@ -185,11 +183,10 @@ class IALSRendle(Recommender):
             else self.initial_factors(*train.shape))
         if self.threads:
             numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
-        # One BLAS thread. The exact solve calls LAPACK inside numba's parallel rows; the CG's
-        # block products run between numba's kernels, and a multi-threaded OpenBLAS keeps its
-        # threads spinning after each product, taking the cores from the numba pass that
-        # follows (2.4x slower epochs at 128 factors; the factors are identical either way).
-        with blas_threads(1):
+        # One BLAS thread: the exact solve calls LAPACK inside numba's parallel rows, and the
+        # CG's block products run between numba's kernels, which a spinning OpenBLAS pool
+        # slowed 2.4x at 128 factors (the factors are identical either way).
+        with single_threaded_blas():
             for iteration in range(p.iterations):
                 started = time.time()
                 self._half_epoch(by_user, self.user_factors, self.item_factors, user_reg)
@@ -199,8 +196,7 @@ class IALSRendle(Recommender):
         return self
 
     def _half_epoch(self, matrix, rows, other, regularization):
-        gram = other.T.astype(np.float64) @ other.astype(np.float64)
-        arguments = (matrix.indptr, matrix.indices, matrix.data.astype(np.float64), rows, other, gram,
+        arguments = (matrix.indptr, matrix.indices, matrix.data, rows, other, gramian(other),
                      float(self.params.alpha0), regularization)
         if self.params.cg_steps == 0:
             solve_rows(*arguments)
@@ -219,10 +215,9 @@ class IALSRendle(Recommender):
         rows = self.confidence(history)
         user_reg, _ = frequency_regularization(rows, p.alpha0, p.regularization, p.nu)
         vectors = np.zeros((len(users), p.factors), dtype=np.float32)
-        gram = self.item_factors.T.astype(np.float64) @ self.item_factors.astype(np.float64)
-        with blas_threads(1):  # LAPACK inside numba's parallel rows (see fit)
-            solve_rows(rows.indptr, rows.indices, rows.data.astype(np.float64), vectors, self.item_factors, gram,
-                       float(p.alpha0), user_reg)
+        with single_threaded_blas():  # LAPACK inside numba's parallel rows (see fit)
+            solve_rows(rows.indptr, rows.indices, rows.data.astype(np.float64), vectors, self.item_factors,
+                       gramian(self.item_factors), float(p.alpha0), user_reg)
         return vectors
 
     def score(self, users, history):
