@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import dzen_dataset  # noqa: E402
 
-from recsys_cli.compare import choose_anchors, list_agreement  # noqa: E402
+from recsys_cli.serving.compare import choose_anchors, list_agreement  # noqa: E402
 from recsys_cli.data.dataset import Dataset  # noqa: E402
 from recsys_cli.models.base import item_popularity  # noqa: E402
 from recsys_cli.models.registry import build_model  # noqa: E402

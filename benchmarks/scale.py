@@ -80,7 +80,7 @@ def bounded_space() -> dict:
     """item-kNN's space without shrink / jaccard: those build the full X^T X item product,
     which on the Dzen shape outgrows a 24 GiB machine (19 GiB, then the OOM killer) and would
     measure that product, not the backends. implicit's kernels keep K neighbours per row."""
-    from recsys_cli.tuning_space import SpaceEntry
+    from recsys_cli.tuning.space import SpaceEntry
 
     return {"similarity": SpaceEntry(choices=["cosine", "bm25", "tfidf"]),
             "neighbors": SpaceEntry(low=5, high=200, log=True, type="int")}

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import BENCH, ROOT  # noqa: E402
 
 from recsys_cli.run import tune_experiment  # noqa: E402
-from recsys_cli import tuning  # noqa: E402
+from recsys_cli.tuning import study as tuning  # noqa: E402
 
 EDGE = 0.05
 

@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from recsys_cli.data.sources import FORMATS
 from recsys_cli.data.splits import STRATEGIES, TIME_STRATEGIES, strategy_params
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from recsys_cli.evaluation.metrics import ALL_METRICS
 from recsys_cli.models.registry import MODELS, model_class
-from recsys_cli.seeds import DEFAULT_SEED
-from recsys_cli.tuning_space import SpaceEntry, is_integer_param, space_for
+from recsys_cli.core.seeds import DEFAULT_SEED
+from recsys_cli.tuning.space import SpaceEntry, is_integer_param, space_for
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 FILTER_KEYS = ("min_user_interactions", "min_item_interactions", "dedupe", "debug_slice", "slice_seed", "aggregate",
@@ -252,7 +252,7 @@ class Experiment(Strict):
     def seeds(self) -> dict[str, int]:
         """Every seed the run uses: the experiment's, and each purpose's (set in the config
         or spawned from the experiment's; the validation split's from the split's)."""
-        from recsys_cli.seeds import derived_seed, validation_seed
+        from recsys_cli.core.seeds import derived_seed, validation_seed
 
         dataset = (self.dataset.model_extra or {}) if isinstance(self.dataset, IngestBlock) else {}
         explicit = {"split": self.split.seed, "debug_slice": dataset.get("slice_seed"),
@@ -402,7 +402,7 @@ def _space_errors(entry: ModelEntry, index: int, allowed: str) -> list[str]:
 
 def load_experiment(path: str | Path) -> tuple[Experiment, dict]:
     """The validated experiment and the raw mapping (saved as the run's config.yaml)."""
-    from recsys_cli.yaml_file import load_yaml
+    from recsys_cli.core.yaml_file import load_yaml
 
     path = Path(path)
     raw = load_yaml(path)  # duplicate keys, alias bombs, non-UTF-8: refused there

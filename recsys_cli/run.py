@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from recsys_cli.data.split_folder import SplitData
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from recsys_cli.stages import evaluate, export, report, train, tune
 from recsys_cli.stages.compare import compare
 from recsys_cli.stages.context import Reporter, RunContext
 from recsys_cli.stages.ingest import dataset_for_run
 from recsys_cli.stages.split import split_for_run
-from recsys_cli.store import ArtifactStore
+from recsys_cli.store.artifacts import ArtifactStore
 
 
 class ExperimentRun:
@@ -26,7 +26,7 @@ class ExperimentRun:
 
     def __init__(self, experiment, runs_dir: Path, reporter: Reporter | None = None, jobs: int = 1,
                  tune_trials: int | None = None, tune_timeout: float | None = None):
-        from recsys_cli.atomic import fingerprint as fp
+        from recsys_cli.core.atomic import fingerprint as fp
         from recsys_cli.config import with_absolute_paths
 
         self.experiment = experiment = with_absolute_paths(experiment)
@@ -39,7 +39,7 @@ class ExperimentRun:
 
     # -- the chain --------------------------------------------------------------------------
     def execute(self, until: str = "report", wait: bool = True) -> dict:
-        from recsys_cli.runs import Run, experiment_lock
+        from recsys_cli.store.runs import Run, experiment_lock
 
         ctx = self.ctx
         folder = ctx.runs_dir / self.experiment.name
@@ -68,7 +68,7 @@ class ExperimentRun:
     def _write_config(self) -> None:
         import yaml
 
-        from recsys_cli.atomic import write_text
+        from recsys_cli.core.atomic import write_text
 
         write_text(self.ctx.run.path / "config.yaml",
                    yaml.safe_dump(self.ctx.config, sort_keys=False, allow_unicode=True))
@@ -127,7 +127,7 @@ class ExperimentRun:
         too, under repeats/<r>/ (the first split keeps the run folder's usual places, so export,
         compare and recommend work on it unchanged); then aggregate over all R."""
         from recsys_cli.evaluation import repeats
-        from recsys_cli.report import LOWER_IS_BETTER
+        from recsys_cli.report.tables import LOWER_IS_BETTER
 
         ctx, block = self.ctx, self.experiment.split
         per_repeat, splits, prefixes = [dict(ctx.summaries)], [first], [""]

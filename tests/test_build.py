@@ -8,7 +8,7 @@ import pytest
 from recsys_cli.stages import ingest as ingest_stage
 from recsys_cli.data import dataset_writer
 from recsys_cli.data.filters import IngestFilters, debug_slice, dedupe, min_count_filter
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 from conftest import dense, read_matrix
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys_cli.report_html import charts
-from recsys_cli.report_html.chart_cache import ChartCache
+from recsys_cli.report.html import charts
+from recsys_cli.report.html.chart_cache import ChartCache
 
 
 def _counting(calls):

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from recsys_cli.run import run_experiment
-from recsys_cli.compare import choose_anchors, list_agreement, paired_significance
+from recsys_cli.serving.compare import choose_anchors, list_agreement, paired_significance
 from recsys_cli.evaluation.significance import holm
 
 from conftest import ML_LATEST_SMALL
@@ -146,7 +146,7 @@ def test_toy_story_gets_recognisable_neighbours_on_real_movielens(tmp_path, monk
         "metrics": {"k": [100], "names": ["mrr"]}, "export": {"recommendations": 0, "similar": 0},
     }))
     run = run_experiment(tmp_path / "ml.yaml", tmp_path / "runs")["path"]
-    from recsys_cli.compare import compare_run
+    from recsys_cli.serving.compare import compare_run
 
     result = compare_run(Path(run), k=10, anchors=100, item_names=["Toy Story (1995)"])
     side = pl.DataFrame(result["side_by_side"])
@@ -163,7 +163,7 @@ def test_compare_plots_show_the_computed_agreement(cli, run_folder, monkeypatch)
     the histogram has one panel per model with similar items."""
     import matplotlib.image
 
-    from recsys_cli import report
+    from recsys_cli.report import tables as report
 
     drawn = {}
     original = report._save

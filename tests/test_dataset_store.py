@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys_cli.atomic import DATA_STORE_DIR
+from recsys_cli.core.atomic import DATA_STORE_DIR
 from recsys_cli.data import sources
 from recsys_cli.data.dataset_lock import dataset_lock
 from recsys_cli.data.dataset_store import remove_if_idle, versions_dir
@@ -154,7 +154,7 @@ def test_prune_removes_the_versions_only_pruned_runs_read(cli, project):
 
 @pytest.mark.parametrize("marker", ["dataset.json", "split.json"])
 def test_only_links_into_our_store_count_as_ours(tmp_path, marker):
-    from recsys_cli.atomic import is_our_link
+    from recsys_cli.core.atomic import is_our_link
 
     target = tmp_path / "real"
     target.mkdir()

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from recsys_cli.data import download as dl
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 from conftest import FIXTURES
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from recsys_cli.run import run_experiment
-from recsys_cli.compare import compare_run
+from recsys_cli.serving.compare import compare_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

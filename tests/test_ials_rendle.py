@@ -82,7 +82,7 @@ def test_recommends_unseen_items_and_folds_in():
 def test_default_space_holds_the_defaults_and_rendles_published_optimum():
     """The defaults are the search's first trial, so they must lie inside; Rendle et al.'s
     ML-20M setting (d 256, lambda 0.003, alpha0 0.1, nu 1) must be reachable."""
-    from recsys_cli.tuning import space_for
+    from recsys_cli.tuning.study import space_for
 
     space = space_for("ials-rendle", None)
     defaults = IALSRendle.Params()
@@ -96,7 +96,7 @@ def test_default_space_holds_the_defaults_and_rendles_published_optimum():
 
 @pytest.mark.parametrize("corner", ["low", "high"])
 def test_every_corner_of_the_default_space_fits_to_finite_factors(corner):
-    from recsys_cli.tuning import space_for
+    from recsys_cli.tuning.study import space_for
 
     space = space_for("ials-rendle", None)
     params = {name: (entry.choices[0 if corner == "low" else -1] if entry.choices else getattr(entry, corner))

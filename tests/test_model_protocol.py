@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from recsys_cli.models.base import Recommender
 from recsys_cli.models.registry import MODELS, build_model, load_model
 

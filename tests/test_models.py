@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from recsys_cli.models import ease
 from recsys_cli.models.registry import model_class
 

@@ -82,7 +82,7 @@ def test_content_model_follows_the_users_genres():
 
 
 def test_content_model_without_metadata_is_bad_input():
-    from recsys_cli.errors import InputError
+    from recsys_cli.core.errors import InputError
 
     model = model_class("content")()
     with pytest.raises(InputError, match="no usable item metadata"):

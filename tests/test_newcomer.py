@@ -139,7 +139,7 @@ def test_one_list_style_for_model_names(cli, project, monkeypatch):
     seen.clear()
     cli("tune", "smoke.yaml", "--model", "ials", "--model", "ease", "--quiet")
     assert seen["models"] == ["ials", "ease"]
-    import recsys_cli.compare as compare_module
+    import recsys_cli.serving.compare as compare_module
 
     monkeypatch.setattr(compare_module, "compare_run", lambda run, names, **k: seen.setdefault("compare", names))
     cli("compare", "runs/x", "--model", "a", "--models", "b,c", "--quiet")

@@ -72,7 +72,7 @@ def _compare_numbers(path) -> dict:
 
 def test_compare_ranks_test_users_in_ray_shards_with_the_local_numbers(local_ray, tmp_path, monkeypatch):
     from recsys_cli.backends import ray_backend
-    from recsys_cli.compare import compare_run
+    from recsys_cli.serving.compare import compare_run
 
     _, run = _run(tmp_path / "local", "local", shard_users=37)  # a local run; compare it on Ray afterwards
     local = compare_run(run, k=5, anchors=20, backend="local")
@@ -93,7 +93,7 @@ def test_compare_ranks_test_users_in_ray_shards_with_the_local_numbers(local_ray
 
 
 def test_tuning_one_trial_at_a_time_gives_the_local_trials(local_ray, tmp_path):
-    from recsys_cli import tuning
+    from recsys_cli.tuning import study as tuning
     from recsys_cli.backends.local import LocalBackend
     from recsys_cli.backends.ray_backend import RayBackend
     from recsys_cli.config import RayBlock, TuneBlock

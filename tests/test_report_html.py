@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from recsys_cli.report_html import charts
-from recsys_cli.report_html.collect import RunData
-from recsys_cli.report_html.page import _Page
-from recsys_cli.report_html.text import duration
+from recsys_cli.report.html import charts
+from recsys_cli.report.html.collect import RunData
+from recsys_cli.report.html.page import _Page
+from recsys_cli.report.html.text import duration
 
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("header", "metrics", "tuning", "compare", "models", "history")
@@ -73,7 +73,7 @@ def test_best_per_column_honours_lower_is_better_and_intervals_sit_under_means()
 
 
 def test_warm_and_cold_test_users_are_read_flat_or_nested():
-    from recsys_cli.report_html.page import _warm_cold
+    from recsys_cli.report.html.page import _warm_cold
 
     assert _warm_cold({"test_users": 9, "cold_test_users": 2, "fold_in": False}) == {"cold test users": 2}
     assert _warm_cold({"users": {"warm": 7, "cold": 2}}) == {"users warm": 7, "users cold": 2}

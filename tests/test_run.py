@@ -13,7 +13,7 @@ import yaml
 from recsys_cli.run import run_experiment
 from recsys_cli.data.split_folder import load_split
 from recsys_cli.models.als import IALS
-from recsys_cli.runs import experiment_lock
+from recsys_cli.store.runs import experiment_lock
 
 def _config(path: Path, **changes) -> Path:
     config = yaml.safe_load(path.read_text())
@@ -182,7 +182,7 @@ def test_a_model_entry_filter_seen_overrides_the_metrics_default(project):
 
 
 def test_the_manifest_records_every_seed_and_they_derive_from_the_experiment_seed(project):
-    from recsys_cli.seeds import derived_seed, validation_seed
+    from recsys_cli.core.seeds import derived_seed, validation_seed
 
     config = yaml.safe_load((project / "smoke.yaml").read_text())
     del config["split"]["seed"]

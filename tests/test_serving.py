@@ -14,8 +14,8 @@ import yaml
 
 from recsys_cli.stages import ingest as ingest_stage
 from recsys_cli.run import run_experiment
-from recsys_cli.run_inputs import resolve_recorded
-from recsys_cli.serving import ServedRun
+from recsys_cli.store.inputs import resolve_recorded
+from recsys_cli.serving.queries import ServedRun
 
 ROOT = Path(__file__).resolve().parents[1]
 

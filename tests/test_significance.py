@@ -4,7 +4,7 @@ significantly best."""
 import numpy as np
 import pytest
 
-from recsys_cli.compare import paired_significance
+from recsys_cli.serving.compare import paired_significance
 from recsys_cli.evaluation.significance import (
     paired_pvalue, paired_t_pvalue, sign_flip_pvalue, significantly_best, wilcoxon_pvalue)
 

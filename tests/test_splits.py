@@ -13,7 +13,7 @@ from recsys_cli.stages import ingest as ingest_stage
 from recsys_cli.stages import split as split_stage
 from recsys_cli.data import splits
 from recsys_cli.data.splits import TEST, TEST_COLD, TEST_INPUT, TRAIN, Cells, assign
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 from conftest import dense, read_matrix
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recsys_cli.store import ArtifactStore, tree_bytes
+from recsys_cli.store.artifacts import ArtifactStore, tree_bytes
 
 
 def _new_bytes(run: Path) -> int:
@@ -105,7 +105,7 @@ def test_unreferenced_lists_only_artifacts_no_run_links_to(tmp_path, keep_runs):
 
 
 def test_fingerprints_agree_on_the_same_value_spelled_two_ways():
-    from recsys_cli.atomic import fingerprint
+    from recsys_cli.core.atomic import fingerprint
 
     assert fingerprint({"min_rating": 4.0, "k": (10, 100)}) == fingerprint({"k": [10, 100], "min_rating": 4})
     assert fingerprint({"min_rating": 4.5}) != fingerprint({"min_rating": 4})

@@ -144,7 +144,7 @@ def test_a_pair_log_without_source_files_names_its_format_when_it_is_bad(tmp_pat
     from recsys_cli.data.dataset_writer import Recipe
     from recsys_cli.data.filters import IngestFilters
     from recsys_cli.data.tables import SourceTables
-    from recsys_cli.errors import InputError
+    from recsys_cli.core.errors import InputError
 
     events = pl.LazyFrame({"user_id": ["a"], "item_id": ["x"], "weight": [float("nan")], "timestamp": [1]})
     tables = SourceTables(events=events, items=None, files=[], aggregate=True)

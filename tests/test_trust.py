@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from conftest import FIXTURES
 from recsys_cli.data.csr_file import read_sparse
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from test_formats import ozon_folder  # noqa: F401 (a fixture)
 
 RECSYS = [sys.executable, "-m", "recsys_cli"]
@@ -267,7 +267,7 @@ def test_disk_full_is_exit_1_with_one_line_and_no_leftovers(cli, tmp_path, monke
 def test_optuna_storage_stays_inside_the_named_folder(tmp_path, folder):
     import optuna
 
-    from recsys_cli.tuning import storage_url
+    from recsys_cli.tuning.study import storage_url
 
     path = tmp_path / folder / "study.db"
     path.parent.mkdir()

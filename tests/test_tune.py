@@ -74,7 +74,7 @@ def test_the_search_never_reads_test_data(project, monkeypatch):
         return original(self, name)
 
     monkeypatch.setattr(SplitData, "read_part", spy)
-    from recsys_cli import tuning
+    from recsys_cli.tuning import study as tuning
 
     real_study = tuning.run_study
     marks = {}

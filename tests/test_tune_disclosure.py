@@ -21,7 +21,7 @@ from recsys_cli.stages import split as split_stage
 from recsys_cli.run import tune_experiment
 from recsys_cli.stages.context import Reporter
 from recsys_cli.data import folds, splits
-from recsys_cli.tuning_report import tuning_markdown, worse_on_test_warning
+from recsys_cli.report.tuning import tuning_markdown, worse_on_test_warning
 
 
 def _config(project: Path, **tune) -> None:
@@ -188,7 +188,7 @@ def test_ctrl_c_during_tune_prints_one_line_and_exits_130(project):
 
 
 def test_a_ctrl_c_that_optuna_turns_into_another_error_is_still_an_interrupt():
-    from recsys_cli.tuning import _interrupt_behind
+    from recsys_cli.tuning.study import _interrupt_behind
 
     try:
         try:
@@ -203,7 +203,7 @@ def test_a_ctrl_c_that_optuna_turns_into_another_error_is_still_an_interrupt():
 def test_a_ctrl_c_python_drops_still_stops_the_study(project, monkeypatch):
     """A KeyboardInterrupt raised inside a weakref callback is printed and dropped by Python;
     the recorded signal still ends the study at the next trial."""
-    from recsys_cli import interrupts
+    from recsys_cli.core import interrupts
 
     seen = []
 
@@ -226,7 +226,7 @@ def test_a_ctrl_c_python_drops_still_stops_the_study(project, monkeypatch):
 
 
 def test_a_dropped_ctrl_c_is_not_printed(capsys):
-    from recsys_cli import interrupts
+    from recsys_cli.core import interrupts
 
     class Finalised:
         def __del__(self):
@@ -239,7 +239,7 @@ def test_a_dropped_ctrl_c_is_not_printed(capsys):
 
 
 def test_a_dropped_ctrl_c_stops_the_run_at_the_next_stage(project):
-    from recsys_cli import interrupts
+    from recsys_cli.core import interrupts
     from recsys_cli.run import run_experiment
 
     with interrupts.handled(), pytest.raises(KeyboardInterrupt):

@@ -13,7 +13,7 @@ import yaml
 
 from recsys_cli.run import run_experiment
 from recsys_cli.stages.context import Reporter
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from recsys_cli.models.weighting import apply_weighting, item_totals, spread_warning, unweighted_warning
 
 from conftest import read_matrix

@@ -21,7 +21,7 @@ def backend_for_run(config: dict, name: str | None = None):
     from types import SimpleNamespace
 
     from recsys_cli.config import RayBlock
-    from recsys_cli.errors import InputError
+    from recsys_cli.core.errors import InputError
 
     chosen = name or config.get("backend") or "local"
     if chosen not in ("local", "ray"):

@@ -39,6 +39,6 @@ class LocalBackend:
         return folder / "study.db"
 
     def run_study(self, **kwargs):
-        from recsys_cli import tuning
+        from recsys_cli.tuning import study as tuning
 
         return tuning.run_study(**kwargs)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 
 def _ray():
@@ -83,7 +83,7 @@ def _run_trial(objective, study_name: str, storage, pruner, trial_id: int, catch
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from recsys_cli.tuning import open_storage
+    from recsys_cli.tuning.study import open_storage
 
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage), pruner=pruner,
                               sampler=optuna.samplers.RandomSampler())
@@ -228,7 +228,7 @@ class RayBackend:
         return max(1, cpus // self.block.trial_cpus)
 
     def run_study(self, **kwargs):
-        from recsys_cli import tuning
+        from recsys_cli.tuning import study as tuning
 
         parallel = self.parallel_trials()
         kwargs.update(jobs=parallel, threads=parallel * self.block.trial_cpus)  # trial_cpus threads per trial

@@ -17,7 +17,7 @@ from recsys_cli.cli.recommend import recommend
 from recsys_cli.cli.runs import runs_app
 from recsys_cli.cli.similar import similar
 from recsys_cli.cli.guard import guard_commands, report_error, set_debug
-from recsys_cli.interrupts import handled as signals_handled
+from recsys_cli.core.interrupts import handled as signals_handled
 from recsys_cli.cli.split import split
 
 app = typer.Typer(

@@ -33,9 +33,9 @@ def compare(
 
     Example: recsys compare runs/quickstart/latest --item-name "Broken Echo #0" --k 10
     """
-    from recsys_cli.compare import compare_run
+    from recsys_cli.serving.compare import compare_run
 
-    from recsys_cli.errors import InputError
+    from recsys_cli.core.errors import InputError
     from recsys_cli.evaluation.significance import TESTS
 
     if test not in TESTS:
@@ -44,7 +44,7 @@ def compare(
     with status(f"Comparing models of {run_dir}...", quiet or as_json):
         result = compare_run(run_dir, names, k=k, anchors=anchors, item_ids=item or [], item_names=item_name or [],
                              seed=seed, metric=metric, test=test, backend=backend)
-        from recsys_cli.report_html.page import write_html_report
+        from recsys_cli.report.html.page import write_html_report
 
         result["report_html"] = str(write_html_report(Path(result["path"]).parent))
     if as_json:

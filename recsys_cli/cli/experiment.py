@@ -78,7 +78,7 @@ class RichReporter:
 def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: bool, wait: bool,
              tune_options: dict | None = None) -> None:
     from recsys_cli import run as driver
-    from recsys_cli.runs import RunLocked
+    from recsys_cli.store.runs import RunLocked
 
     reporter = RichReporter(quiet or as_json)
     try:
@@ -97,7 +97,7 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
     if quiet:
         return
     if summary["metrics"]:
-        from recsys_cli.report import BOLD_MEANS, metrics_frame, rich_tables
+        from recsys_cli.report.tables import BOLD_MEANS, metrics_frame, rich_tables
 
         title = summary["name"] + (", first split" if summary.get("repeats") else "")
         for table in rich_tables(metrics_frame(summary["metrics"]), summary["intervals_95"], title,
@@ -106,7 +106,7 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
         out_console.print(f"[dim]{BOLD_MEANS}[/]")
         _print_test_users(summary)
     if summary.get("repeats"):
-        from recsys_cli.report import repeats_tables
+        from recsys_cli.report.tables import repeats_tables
 
         for table in repeats_tables(summary["repeats"], summary["name"]):
             out_console.print(table)
@@ -124,7 +124,7 @@ def _print_test_users(summary: dict) -> None:
         return
     out_console.print(f"test users: {users['warm']:,} warm (the tables above), {users['cold']:,} cold (no train history)")
     if summary.get("cold_users"):
-        from recsys_cli.report import metrics_frame, rich_tables
+        from recsys_cli.report.tables import metrics_frame, rich_tables
 
         for table in rich_tables(metrics_frame({"cold: popularity (every model)": summary["cold_users"]}), {},
                                  "cold users — every model falls back to popularity"):
@@ -135,7 +135,7 @@ def _print_tuning(summary: dict) -> None:
     import polars as pl
     from rich.table import Table
 
-    from recsys_cli.tuning_report import spread_text, worse_on_test_warning
+    from recsys_cli.report.tuning import spread_text, worse_on_test_warning
 
     table = Table(title="tuning: searched on validation; test touched once by the best, once by the default",
                   title_justify="left")

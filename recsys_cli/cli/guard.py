@@ -18,7 +18,7 @@ import traceback
 
 import typer
 
-from recsys_cli.errors import InputError, Terminated
+from recsys_cli.core.errors import InputError, Terminated
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
 _debug = {"on": False}

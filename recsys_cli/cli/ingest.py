@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, err_console, report_stage, status
-from recsys_cli.seeds import DEFAULT_SEED
+from recsys_cli.core.seeds import DEFAULT_SEED
 
 ingest_app = typer.Typer(
     help="Turn a raw interaction log into a canonical dataset folder "
@@ -182,7 +182,7 @@ def synthetic(
 
 
 def _parse_weights(pairs: list[str]) -> dict[str, float] | None:
-    from recsys_cli.errors import InputError
+    from recsys_cli.core.errors import InputError
 
     weights = {}
     for pair in pairs:

@@ -31,7 +31,7 @@ def recommend(
 
     Example: recsys recommend runs/quickstart --user 17 --user 42 -m ials -m ease -k 5
     """
-    from recsys_cli.serving import ServedRun
+    from recsys_cli.serving.queries import ServedRun
 
     served = ServedRun.open(run_dir, data)
     answer = served.answer_users(user, model, k, history)
@@ -46,7 +46,7 @@ def render_user(entry: dict) -> None:
     from rich.table import Table
 
     from recsys_cli.cli.item_tables import item_label, item_table
-    from recsys_cli.serving import FALLBACK
+    from recsys_cli.serving.queries import FALLBACK
 
     where = "" if entry["in_dataset"] else " — not in the dataset"
     out_console.print(f"[bold]user {entry['user_id']}[/]{where}: {entry['history_items']:,} items in history")

@@ -22,7 +22,7 @@ def report(
 
     Example: recsys report runs/quickstart/latest --open
     """
-    from recsys_cli.report_html.page import write_html_report
+    from recsys_cli.report.html.page import write_html_report
 
     with status(f"Writing the report of {run_dir}...", quiet or as_json):
         path = write_html_report(run_dir)

@@ -38,7 +38,7 @@ def list_runs(
     """
     from rich.table import Table
 
-    from recsys_cli.run_history import experiment_runs
+    from recsys_cli.store.history import experiment_runs
 
     records = experiment_runs(runs_dir, name)
     rows = []
@@ -72,7 +72,7 @@ def show(
 
     Example: recsys runs show quickstart
     """
-    from recsys_cli.run_history import resolve_run
+    from recsys_cli.store.history import resolve_run
 
     record = resolve_run(runs_dir, run)
     if as_json:
@@ -92,7 +92,7 @@ def show(
                        escape(entry.get("reused_from") or ""))
     out_console.print(stages)
     if record.metrics:
-        from recsys_cli.report import metrics_frame, rich_tables
+        from recsys_cli.report.tables import metrics_frame, rich_tables
 
         for table in rich_tables(metrics_frame(record.metrics), {}, escape(record.experiment)):
             out_console.print(table)
@@ -111,7 +111,7 @@ def diff(
     """
     from rich.table import Table
 
-    from recsys_cli.run_history import diff_runs, resolve_run
+    from recsys_cli.store.history import diff_runs, resolve_run
 
     result = diff_runs(resolve_run(runs_dir, run_a), resolve_run(runs_dir, run_b))
     if as_json:
@@ -155,7 +155,7 @@ def prune(
 
     Example: recsys runs prune quickstart --keep 5 --dry-run
     """
-    from recsys_cli.run_history import apply_prune, plan_prune
+    from recsys_cli.store.history import apply_prune, plan_prune
 
     plan = plan_prune(runs_dir, name, keep, newer_than)
     if not dry_run:
@@ -185,8 +185,8 @@ def history_command(
     """
     from rich.table import Table
 
-    from recsys_cli.errors import InputError
-    from recsys_cli.run_history import experiment_runs, history, plot_history
+    from recsys_cli.core.errors import InputError
+    from recsys_cli.store.history import experiment_runs, history, plot_history
 
     rows = history(experiment_runs(runs_dir, name), metric)
     if not rows:

@@ -26,9 +26,9 @@ def similar(
 
     Example: recsys similar runs/quickstart --item-name "Broken Echo #0" -m i2i -m ials
     """
-    from recsys_cli.compare import resolve_anchor_items
-    from recsys_cli.errors import InputError
-    from recsys_cli.serving import ServedRun
+    from recsys_cli.serving.compare import resolve_anchor_items
+    from recsys_cli.core.errors import InputError
+    from recsys_cli.serving.queries import ServedRun
 
     if not item and not item_name:
         raise InputError("give at least one --item ID or --item-name TEXT")

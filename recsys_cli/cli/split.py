@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, report_stage, status
-from recsys_cli.seeds import DEFAULT_SEED
+from recsys_cli.core.seeds import DEFAULT_SEED
 
 STRATEGY_HELP = "leave-one-random, random-holdout, temporal, leave-last-out or user-holdout."
 

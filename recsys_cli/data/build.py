@@ -23,7 +23,7 @@ from recsys_cli.data.dataset_writer import Recipe, publish_dataset
 from recsys_cli.data.filters import apply_filters
 from recsys_cli.data.ids import exact_ids
 from recsys_cli.data.tables import EVENT_COLUMNS, SourceTables
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 SOURCE_ROW = "_source_row"
 

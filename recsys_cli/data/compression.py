@@ -20,7 +20,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 MAX_DECOMPRESSED = int(os.environ.get("RECSYS_MAX_DECOMPRESSED_BYTES", 16 << 30))
 MAX_RATIO = 100

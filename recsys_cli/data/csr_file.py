@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 COMPRESSED_FORMATS = ("csr", "csc")
 

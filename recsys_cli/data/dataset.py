@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 DATASET_FILES = ("dataset.json", "events.parquet", "matrix.npz", "users.parquet", "items.parquet")
 

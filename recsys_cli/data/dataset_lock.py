@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator
 
-from recsys_cli.locks import held, write_holder
+from recsys_cli.core.locks import held, write_holder
 
 
 def lock_path(dataset_dir: str | Path) -> Path:

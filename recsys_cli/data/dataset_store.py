@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from recsys_cli.atomic import (DATA_STORE_DIR, check_output_folder, file_sha256, is_inside, is_stored_version, read_json,
+from recsys_cli.core.atomic import (DATA_STORE_DIR, check_output_folder, file_sha256, is_inside, is_stored_version, read_json,
                                remove_stale_siblings, replace_with_link, temporary_sibling)
 from recsys_cli.data.dataset import DATASET_FILES
 from recsys_cli.data.dataset_lock import dataset_lock, lock_path

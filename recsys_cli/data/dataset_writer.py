@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from recsys_cli import __version__
-from recsys_cli.atomic import file_sha256, fingerprint, write_json, write_npz
+from recsys_cli.core.atomic import file_sha256, fingerprint, write_json, write_npz
 from recsys_cli.data.dataset_store import publish_version
 from recsys_cli.data.filters import IngestFilters
 from recsys_cli.data.ids import with_metadata

@@ -16,7 +16,7 @@ import polars as pl
 
 from recsys_cli.data.compression import data_suffix, decompressed_bytes, first_text_lines
 from recsys_cli.data.tables import read_csv
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 CANDIDATES = ("::", "\t", "|", ";", ",")  # tried in this order: '::' before ':'-free ones
 SNIFF_LINES = 20

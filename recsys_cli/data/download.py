@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from recsys_cli.atomic import write_text
-from recsys_cli.errors import InputError
+from recsys_cli.core.atomic import write_text
+from recsys_cli.core.errors import InputError
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 

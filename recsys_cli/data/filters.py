@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import polars as pl
 
-from recsys_cli.errors import InputError
-from recsys_cli.seeds import DEFAULT_SEED
+from recsys_cli.core.errors import InputError
+from recsys_cli.core.seeds import DEFAULT_SEED
 
 
 INGEST_WEIGHTINGS = (None, "none", "binary", "log1p")

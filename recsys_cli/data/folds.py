@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys_cli.data import splits
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 FOLD_STREAM = 0x7F01D  # tags the seed stream of extra folds, apart from the split's own draws
 

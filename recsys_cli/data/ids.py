@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 
 INTEGER_TEXT = r"^(0|-?[1-9][0-9]{0,18})$"  # no leading zeros: `007` stays a string id

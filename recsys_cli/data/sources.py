@@ -10,7 +10,7 @@ import importlib
 from typing import Callable
 
 from recsys_cli.data.tables import SourceTables
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 FORMATS = {
     "movielens": "recsys_cli.data.formats.movielens",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 
 class SplitData:
@@ -30,7 +30,7 @@ class SplitData:
         return tuple(self.info["shape"])
 
     def read_part(self, name: str):
-        from recsys_cli.atomic import file_sha256
+        from recsys_cli.core.atomic import file_sha256
         from recsys_cli.data.csr_file import read_sparse
 
         if name not in self._parts:

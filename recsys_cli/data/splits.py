@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 TRAIN, TEST, TEST_COLD, TEST_INPUT = 0, 1, 2, 3
 PART_FILES = {TRAIN: "train", TEST: "test", TEST_COLD: "test_cold", TEST_INPUT: "test_input"}

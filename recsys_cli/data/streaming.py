@@ -30,7 +30,7 @@ import polars as pl
 from recsys_cli.data.dataset_writer import Recipe, publish_dataset
 from recsys_cli.data.filters import IngestFilters, debug_slice
 from recsys_cli.data.tables import EVENT_COLUMNS, SourceTables
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 PAIR_COLUMNS = ("user_idx", "item_idx", "weight", "timestamp", "events", "last_timestamp")
 

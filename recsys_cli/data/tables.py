@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from recsys_cli.data.compression import check_expansion, check_stream
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 EVENT_COLUMNS = ("user_id", "item_id", "weight", "timestamp")
 

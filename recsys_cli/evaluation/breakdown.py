@@ -130,7 +130,7 @@ def warm_and_cold(summaries: dict[str, dict], breakdowns: dict[str, dict], n_war
 def markdown(users: dict, cold: dict | None, everyone: dict[str, dict], tables: dict[str, dict], metric: str) -> str:
     """report.md's sections: warm/cold counts, the cold users' row, and the breakdown tables
     for the headline `metric` (models side by side; every metric is in metrics.json)."""
-    from recsys_cli.report import markdown_frame
+    from recsys_cli.report.tables import markdown_frame
 
     text = (f"\n## Test users\n\n{users['warm']:,} warm (with train history; the tables above are over them), "
             f"{users['cold']:,} cold (no train history).\n")

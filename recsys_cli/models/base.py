@@ -31,10 +31,10 @@ from typing import Callable, ClassVar, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from recsys_cli.atomic import write_json
-from recsys_cli.errors import InputError
+from recsys_cli.core.atomic import write_json
+from recsys_cli.core.errors import InputError
 from recsys_cli.models.topk import in_batches, mask_seen, rows_per_batch, topk
-from recsys_cli.seeds import DEFAULT_SEED
+from recsys_cli.core.seeds import DEFAULT_SEED
 
 InputKind = Literal["binary", "weights", "ratings"]
 

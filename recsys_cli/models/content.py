@@ -15,7 +15,7 @@ import polars as pl
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from recsys_cli.models.base import Recommender, csr_from_state, csr_state, similar_from_rows
 from recsys_cli.models.topk import in_batches, rows_per_batch
 

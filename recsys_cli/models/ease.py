@@ -21,7 +21,7 @@ import threading
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from recsys_cli.models.base import Recommender, similar_from_rows
 from recsys_cli.models.topk import in_batches, rows_per_batch
 

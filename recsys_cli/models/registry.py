@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 MODELS = {
     "random": "recsys_cli.models.random_model:RandomModel",
@@ -44,7 +44,7 @@ def build_model(model_type: str, params=None, *, seed: int | None = None, thread
     uses metadata). On a `rated` dataset a model whose `input_kind` is "weights" learns from
     interactions (values binarised) unless `use_weights`; see Recommender.input_matrix.
     """
-    from recsys_cli.seeds import DEFAULT_SEED
+    from recsys_cli.core.seeds import DEFAULT_SEED
 
     cls = model_class(model_type)
     binary_input = {"binary": True, "ratings": False, "weights": rated and not use_weights}[cls.input_kind]

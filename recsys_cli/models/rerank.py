@@ -16,7 +16,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, item_popularity
-from recsys_cli.seeds import DEFAULT_SEED
+from recsys_cli.core.seeds import DEFAULT_SEED
 
 
 class GeneratorSpec(BaseModel):

@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 SCHEMES = ("none", "binary", "log1p", "bm25", "tfidf")
 CELLWISE = ("none", "binary", "log1p")  # need no statistic of the whole matrix (ingest takes these)

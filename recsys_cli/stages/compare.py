@@ -1,5 +1,5 @@
 """The compare stage: the config's `compare:` block over the run's models -> compare/
-(overlaps, significance, anchors' neighbours; see recsys_cli/compare.py).
+(overlaps, significance, anchors' neighbours; see recsys_cli/serving/compare.py).
 
 A stored stage like the others: its inputs are the block, the compare seed and the
 fingerprints of the run's train and evaluate stages (which pin the split, the parameters and
@@ -12,8 +12,8 @@ from recsys_cli.stages.context import RunContext
 
 
 def compare(ctx: RunContext) -> None:
-    from recsys_cli.atomic import fingerprint, read_json
-    from recsys_cli.compare import append_report, compare_run
+    from recsys_cli.core.atomic import fingerprint, read_json
+    from recsys_cli.serving.compare import append_report, compare_run
 
     block = ctx.experiment.compare
     stages = ctx.run.manifest["stages"]

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recsys_cli.atomic import fingerprint
+from recsys_cli.core.atomic import fingerprint
 from recsys_cli.data.split_folder import SplitData
-from recsys_cli.store import ArtifactStore, artifact_lock
+from recsys_cli.store.artifacts import ArtifactStore, artifact_lock
 
 
 @dataclass

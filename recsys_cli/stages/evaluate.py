@@ -29,10 +29,10 @@ def per_user_values(run_path: Path, name: str, prefixes: list[str], columns: lis
 
 def evaluate(ctx: RunContext, entry, trained, split: SplitData) -> None:
     """Score `trained` (a stages.train.TrainedModel) on the split's test users."""
-    from recsys_cli.atomic import fingerprint as fp
-    from recsys_cli.atomic import write_parquet
+    from recsys_cli.core.atomic import fingerprint as fp
+    from recsys_cli.core.atomic import write_parquet
     from recsys_cli.evaluation.breakdown import breakdown
-    from recsys_cli.report import with_user_ids
+    from recsys_cli.report.tables import with_user_ids
 
     metrics = ctx.experiment.metrics
     # "ids+breakdown": per_user files carry user ids and records the breakdown (older ones are redone).
@@ -65,7 +65,7 @@ def evaluate(ctx: RunContext, entry, trained, split: SplitData) -> None:
 def evaluate_default(ctx: RunContext, entry, split: SplitData) -> None:
     """The untuned parameters, trained on train and scored on test once, beside the tuned
     best: a search that only wins on validation (overfitting it) shows here."""
-    from recsys_cli.atomic import fingerprint as fp
+    from recsys_cli.core.atomic import fingerprint as fp
     from recsys_cli.evaluation.evaluate import evaluate
     from recsys_cli.models.registry import build_model, model_class
 
@@ -92,7 +92,7 @@ def evaluate_default(ctx: RunContext, entry, split: SplitData) -> None:
 def evaluate_cold(ctx: RunContext, split: SplitData) -> None:
     """Test users with no train history (a temporal split's test_cold part): every model
     falls back to popularity for them, so they are evaluated once, on their own rows."""
-    from recsys_cli.atomic import fingerprint as fp
+    from recsys_cli.core.atomic import fingerprint as fp
     from recsys_cli.evaluation.breakdown import evaluate_cold
 
     if not split.has("test_cold") or split.read_part("test_cold").nnz == 0:
@@ -110,7 +110,7 @@ def evaluate_cold(ctx: RunContext, split: SplitData) -> None:
 
 
 def write_metrics(ctx: RunContext, split: SplitData) -> None:
-    from recsys_cli.report import metrics_frame, write_metrics
+    from recsys_cli.report.tables import metrics_frame, write_metrics
 
     ctx.best = significant_best(ctx)
     write_metrics(ctx.run.path, metrics_frame(ctx.summaries), ctx.intervals, ctx.protocol(split),
@@ -121,14 +121,14 @@ def write_metrics(ctx: RunContext, split: SplitData) -> None:
 def significant_best(ctx: RunContext) -> dict:
     """metric@k -> the model significantly better than every other on per-user test values;
     a stored stage, keyed by the evaluations it reads (an unchanged re-run tests nothing)."""
-    from recsys_cli.atomic import fingerprint as fp
+    from recsys_cli.core.atomic import fingerprint as fp
 
     stages = ctx.run.manifest["stages"]
     key = fp([[name, stages[f"evaluate/{name}"]["fingerprint"]] for name in ctx.summaries] + ["t"])
 
     def work(record):
         from recsys_cli.evaluation.significance import significant_best_per_column
-        from recsys_cli.report import LOWER_IS_BETTER
+        from recsys_cli.report.tables import LOWER_IS_BETTER
 
         columns = list(dict.fromkeys(key for summary in ctx.summaries.values() for key in summary))
         per_user = {name: per_user_values(ctx.run.path, name, [""], columns) for name in ctx.summaries}

@@ -11,10 +11,10 @@ from recsys_cli.stages.context import RunContext
 
 def export(ctx: RunContext, models: dict, split: SplitData) -> None:
     """`models`: name -> stages.train.TrainedModel (loaded only for an export not stored)."""
-    from recsys_cli.atomic import fingerprint as fp
-    from recsys_cli.atomic import write_parquet
+    from recsys_cli.core.atomic import fingerprint as fp
+    from recsys_cli.core.atomic import write_parquet
     from recsys_cli.models.registry import model_class
-    from recsys_cli.report import id_lookup, ranked_frame, with_item_names, write_top_popular
+    from recsys_cli.report.tables import id_lookup, ranked_frame, with_item_names, write_top_popular
 
     export = ctx.experiment.export
     if not export.recommendations and not export.similar:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from recsys_cli.data.filters import IngestFilters
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from recsys_cli.stages.context import RunContext, StageResult
 
 
@@ -35,7 +35,7 @@ def ingest(
     from recsys_cli.data.dataset_store import known_versions, point_name
     from recsys_cli.data.sources import reader
 
-    from recsys_cli.atomic import DATA_STORE_DIR, check_output_folder
+    from recsys_cli.core.atomic import DATA_STORE_DIR, check_output_folder
 
     options = {k: v for k, v in (options or {}).items() if v is not None}
     filters = filters or IngestFilters()

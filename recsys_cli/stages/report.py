@@ -9,10 +9,10 @@ from recsys_cli.stages.context import RunContext
 
 def report(ctx: RunContext, split: SplitData) -> None:
     from recsys_cli.evaluation.breakdown import markdown
-    from recsys_cli.report import metrics_frame, write_report
+    from recsys_cli.report.tables import metrics_frame, write_report
 
     from recsys_cli.evaluation import repeats
-    from recsys_cli.tuning_report import tuning_markdown
+    from recsys_cli.report.tuning import tuning_markdown
 
     extra = ctx.breakdown_extra(split)
     text = markdown(extra["test_users"], extra["cold_users"], extra["all_test_users"], ctx.breakdowns,
@@ -27,7 +27,7 @@ def report(ctx: RunContext, split: SplitData) -> None:
 def html_report(ctx: RunContext) -> None:
     """report.html from the finished folder. The page only shows what is already saved,
     so a failure to draw it is logged and reported, and never fails the run."""
-    from recsys_cli.report_html.page import write_html_report
+    from recsys_cli.report.html.page import write_html_report
 
     try:
         write_html_report(ctx.run.path)

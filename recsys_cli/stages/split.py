@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_cli.atomic import atomic_directory, file_sha256, fingerprint, read_json, write_json, write_npz
+from recsys_cli.core.atomic import atomic_directory, file_sha256, fingerprint, read_json, write_json, write_npz
 from recsys_cli.data.split_folder import SplitData, load_split
-from recsys_cli.errors import InputError
-from recsys_cli.seeds import DEFAULT_SEED, validation_seed
+from recsys_cli.core.errors import InputError
+from recsys_cli.core.seeds import DEFAULT_SEED, validation_seed
 from recsys_cli.stages.context import RunContext, StageResult
 
 
@@ -27,7 +27,7 @@ def split(
     dataset version named by the parameters (`split_folder`), reading the dataset under
     its shared lock. `out`, when given, is the user's name for that folder: a link to it
     (it must be missing, empty, a split folder or our link)."""
-    from recsys_cli.atomic import check_output_folder, replace_with_link
+    from recsys_cli.core.atomic import check_output_folder, replace_with_link
     from recsys_cli.data.dataset_lock import dataset_lock
     from recsys_cli.data.splits import check_strategy
 
@@ -129,7 +129,7 @@ def split_folder(dataset_dir: Path, strategy: str, params: dict, seed: int, vali
     """Where a split of these parameters lives in its dataset version: named by what
     defines it, so `recsys split` and `recsys run` with the same protocol share one folder,
     and a split with other parameters (or without `validation`) never overwrites it."""
-    from recsys_cli.atomic import fingerprint as fp
+    from recsys_cli.core.atomic import fingerprint as fp
 
     given = {k: v for k, v in params.items() if v is not None}
     return Path(dataset_dir) / "splits" / f"{strategy}-{fp([given, seed, validation])[:8]}"

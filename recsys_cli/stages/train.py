@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys_cli.atomic import read_json, write_json
+from recsys_cli.core.atomic import read_json, write_json
 from recsys_cli.data.split_folder import SplitData
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from recsys_cli.stages.context import RunContext
 
 
@@ -30,7 +30,7 @@ class TrainedModel:
 def train(ctx: RunContext, entry, split: SplitData) -> TrainedModel:
     """The entry's model fitted on `split` (or, when used, loaded from the run folder,
     where the store linked it)."""
-    from recsys_cli.atomic import atomic_directory
+    from recsys_cli.core.atomic import atomic_directory
     from recsys_cli.models.registry import build_model, load_model
 
     folder = f"{ctx.prefix}models/{entry.name}"

@@ -8,8 +8,8 @@ from recsys_cli.stages.context import RunContext
 
 
 def tune(ctx: RunContext, entry, split: SplitData) -> None:
-    from recsys_cli import tuning
-    from recsys_cli.atomic import fingerprint as fp
+    from recsys_cli.tuning import study as tuning
+    from recsys_cli.core.atomic import fingerprint as fp
 
     block = entry.tune_block()
     space = tuning.space_for(entry.type, block.space)

@@ -23,7 +23,7 @@ from recsys_cli.data.tables import (
     read_csv,
     require_columns,
 )
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 LIST_OF_INTS = r"^\s*\[\s*(-?\d+\s*(,\s*-?\d+\s*)*)?\]\s*$"
 DICT_ENTRY = r"""^\s*['"]?(-?\d+)['"]?\s*:\s*(-?[0-9.eE+-]+)\s*$"""

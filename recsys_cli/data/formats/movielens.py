@@ -26,7 +26,7 @@ from recsys_cli.data.tables import (
     read_csv,
     require_columns,
 )
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 ML100K_GENRES = [
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",

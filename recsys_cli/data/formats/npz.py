@@ -12,7 +12,7 @@ import polars as pl
 
 from recsys_cli.data.csr_file import read_sparse
 from recsys_cli.data.tables import SourceTables
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 
 def read(path: Path) -> SourceTables:

@@ -21,7 +21,7 @@ from recsys_cli.data.tables import (
     require_columns,
     scan_parquet,
 )
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 ACTION_WEIGHTS = {"order": 5.0, "to_cart": 3.0, "favorite": 2.0, "click": 1.0, "view": 0.5, "search": 0.0}
 PARTS = ("orders", "actions")

@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.data.tables import SourceTables
-from recsys_cli.errors import InputError
-from recsys_cli.seeds import DEFAULT_SEED
+from recsys_cli.core.errors import InputError
+from recsys_cli.core.seeds import DEFAULT_SEED
 
 GENRES = [
     "Jazz", "Rock", "Techno", "Folk", "Opera", "Hip-Hop", "Blues", "Reggae", "Punk", "Soul",

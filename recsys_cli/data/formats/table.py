@@ -14,7 +14,7 @@ from recsys_cli.data.tables import (
     scan_parquet,
 )
 from recsys_cli.data.delimited import read_delimited, resolve_column
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 

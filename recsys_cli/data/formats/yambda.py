@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from recsys_cli.data.tables import SourceTables, collect, require_columns, scan_parquet
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 PARTS = ("listens", "likes", "dislikes")
 KEYS = ("uid", "item_id", "timestamp", "is_organic")

@@ -24,7 +24,7 @@ from recsys_cli.data.tables import (
     require_columns,
     scan_parquet,
 )
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 CATALOG_LISTS = {"albums": "album", "artists": "artist", "genres": "genre"}
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys_cli.atomic import read_json
+from recsys_cli.core.atomic import read_json
 
 
 def resolve_recorded(recorded: str | Path, run_path: Path, marker: str | None = None) -> Path | None:

@@ -31,9 +31,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from recsys_cli import interrupts
+from recsys_cli.core import interrupts
 from recsys_cli.models.registry import build_model, model_class
-from recsys_cli.tuning_space import is_integer_param, space_for  # noqa: F401  (space_for: the tuner's API)
+from recsys_cli.tuning.space import is_integer_param, space_for  # noqa: F401  (space_for: the tuner's API)
 
 
 def storage_url(path: Path) -> str:
@@ -332,7 +332,7 @@ def write_outputs(folder: Path, outcome: TuneOutcome, entry_name: str, model_typ
     """best.yaml, trials.parquet and PNG plots; returns the files written (relative)."""
     import yaml
 
-    from recsys_cli.atomic import write_parquet, write_text
+    from recsys_cli.core.atomic import write_parquet, write_text
 
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "best.yaml", yaml.safe_dump(
@@ -348,8 +348,8 @@ def write_plots(folder: Path, storage_path: Path, study_name: str, trials) -> li
     import matplotlib.pyplot as plt
     import optuna
 
-    from recsys_cli.atomic import write_atomically, write_json
-    from recsys_cli.report_html import charts
+    from recsys_cli.core.atomic import write_atomically, write_json
+    from recsys_cli.report.html import charts
 
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage_path))
     metric, model = study.user_attrs.get("metric", "objective"), study.user_attrs.get("model", study_name)

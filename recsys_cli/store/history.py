@@ -1,7 +1,7 @@
 """What the runs folder holds over time: listing, diffs, metric history and pruning.
 
 Read-only except `prune`, which removes whole run folders and then the store artifacts no
-remaining run links to (see recsys_cli/store.py: run folders hard-link artifact files, so a
+remaining run links to (see recsys_cli/store/artifacts.py: run folders hard-link artifact files, so a
 kept run's bytes can never be freed from under it).
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from recsys_cli.atomic import read_json
-from recsys_cli.errors import InputError
-from recsys_cli.store import CHARTS_DIR, STORE_DIR, ArtifactStore, tree_bytes
+from recsys_cli.core.atomic import read_json
+from recsys_cli.core.errors import InputError
+from recsys_cli.store.artifacts import CHARTS_DIR, STORE_DIR, ArtifactStore, tree_bytes
 
 
 @dataclass
@@ -164,7 +164,7 @@ def plot_history(rows: list[dict], metric: str, experiment: str, path: Path) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from recsys_cli.atomic import write_atomically
+    from recsys_cli.core.atomic import write_atomically
 
     models = list(dict.fromkeys(model for row in rows for model in row["values"]))
     times = [datetime.strptime(row["started_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) for row in rows]
@@ -243,7 +243,7 @@ def plan_prune(runs_dir: Path, name: str | None, keep_last: int | None, newer_th
                 removed_links.setdefault((f.st_dev, f.st_ino), [0, f.st_nlink, f.st_size])[0] += 1
     artifacts += [path for _, _, path, _ in store.unreferenced() if ".tmp-" in path.name]
     freed = sum(size for count, links, size in removed_links.values() if count >= links)
-    charts = store.root / CHARTS_DIR  # a cache of drawn charts (report_html/chart_cache.py)
+    charts = store.root / CHARTS_DIR  # a cache of drawn charts (report/html/chart_cache.py)
     if charts.is_dir():
         artifacts.append(charts)
         freed += tree_bytes(charts)

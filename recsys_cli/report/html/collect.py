@@ -15,9 +15,9 @@ from typing import Any
 
 import polars as pl
 
-from recsys_cli.errors import InputError
-from recsys_cli.run_inputs import find_run_dataset, find_run_split, resolve_recorded
-from recsys_cli.runs import resolve_run_dir
+from recsys_cli.core.errors import InputError
+from recsys_cli.store.inputs import find_run_dataset, find_run_split, resolve_recorded
+from recsys_cli.store.runs import resolve_run_dir
 
 
 def _json(path: Path) -> dict | None:
@@ -125,7 +125,7 @@ def read_run(path: Path) -> RunData:
 
 
 def read_tuning(data: RunData, model: str, record: dict) -> TuneData:
-    from recsys_cli.tuning import study_importances, study_space
+    from recsys_cli.tuning.study import study_importances, study_space
 
     trials = pl.read_parquet(data.path / "tune" / model / "trials.parquet")
     study = _load_study(data.path, record)
@@ -145,7 +145,7 @@ def read_tuning(data: RunData, model: str, record: dict) -> TuneData:
 def _load_study(run_path: Path, record: dict):
     import optuna
 
-    from recsys_cli.tuning import open_storage
+    from recsys_cli.tuning.study import open_storage
 
     storage = resolve_recorded(record["storage"], run_path) if record.get("storage") else None
     if storage is None or not record.get("study"):
@@ -160,7 +160,7 @@ def _load_study(run_path: Path, record: dict):
 def _space_from_config(config: dict, model: str) -> dict[str, dict]:
     """The declared space (the config's, else the model type's default) when the study is gone."""
     from recsys_cli.models.registry import model_class
-    from recsys_cli.tuning import is_integer_param, space_for
+    from recsys_cli.tuning.study import is_integer_param, space_for
 
     entry = next((m for m in config.get("models", []) if m.get("name") == model), None)
     if entry is None:

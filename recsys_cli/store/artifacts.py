@@ -25,12 +25,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from recsys_cli.atomic import read_json
-from recsys_cli.locks import held
+from recsys_cli.core.atomic import read_json
+from recsys_cli.core.locks import held
 
 STORE_DIR = ".store"
 RECORD = "artifact.json"
-CHARTS_DIR = "charts"  # <store>/charts/: drawn report charts, a cache (report_html/chart_cache.py)
+CHARTS_DIR = "charts"  # <store>/charts/: drawn report charts, a cache (report/html/chart_cache.py)
 
 
 def _now() -> str:

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recsys_cli.report import LOWER_IS_BETTER
-from recsys_cli.report_html import charts
-from recsys_cli.report_html.chart_cache import ChartCache
+from recsys_cli.report.tables import LOWER_IS_BETTER
+from recsys_cli.report.html import charts
+from recsys_cli.report.html.chart_cache import ChartCache
 from recsys_cli.models.base import item_popularity
-from recsys_cli.report_html.collect import RunData, item_labels, read_run, summary_value
-from recsys_cli.report_html.repeats_view import repeats_section
-from recsys_cli.report_html.text import duration, filter_seen_text, human_bytes, unreachable
+from recsys_cli.report.html.collect import RunData, item_labels, read_run, summary_value
+from recsys_cli.report.html.repeats_view import repeats_section
+from recsys_cli.report.html.text import duration, filter_seen_text, human_bytes, unreachable
 
 STRATA_ORDER = ("top", "head", "torso", "tail")
 EXAMPLE_USERS = 3
@@ -30,7 +30,7 @@ EXAMPLE_DEPTH = 10
 
 def write_html_report(run_dir: Path) -> Path:
     """Render RUN_DIR/report.html from what the run folder holds; returns its path."""
-    from recsys_cli.atomic import write_text
+    from recsys_cli.core.atomic import write_text
 
     data = read_run(run_dir)
     html = render(data)
@@ -52,7 +52,7 @@ def render(data: RunData) -> str:
         "history": page.history(),
         "generated_by": f"recsys_cli {data.manifest.get('environment', {}).get('recsys_cli', '')}".strip(),
     }
-    environment = Environment(loader=PackageLoader("recsys_cli.report_html", "templates"),
+    environment = Environment(loader=PackageLoader("recsys_cli.report.html", "templates"),
                               autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     environment.filters["thousands"] = lambda n: "—" if n is None else f"{n:,}"
     return environment.get_template("report.html.j2").render(**context)

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 MAX_EXPANDED_NODES = 100_000  # an experiment file has hundreds; aliases may not multiply that
 

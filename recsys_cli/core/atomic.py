@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 
 
 def temporary_sibling(path: Path) -> Path:

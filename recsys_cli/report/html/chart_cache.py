@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Callable
 
 from recsys_cli import __version__
-from recsys_cli.atomic import write_text
-from recsys_cli.store import CHARTS_DIR, STORE_DIR
+from recsys_cli.core.atomic import write_text
+from recsys_cli.store.artifacts import CHARTS_DIR, STORE_DIR
 
 
 def _code_digest() -> str:
-    from recsys_cli.report_html import charts
+    from recsys_cli.report.html import charts
 
     return hashlib.sha256(Path(charts.__file__).read_bytes() + __version__.encode()).hexdigest()
 
@@ -38,7 +38,7 @@ class ChartCache:
 
     def svg(self, chart_id: str, draw: Callable, *args, **kwargs) -> str:
         """`charts.to_svg(draw(*args, **kwargs), chart_id)`, from the cache when it holds it."""
-        from recsys_cli.report_html import charts
+        from recsys_cli.report.html import charts
 
         path = self._path(chart_id, draw, args, kwargs)
         if path is not None:

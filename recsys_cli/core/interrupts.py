@@ -19,7 +19,7 @@ import sys
 import threading
 from typing import Iterator
 
-from recsys_cli.errors import Terminated
+from recsys_cli.core.errors import Terminated
 
 _pending: list[KeyboardInterrupt] = []
 

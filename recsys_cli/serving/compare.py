@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from recsys_cli.errors import InputError
+from recsys_cli.core.errors import InputError
 from recsys_cli.evaluation.significance import ALPHA, holm, paired_pvalue, test_label
 
 RBO_PERSISTENCE = 0.9
@@ -138,7 +138,7 @@ class RunContext:
         return protocol.get("filter_seen", {}).get(name, True)
 
     def dataset_dir(self) -> Path:
-        from recsys_cli.run_inputs import find_run_dataset, recorded_datasets
+        from recsys_cli.store.inputs import find_run_dataset, recorded_datasets
 
         found = find_run_dataset(self.path, self.manifest, self.config)
         if found is None:
@@ -149,7 +149,7 @@ class RunContext:
     def split(self):
         from recsys_cli.data.split_folder import load_split
 
-        from recsys_cli.run_inputs import find_run_split
+        from recsys_cli.store.inputs import find_run_split
 
         found = find_run_split(self.path, self.manifest, self.config, self.dataset_dir())
         if found is None:
@@ -188,14 +188,14 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
     `seed` (anchor sample, bootstrap, permutations) defaults to the compare seed the run's own
     seed spawns. The test users' lists are ranked on `backend` (default: the run's own,
     `backend: ray` shards them by user blocks); similar-item anchors stay in this process."""
-    from recsys_cli.atomic import write_json, write_parquet
+    from recsys_cli.core.atomic import write_json, write_parquet
     from recsys_cli.data.dataset import Dataset
     from recsys_cli.models.base import item_popularity
-    from recsys_cli.report import heatmap, histograms
+    from recsys_cli.report.tables import heatmap, histograms
 
     context = RunContext.open(run_dir, models)
     if seed is None:
-        from recsys_cli.seeds import DEFAULT_SEED, derived_seed
+        from recsys_cli.core.seeds import DEFAULT_SEED, derived_seed
 
         recorded = context.manifest.get("seeds", {}).get("compare")
         seed = recorded if recorded is not None else derived_seed(context.manifest.get("seed", DEFAULT_SEED), "compare")
@@ -314,8 +314,8 @@ def _headline_metric(context: RunContext) -> str:
 
 def append_report(run_path: Path, result: dict) -> None:
     """report.md's "Compare" section from a compare result (replacing an earlier one)."""
-    from recsys_cli.atomic import write_text
-    from recsys_cli.report import markdown_frame
+    from recsys_cli.core.atomic import write_text
+    from recsys_cli.report.tables import markdown_frame
 
     report = run_path / "report.md"
     text = report.read_text() if report.exists() else ""

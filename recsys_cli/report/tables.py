@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recsys_cli.atomic import write_json, write_parquet, write_text
+from recsys_cli.core.atomic import write_json, write_parquet, write_text
 
 LOWER_IS_BETTER = {"avg_popularity", "rmse", "mae"}  # for marking the best value per column
 
@@ -97,7 +97,7 @@ def _paired_repeats_table(repeats: dict):
 
 
 def write_atomic_csv(path: Path, frame: pl.DataFrame) -> None:
-    from recsys_cli.atomic import write_atomically
+    from recsys_cli.core.atomic import write_atomically
 
     write_atomically(path, lambda tmp: frame.write_csv(tmp))
 
@@ -255,7 +255,7 @@ def _pyplot():
 
 
 def _save(figure, path: Path) -> None:
-    from recsys_cli.atomic import write_atomically
+    from recsys_cli.core.atomic import write_atomically
 
     write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png"))
 

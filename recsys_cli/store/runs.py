@@ -21,10 +21,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from recsys_cli import __version__, interrupts
-from recsys_cli.atomic import read_json, write_json
-from recsys_cli.errors import InputError
-from recsys_cli.locks import held, write_holder
+from recsys_cli import __version__
+from recsys_cli.core import interrupts
+from recsys_cli.core.atomic import read_json, write_json
+from recsys_cli.core.errors import InputError
+from recsys_cli.core.locks import held, write_holder
 
 
 STATUS_ORDER = {"train done": 0, "evaluate done": 1, "complete": 2}

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from recsys_cli.errors import InputError
-from recsys_cli.run_inputs import find_run_dataset, find_run_split, recorded_datasets, recorded_split
-from recsys_cli.runs import resolve_run_dir
+from recsys_cli.core.errors import InputError
+from recsys_cli.store.inputs import find_run_dataset, find_run_split, recorded_datasets, recorded_split
+from recsys_cli.store.runs import resolve_run_dir
 
 FALLBACK = "popularity"
 

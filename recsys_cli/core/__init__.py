@@ -1,0 +1,1 @@
+"""The ground floor: atomic writes, locks, errors, interrupts, seeds, strict YAML."""

@@ -1,0 +1,1 @@
+"""Answers from a finished run: recommendations, similar items, model comparison."""

@@ -1,0 +1,1 @@
+"""The artifact store, run folders, their history and prune, and the inputs of a finished run."""

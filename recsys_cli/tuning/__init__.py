@@ -1,0 +1,1 @@
+"""Optuna studies and their search spaces."""
