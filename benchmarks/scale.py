@@ -87,7 +87,7 @@ def bounded_space() -> dict:
 
 
 def measure(backend, model, train, test, valid_train, valid, trials: int, tmp: Path) -> dict:
-    from recsys_cli.config import TuneBlock
+    from recsys_cli.config.blocks import TuneBlock
 
     started = time.perf_counter()
     result = backend.evaluate(model, train, test, train, [10, 100], ["mrr", "recall"], bootstrap=False)
@@ -117,7 +117,7 @@ def main() -> None:
 
     from recsys_cli.backends.local import LocalBackend
     from recsys_cli.backends.ray_backend import RayBackend
-    from recsys_cli.config import RayBlock
+    from recsys_cli.config.blocks import RayBlock
     from recsys_cli.models.item_knn import ItemKNN
 
     print(f"preset {args.preset}, item-kNN, {args.cpus} Ray CPUs, shard {args.shard_users} users, "

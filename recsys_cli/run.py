@@ -27,7 +27,7 @@ class ExperimentRun:
     def __init__(self, experiment, runs_dir: Path, reporter: Reporter | None = None, jobs: int = 1,
                  tune_trials: int | None = None, tune_timeout: float | None = None):
         from recsys_cli.core.atomic import fingerprint as fp
-        from recsys_cli.config import with_absolute_paths
+        from recsys_cli.config.load import with_absolute_paths
 
         self.experiment = experiment = with_absolute_paths(experiment)
         runs_dir = Path(runs_dir).absolute()
@@ -172,7 +172,7 @@ class ExperimentRun:
 def run_experiment(config_path: Path, runs_dir: Path = Path("runs"), until: str = "report", wait: bool = True,
                    reporter: Reporter | None = None) -> dict:
     """Load and validate an experiment file, then run its stages up to `until`."""
-    from recsys_cli.config import load_experiment
+    from recsys_cli.config.load import load_experiment
 
     experiment, _ = load_experiment(config_path)
     return ExperimentRun(experiment, runs_dir, reporter).execute(until=until, wait=wait)
@@ -186,7 +186,8 @@ def tune_experiment(config_path: Path, runs_dir: Path = Path("runs"), models: li
     whole train split and evaluate it once on test."""
     from pydantic import ValidationError
 
-    from recsys_cli.config import TuneBlock, load_experiment
+    from recsys_cli.config.blocks import TuneBlock
+    from recsys_cli.config.load import load_experiment
     from recsys_cli.models.registry import model_class
 
     experiment, _ = load_experiment(config_path)

@@ -96,7 +96,7 @@ def test_tuning_one_trial_at_a_time_gives_the_local_trials(local_ray, tmp_path):
     from recsys_cli.tuning import study as tuning
     from recsys_cli.backends.local import LocalBackend
     from recsys_cli.backends.ray_backend import RayBackend
-    from recsys_cli.config import RayBlock, TuneBlock
+    from recsys_cli.config.blocks import RayBlock, TuneBlock
     from recsys_cli.data.formats.synthetic import read
     from recsys_cli.data.splits import Cells, TEST, leave_one_random
 
@@ -139,7 +139,7 @@ def test_ray_study_resumes_from_its_journal(local_ray, tmp_path):
 def test_a_task_whose_worker_dies_is_retried(local_ray, tmp_path):
     """A worker killed under a shard (the OOM killer on a busy machine) costs a retry, not the run."""
     from recsys_cli.backends.ray_backend import RayBackend
-    from recsys_cli.config import RayBlock
+    from recsys_cli.config.blocks import RayBlock
 
     def dies_once(users, marker):
         import os

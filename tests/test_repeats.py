@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from recsys_cli.run import run_experiment
-from recsys_cli.config import parse_experiment
+from recsys_cli.config.load import parse_experiment
 from recsys_cli.data.splits import TEST, Cells, assign
 from recsys_cli.core.errors import InputError
 from recsys_cli.evaluation.repeats import (

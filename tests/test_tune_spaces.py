@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys_cli.config import parse_experiment
+from recsys_cli.config.load import parse_experiment
 from recsys_cli.core.errors import InputError
 from recsys_cli.models.registry import MODELS, model_class
 from recsys_cli.tuning.study import _pruner, space_for, warmup_iterations

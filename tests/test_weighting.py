@@ -116,7 +116,7 @@ def test_item_knn_with_binary_weighting_is_item_knn_on_binarised_counts():
 
 
 def test_weighting_is_in_the_default_tune_spaces_and_validates():
-    from recsys_cli.config import parse_experiment
+    from recsys_cli.config.load import parse_experiment
     from recsys_cli.models.als import IALS
     from recsys_cli.models.item_knn import ItemKNN
 

@@ -20,7 +20,7 @@ def backend_for_run(config: dict, name: str | None = None):
     the one `name` asks for instead; for verbs that reopen a run folder (`recsys compare`)."""
     from types import SimpleNamespace
 
-    from recsys_cli.config import RayBlock
+    from recsys_cli.config.blocks import RayBlock
     from recsys_cli.core.errors import InputError
 
     chosen = name or config.get("backend") or "local"

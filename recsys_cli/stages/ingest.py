@@ -99,7 +99,7 @@ def dataset_for_run(ctx: RunContext) -> Path:
     """The run's dataset version: ingested (or found up to date) from the config's `dataset:`
     block, or the ready folder it names, resolved once, so the whole run reads one version
     whatever another ingest does to the name meanwhile."""
-    from recsys_cli.config import IngestBlock
+    from recsys_cli.config.blocks import IngestBlock
 
     block = ctx.experiment.dataset
     target = ctx.experiment.dataset_dir()

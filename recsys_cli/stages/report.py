@@ -8,7 +8,7 @@ from recsys_cli.stages.context import RunContext
 
 
 def report(ctx: RunContext, split: SplitData) -> None:
-    from recsys_cli.evaluation.breakdown import markdown
+    from recsys_cli.report.breakdown import markdown
     from recsys_cli.report.tables import metrics_frame, write_report
 
     from recsys_cli.evaluation import repeats

@@ -39,7 +39,9 @@ def tune(ctx: RunContext, entry, split: SplitData) -> None:
         )
         ctx.reporter.done()
         best = {**entry.params, **outcome.best_params}
-        files = tuning.write_outputs(ctx.run.path / folder, outcome, entry.name, entry.type, best, storage, study_name)
+        from recsys_cli.report.tuning import write_outputs
+
+        files = write_outputs(ctx.run.path / folder, outcome, entry.name, entry.type, best, storage, study_name)
         where = (f"mean over {block.folds} seeded validation folds" if block.folds > 1
                  else "the split's validation part")
         record.update(outcome.record(), metric=block.metric, study=study_name, storage=str(storage), files=files,

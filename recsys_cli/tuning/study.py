@@ -327,49 +327,6 @@ def _outcome(study, seconds: float, folds: int = 1) -> TuneOutcome:
     )
 
 
-def write_outputs(folder: Path, outcome: TuneOutcome, entry_name: str, model_type: str, params: dict,
-                  storage_path: Path, study_name: str) -> list[str]:
-    """best.yaml, trials.parquet and PNG plots; returns the files written (relative)."""
-    import yaml
-
-    from recsys_cli.core.atomic import write_parquet, write_text
-
-    folder.mkdir(parents=True, exist_ok=True)
-    write_text(folder / "best.yaml", yaml.safe_dump(
-        [{"name": entry_name, "type": model_type, "params": params}], sort_keys=False))
-    write_parquet(folder / "trials.parquet", outcome.trials)
-    return ["best.yaml", "trials.parquet"] + write_plots(folder, storage_path, study_name, outcome.trials)
-
-
-def write_plots(folder: Path, storage_path: Path, study_name: str, trials) -> list[str]:
-    """history.png, importances.png and slice.png: the same charts as report.html's tuning
-    section (pruned trials shown, the metric named, log axes where the space is log),
-    skipped, not failed, when the study is too small for one."""
-    import matplotlib.pyplot as plt
-    import optuna
-
-    from recsys_cli.core.atomic import write_atomically, write_json
-    from recsys_cli.report.html import charts
-
-    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_path))
-    metric, model = study.user_attrs.get("metric", "objective"), study.user_attrs.get("model", study_name)
-    importances, note = study_importances(study)  # fANOVA costs seconds: computed once, kept for the report
-    write_json(folder / "importances.json", {"importances": importances, "note": note})
-    figures = {"history.png": lambda: charts.tuning_history(trials, metric, model),
-               "importances.png": lambda: importances and charts.importance_bars(
-                   importances, f"{model}: parameter importances (fANOVA)"),
-               "slice.png": lambda: charts.slices(trials, study_space(study), metric, model)}
-    written = ["importances.json"]
-    for name, draw in figures.items():
-        figure = draw() if trials.height else None
-        if not figure:
-            continue
-        write_atomically(folder / name, lambda tmp: figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
-        plt.close(figure)
-        written.append(name)
-    return written
-
-
 def study_importances(study) -> tuple[dict[str, float] | None, str]:
     """fANOVA importances (Optuna's default evaluator, seeded) over the completed trials."""
     import warnings

@@ -176,7 +176,7 @@ def _space_from_config(config: dict, model: str) -> dict[str, dict]:
 
 
 def _space_entries(custom: dict | None):
-    from recsys_cli.config import SpaceEntry
+    from recsys_cli.config.blocks import SpaceEntry
 
     return None if custom is None else {name: SpaceEntry(**spec) for name, spec in custom.items()}
 
