@@ -1,22 +1,29 @@
 """The run driver: an experiment file through its stages into a run folder.
 
-`ExperimentRun` opens (or resumes) the run folder under the experiment's lock and walks the
-stages in order — ingest -> split -> tune -> train -> evaluate -> export -> report -> compare —
-each a function in recsys_cli/stages/ over the shared `RunContext`. Whether a stage's artifact
-already exists (in this run or any other, through the store) is decided by the context's
-bookkeeping, so the driver itself is only the sequence, the locks and the status.
+`ExperimentRun` opens (or resumes) the run folder under the experiment's lock and composes
+the stages — ingest -> split -> (tune -> train -> evaluate) per split -> metrics -> export ->
+report -> compare. Each stage is a function in recsys_cli/stages/ from the run's `StageEnv`
+and typed inputs to a frozen record; whether its artifact already exists (in this run or any
+other, through the store) is decided by the env's bookkeeping. The driver owns the only
+mutable state of a run: the run folder's manifest.
+
+With `split: {repeats: R}` or `{folds: F}`, `score_split` — tune on that split's own
+validation part, train, evaluate, the defaults beside tuned models — is called once per
+split, so every split's models (and the parameters chosen for them) only ever saw that
+split's training part.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from recsys_cli.data.split_folder import SplitData
 from recsys_cli.core.errors import InputError
+from recsys_cli.data.split_folder import SplitData
 from recsys_cli.stages import evaluate, export, report, train, tune
 from recsys_cli.stages.compare import compare
-from recsys_cli.stages.context import Reporter, RunContext
+from recsys_cli.stages.env import Reporter, StageEnv
 from recsys_cli.stages.ingest import dataset_for_run
+from recsys_cli.stages.records import ModelSpec, RunResults, SplitScores, frozen_mapping
 from recsys_cli.stages.split import split_for_run
 from recsys_cli.store.artifacts import ArtifactStore
 
@@ -26,43 +33,46 @@ class ExperimentRun:
 
     def __init__(self, experiment, runs_dir: Path, reporter: Reporter | None = None, jobs: int = 1,
                  tune_trials: int | None = None, tune_timeout: float | None = None):
-        from recsys_cli.core.atomic import fingerprint as fp
         from recsys_cli.config.load import with_absolute_paths
+        from recsys_cli.core.atomic import fingerprint as fp
 
-        self.experiment = experiment = with_absolute_paths(experiment)
-        runs_dir = Path(runs_dir).absolute()
-        config = experiment.model_dump(mode="json")
-        self.config_fingerprint = fp(config)
-        self.ctx = RunContext(experiment=experiment, runs_dir=runs_dir, reporter=reporter or Reporter(), jobs=jobs,
-                              tune_trials=tune_trials, tune_timeout=tune_timeout, config=config,
-                              seeds=experiment.seeds(), store=ArtifactStore.for_runs(runs_dir))
+        self.experiment = with_absolute_paths(experiment)
+        self.runs_dir = Path(runs_dir).absolute()
+        self.config = self.experiment.model_dump(mode="json")
+        self.config_fingerprint = fp(self.config)
+        self.reporter = reporter or Reporter()
+        self.options = {"jobs": jobs, "tune_trials": tune_trials, "tune_timeout": tune_timeout}
+        self.run = None
+        self.results: RunResults | None = None
 
     # -- the chain --------------------------------------------------------------------------
     def execute(self, until: str = "report", wait: bool = True) -> dict:
+        from recsys_cli.backends import open_backend
         from recsys_cli.store.runs import Run, experiment_lock
 
-        ctx = self.ctx
-        folder = ctx.runs_dir / self.experiment.name
-        waiting = lambda holder: ctx.reporter.message(  # noqa: E731
-            f"waiting for another run of {self.experiment.name!r} to finish ({holder})...")
+        experiment = self.experiment
+        folder = self.runs_dir / experiment.name
+        waiting = lambda holder: self.reporter.message(  # noqa: E731
+            f"waiting for another run of {experiment.name!r} to finish ({holder})...")
         with experiment_lock(folder, wait=wait, on_wait=waiting):
-            ctx.run = Run.open_or_resume(ctx.runs_dir, self.experiment.name, self.config_fingerprint,
-                                         self.experiment.seed, self.experiment.threads)
+            self.run = Run.open_or_resume(self.runs_dir, experiment.name, self.config_fingerprint,
+                                          experiment.seed, experiment.threads)
             self._write_config()
             try:
-                from recsys_cli.backends import open_backend
-
-                with open_backend(self.experiment) as ctx.backend:
-                    ctx.run.manifest["backend"] = ctx.backend.describe()
-                    return self._chain(until)
+                with open_backend(experiment) as backend:
+                    self.run.manifest["backend"] = backend.describe()
+                    env = StageEnv(experiment=experiment, config=self.config, seeds=experiment.seeds(), run=self.run,
+                                   store=ArtifactStore.for_runs(self.runs_dir), backend=backend, dataset=None,
+                                   reporter=self.reporter, runs_dir=self.runs_dir, **self.options)
+                    return self._chain(env, until)
             except BaseException as error:
                 status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-                if not ctx.run.has_finished_stage():
-                    ctx.run.discard()  # a config that fails before any stage leaves no folder
+                if not self.run.has_finished_stage():
+                    self.run.discard()  # a config that fails before any stage leaves no folder
                     raise
-                ctx.run.manifest["status"] = status
-                ctx.run.save()
-                ctx.run.log(f"{status}: {type(error).__name__}: {error}")
+                self.run.manifest["status"] = status
+                self.run.save()
+                self.run.log(f"{status}: {type(error).__name__}: {error}")
                 raise
 
     def _write_config(self) -> None:
@@ -70,102 +80,109 @@ class ExperimentRun:
 
         from recsys_cli.core.atomic import write_text
 
-        write_text(self.ctx.run.path / "config.yaml",
-                   yaml.safe_dump(self.ctx.config, sort_keys=False, allow_unicode=True))
+        write_text(self.run.path / "config.yaml", yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True))
 
-    def _chain(self, until: str) -> dict:
+    def _chain(self, env: StageEnv, until: str) -> dict:
+        from recsys_cli.data.dataset import Dataset
         from recsys_cli.data.dataset_lock import dataset_lock
 
-        dataset_dir = dataset_for_run(self.ctx)
+        dataset_dir = dataset_for_run(env)
         # Held shared to the end: `recsys runs prune` leaves a version in use alone.
-        with dataset_lock(dataset_dir, exclusive=False, on_wait=self.ctx.dataset_wait(dataset_dir)):
-            return self._chain_on(dataset_dir, until)
+        with dataset_lock(dataset_dir, exclusive=False, on_wait=env.dataset_wait(dataset_dir)):
+            env = env.with_changes(dataset=Dataset.open(dataset_dir))  # items/users read once, on first use
+            return self._chain_on(env, dataset_dir, until)
 
-    def _chain_on(self, dataset_dir: Path, until: str) -> dict:
-        from recsys_cli.data.dataset import Dataset
-
-        ctx, models_config = self.ctx, self.experiment.models
-        ctx.dataset = Dataset.open(dataset_dir)  # items/users tables are read once, on first use
-        ctx.weight_kind = ctx.dataset.info.get("weight_kind", "implicit")
-        split = split_for_run(ctx, dataset_dir)
-        ctx.run.manifest["seeds"] = ctx.seeds
-        ctx.run.save()
-        for entry in models_config:
-            if entry.tune_block() is not None:
-                tune.tune(ctx, entry, split)
-        advance = ctx.reporter.progress("training", len(models_config))
-        models = {}
-        for entry in models_config:
-            models[entry.name] = train.train(ctx, entry, split)
-            advance(1, f"training (done: {entry.name})")
-        ctx.reporter.done()
-        if until != "train":
-            for entry in models_config:
-                evaluate.evaluate(ctx, entry, models[entry.name], split)
-                if entry.name in ctx.tuned:
-                    evaluate.evaluate_default(ctx, entry, split)
-            evaluate.evaluate_cold(ctx, split)
-            if self.experiment.split.count > 1:
-                self._other_repeats(dataset_dir, split)
-            evaluate.write_metrics(ctx, split)
-            if until == "evaluate" and ctx.tuned:  # a tune-only run folder gets its report too
-                report.report(ctx, split)
+    def _chain_on(self, env: StageEnv, dataset_dir: Path, until: str) -> dict:
+        experiment = self.experiment
+        tunes = any(entry.tune_block() for entry in experiment.models)
+        first_split = split_for_run(env, dataset_dir, validation=tunes)
+        if experiment.split.path is not None:  # a ready split folder carries its own seeds
+            env = env.with_changes(seeds={**env.seeds, "split": first_split.info["seed"],
+                                          "validation": first_split.info.get("validation_seed")})
+        self.run.manifest["seeds"] = dict(env.seeds)
+        self.run.save()
+        first = self.score_split(env, first_split, index=0, evaluate_models=until != "train")
+        if until == "train":
+            self.results = RunResults((first,))
+            self.run.reached("train done")
+            return self.summary()
+        splits = [first] + [self.score_split(env.with_changes(prefix=f"repeats/{index}/"),
+                                             split_for_run(env.with_changes(prefix=f"repeats/{index}/"), dataset_dir,
+                                                           index, validation=tunes), index)
+                            for index in range(1, experiment.split.count)]
+        self.results = results = RunResults(
+            tuple(splits), cold=evaluate.evaluate_cold(env, first_split),
+            best=evaluate.significant_best(env, first.evaluations), repeats=self._repeats(env, splits))
+        report.write_metrics(env, results)
+        if until == "evaluate" and first.tuned:  # a tune-only run folder gets its report too
+            report.report(env, results)
         if until == "report":
-            export.export(ctx, models, split)
-            report.report(ctx, split)
-            if self.experiment.compare is not None:
-                compare(ctx)
-            ctx.run.complete()
+            export.export(env, first)
+            report.report(env, results)
+            if experiment.compare is not None:
+                compare(env)
+            self.run.complete()
         else:
-            ctx.run.reached(f"{until} done")
-        if until == "report" or ctx.tuned:
-            report.html_report(ctx)
+            self.run.reached(f"{until} done")
+        if until == "report" or first.tuned:
+            report.html_report(env, first_split)
         return self.summary()
 
-    def _other_repeats(self, dataset_dir: Path, first: SplitData) -> None:
-        """`split: {repeats: R}` / `{folds: F}`: train and score every model on splits 1..R-1
-        too, under repeats/<r>/ (the first split keeps the run folder's usual places, so export,
-        compare and recommend work on it unchanged); then aggregate over all R."""
-        from recsys_cli.evaluation import repeats
-        from recsys_cli.report.tables import LOWER_IS_BETTER
+    def score_split(self, env: StageEnv, split: SplitData, index: int, evaluate_models: bool = True) -> SplitScores:
+        """One split through the stages: each tuning model searched on this split's own
+        validation part, every model trained on its train part and scored on its test part,
+        and a tuned model's untuned defaults scored beside it."""
+        entries = self.experiment.models
+        tuned = {e.name: tune.tune(env, e, split) for e in entries if e.tune_block() is not None}
+        specs = {e.name: ModelSpec.for_entry(self.experiment, e, tuned[e.name].best_params if e.name in tuned else None)
+                 for e in entries}
+        advance = env.reporter.progress("training", len(entries))
+        trained = {}
+        for name, spec in specs.items():
+            trained[name] = train.train(env, spec, split)
+            advance(1, f"training (done: {name})")
+        env.reporter.done()
+        evaluations, defaults = {}, {}
+        if evaluate_models:
+            evaluations = {name: evaluate.evaluate(env, trained[name], split) for name in specs}
+            defaults = {e.name: evaluate.evaluate_default(env, ModelSpec.for_entry(self.experiment, e), specs[e.name],
+                                                          evaluations[e.name], split)
+                        for e in entries if e.name in tuned}
+        return SplitScores(index, env.prefix, split, frozen_mapping(tuned), frozen_mapping(specs),
+                           frozen_mapping(trained), frozen_mapping(evaluations), frozen_mapping(defaults))
 
-        ctx, block = self.ctx, self.experiment.split
-        per_repeat, splits, prefixes = [dict(ctx.summaries)], [first], [""]
-        # The first split's records stay the run's: export, breakdown and report read them.
-        kept = (ctx.summaries, dict(ctx.intervals), dict(ctx.breakdowns), dict(ctx.test_top_lists))
-        try:
-            for index in range(1, block.count):
-                ctx.prefix = f"repeats/{index}/"
-                split_r = split_for_run(ctx, dataset_dir, index)
-                ctx.summaries = {}
-                for entry in self.experiment.models:
-                    evaluate.evaluate(ctx, entry, train.train(ctx, entry, split_r), split_r)
-                per_repeat.append(dict(ctx.summaries))
-                splits.append(split_r)
-                prefixes.append(ctx.prefix)
-        finally:
-            ctx.prefix = ""
-            ctx.summaries, ctx.intervals, ctx.breakdowns, ctx.test_top_lists = kept
-        ctx.repeats = repeats.summarise(per_repeat, [s.info["seed"] for s in splits], [str(s.path) for s in splits],
-                                        [len(s.test_users) for s in splits], folds=block.folds, seed=ctx.seeds["split"],
-                                        lower_is_better=LOWER_IS_BETTER)
+    def _repeats(self, env: StageEnv, splits: list[SplitScores]) -> dict:
+        """The aggregate over repeated splits (`split: {repeats: R}` / `{folds: F}`), with
+        every model pair compared per user over all folds together when the folds partition
+        the users."""
+        from recsys_cli.evaluation import repeats
+        from recsys_cli.evaluation.metrics import lower_is_better
+
+        if len(splits) < 2:
+            return {}
+        block = self.experiment.split
+        summary = repeats.summarise([s.summaries for s in splits], [s.split.info["seed"] for s in splits],
+                                    [str(s.split.path) for s in splits], [len(s.split.test_users) for s in splits],
+                                    folds=block.folds, seed=env.seeds["split"], lower_is_better=lower_is_better())
         if block.folds is not None:  # every user is in one fold: pair the models over all of them
-            per_user = {entry.name: evaluate.per_user_values(ctx.run.path, entry.name, prefixes)
-                        for entry in self.experiment.models}
-            ctx.repeats["pooled"] = repeats.pooled_over_folds(per_user, lower_is_better=LOWER_IS_BETTER)
+            prefixes = [s.prefix for s in splits]
+            per_user = {name: evaluate.per_user_values(self.run.path, name, prefixes) for name in splits[0].evaluations}
+            summary["pooled"] = repeats.pooled_over_folds(per_user, lower_is_better=lower_is_better())
+        return summary
 
     def summary(self) -> dict:
-        ctx = self.ctx
+        results, manifest = self.results, self.run.manifest
         return {
-            "name": self.experiment.name, "run_id": ctx.run.path.name, "path": str(ctx.run.path),
-            "status": ctx.run.manifest["status"], "metrics": ctx.summaries, "intervals_95": ctx.intervals,
-            "significantly_best": ctx.best, "repeats": ctx.repeats,
-            "tuning": ctx.tuning_summary(),
-            "test_users": ctx.user_counts,
-            "cold_users": ctx.cold["summary"] if ctx.cold else None,
+            "name": self.experiment.name, "run_id": self.run.path.name, "path": str(self.run.path),
+            "status": manifest["status"], "metrics": results.summaries,
+            "intervals_95": results.intervals if results.first.evaluations else {},
+            "significantly_best": dict(results.best), "repeats": dict(results.repeats),
+            "tuning": results.tuning_summary() if results.first.evaluations else {},
+            "test_users": results.user_counts(),
+            "cold_users": results.cold["summary"] if results.cold else None,
             "stages": {k: {"status": v.get("status"), "seconds": v.get("seconds"), "reused_from": v.get("reused_from"),
                            "artifact": v.get("artifact")}
-                       for k, v in ctx.run.manifest["stages"].items()},
+                       for k, v in manifest["stages"].items()},
         }
 
 

@@ -173,7 +173,7 @@ def test_rerank_reports_its_trees():
 
 def test_training_progress_reaches_the_reporter(project):
     from recsys_cli.run import run_experiment
-    from recsys_cli.stages.context import Reporter
+    from recsys_cli.stages.env import Reporter
 
     config = yaml.safe_load((project / "smoke.yaml").read_text())
     config["models"] = [{"name": "slim", "type": "slim", "params": {"candidates": 20}}]

@@ -19,7 +19,7 @@ import yaml
 from recsys_cli.stages import ingest as ingest_stage
 from recsys_cli.stages import split as split_stage
 from recsys_cli.run import tune_experiment
-from recsys_cli.stages.context import Reporter
+from recsys_cli.stages.env import Reporter
 from recsys_cli.data import folds
 from recsys_cli.report.tuning import tuning_markdown, worse_on_test_warning
 

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 import yaml
 
 from recsys_cli.run import run_experiment
-from recsys_cli.stages.context import Reporter
+from recsys_cli.stages.env import Reporter
 from recsys_cli.core.errors import InputError
 from recsys_cli.models.weighting import apply_weighting, item_totals, spread_warning, unweighted_warning
 

@@ -75,7 +75,9 @@ def safe(value: Any) -> str:
 
 
 def emit_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    from recsys_cli.core.atomic import json_value
+
+    sys.stdout.write(json.dumps(payload, indent=2, default=json_value) + "\n")
 
 
 def status(message: str, quiet: bool):

@@ -11,11 +11,11 @@ import inspect
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from recsys_cli.data.sources import FORMATS
 from recsys_cli.data.splits import STRATEGIES, strategy_params
-from recsys_cli.evaluation.metrics import ALL_METRICS
+from recsys_cli.evaluation.metrics import selectable
 from recsys_cli.models.registry import MODELS, model_class
 from recsys_cli.core.seeds import DEFAULT_SEED
 from recsys_cli.tuning.space import SpaceEntry
@@ -157,8 +157,8 @@ class TuneBlock(Strict):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, metric):
-        if metric.split("@")[0] not in ALL_METRICS:
-            raise ValueError(f"unknown metric {metric.split('@')[0]!r}; expected one of {', '.join(ALL_METRICS)}")
+        if metric.split("@")[0] not in selectable():
+            raise ValueError(f"unknown metric {metric.split('@')[0]!r}; expected one of {', '.join(selectable())}")
         return metric
 
 
@@ -178,7 +178,8 @@ class ModelEntry(Strict):
 
 class MetricsBlock(Strict):
     k: list[int] = Field(default_factory=lambda: [10, 100], min_length=1)
-    names: list[Literal[ALL_METRICS]] = Field(  # type: ignore[valid-type]
+    # Checked against the metric registry when validated, so a registered metric is accepted.
+    names: list[str] = Field(
         default_factory=lambda: ["mrr", "ndcg", "recall", "precision", "hit_rate", "coverage", "novelty"], min_length=1)
     filter_seen: bool = True
 
@@ -188,6 +189,14 @@ class MetricsBlock(Strict):
         if any(k < 1 for k in ks):
             raise ValueError("every K must be >= 1")
         return sorted(set(ks))
+
+    @field_validator("names")
+    @classmethod
+    def _known_names(cls, names):
+        unknown = [n for n in names if n not in selectable()]
+        if unknown:
+            raise ValueError(f"unknown metric {', '.join(map(repr, unknown))}; expected one of {', '.join(selectable())}")
+        return names
 
 
 class ExportBlock(Strict):
@@ -235,6 +244,7 @@ class Experiment(Strict):
     threads: int = Field(0, ge=0, description="0 = all cores")
     backend: Literal["local", "ray"] = "local"
     ray: RayBlock = Field(default_factory=RayBlock)
+    _validated_params: dict = PrivateAttr(default_factory=dict)  # model name -> ((type, params), Params)
 
     @field_validator("models")
     @classmethod
@@ -246,7 +256,12 @@ class Experiment(Strict):
         return models
 
     def model_params(self, entry: ModelEntry):
-        return model_class(entry.type).Params.model_validate(entry.params)
+        """The entry's parameters validated into its model type's Params, once per entry."""
+        cached = self._validated_params.get(entry.name)
+        if cached is None or cached[0] != (entry.type, entry.params):
+            cached = (entry.type, entry.params), model_class(entry.type).Params.model_validate(entry.params)
+            self._validated_params[entry.name] = cached
+        return cached[1]
 
     def seeds(self) -> dict[str, int]:
         """Every seed the run uses: the experiment's, and each purpose's (set in the config

@@ -83,7 +83,7 @@ def parse_experiment(raw: Any, source: str) -> Experiment:
         raise InputError("invalid experiment file:\n" + "\n".join(lines), path=source) from None
     lines = []
     for index, entry in enumerate(experiment.models):
-        lines += _entry_errors(entry, index)
+        lines += _entry_errors(entry, index, experiment)
         block = entry.tune_block()
         if block is not None and block.folds > 1 and experiment.split.strategy in TIME_STRATEGIES:
             lines.append(f"  models[{index}].tune.folds: {block.folds} needs a random split strategy; "
@@ -104,12 +104,16 @@ def _valid_entries(models: Any) -> list[tuple[int, ModelEntry]]:
     return valid
 
 
-def _entry_errors(entry: ModelEntry, index: int) -> list[str]:
-    """A model entry's parameters and tune space, against what its model type accepts."""
+def _entry_errors(entry: ModelEntry, index: int, experiment: Experiment | None = None) -> list[str]:
+    """A model entry's parameters and tune space, against what its model type accepts. With
+    the `experiment`, the validated parameters are kept there (validated once)."""
     allowed = ", ".join(model_class(entry.type).Params.model_fields)
     lines = []
     try:
-        model_class(entry.type).Params.model_validate(entry.params)
+        if experiment is not None:
+            experiment.model_params(entry)
+        else:
+            model_class(entry.type).Params.model_validate(entry.params)
     except ValidationError as error:
         lines += [f"{line}; {entry.type} parameters: {allowed}" if "unknown key" in line else line
                   for line in _describe(error.errors(), ("models", index, "params"))]

@@ -171,8 +171,22 @@ def read_json(path: str | Path) -> dict | None:
     return payload if isinstance(payload, dict) else None
 
 
+def json_value(value: Any) -> Any:
+    """`json.dumps(default=...)`: read-only mappings (frozen records) as objects, numpy
+    scalars as numbers, anything else as its text."""
+    from collections.abc import Mapping
+
+    import numpy as np
+
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
 def write_json(path: str | Path, payload: Any) -> Path:
-    return write_text(path, json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+    return write_text(path, json.dumps(payload, indent=2, sort_keys=False, default=json_value) + "\n")
 
 
 def write_npz(path: str | Path, matrix) -> Path:

@@ -96,15 +96,15 @@ def breakdown(per_user: pl.DataFrame, top_ids: np.ndarray, users: np.ndarray, tr
             "item_popularity": by_item_popularity(top_ids, users, test, strata, ks).to_dicts()}
 
 
-def evaluate_cold(train, test_cold, ks: list[int], names: list[str], seed: int):
-    """The popularity ranking every model falls back to, evaluated on the cold users' rows."""
+def popularity_fallback(train, test_cold):
+    """(model, history) of the popularity ranking every model falls back to for cold users:
+    Popular fitted on train, and an empty history (they have none to filter). Evaluated
+    through the run's backend like every other model."""
     import scipy.sparse as sp
 
-    from recsys_cli.evaluation.evaluate import evaluate
     from recsys_cli.models.popular import Popular
 
-    empty = sp.csr_matrix(test_cold.shape, dtype=np.float32)  # they have no history to filter
-    return evaluate(Popular().fit(train), train, test_cold, empty, ks, names, seed=seed)
+    return Popular().fit(train), sp.csr_matrix(test_cold.shape, dtype=np.float32)
 
 
 def combined(warm: dict[str, float], n_warm: int, cold: dict[str, float] | None, n_cold: int) -> dict[str, float]:

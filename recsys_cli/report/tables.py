@@ -11,7 +11,6 @@ import polars as pl
 
 from recsys_cli.core.atomic import write_json, write_parquet, write_text
 
-LOWER_IS_BETTER = {"avg_popularity", "rmse", "mae"}  # for marking the best value per column
 
 
 def metrics_frame(summaries: dict[str, dict[str, float]]) -> pl.DataFrame:

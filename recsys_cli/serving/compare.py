@@ -100,7 +100,7 @@ def paired_significance(per_user: dict[str, np.ndarray], metric: str, resamples:
 
 
 @dataclass
-class RunContext:
+class ComparedRun:
     """A finished run folder: its config, models, split and item metadata."""
 
     path: Path
@@ -109,7 +109,7 @@ class RunContext:
     models: dict = field(default_factory=dict)  # name -> fitted model
 
     @classmethod
-    def open(cls, path: Path, names: list[str] | None) -> "RunContext":
+    def open(cls, path: Path, names: list[str] | None) -> "ComparedRun":
         import yaml
 
         from recsys_cli.models.registry import load_model
@@ -193,7 +193,7 @@ def compare_run(run_dir: Path, models: list[str] | None = None, k: int = 10, anc
     from recsys_cli.models.base import item_popularity
     from recsys_cli.report.tables import heatmap, histograms
 
-    context = RunContext.open(run_dir, models)
+    context = ComparedRun.open(run_dir, models)
     if seed is None:
         from recsys_cli.core.seeds import DEFAULT_SEED, derived_seed
 
@@ -305,7 +305,7 @@ def side_by_side(anchors: np.ndarray, similar: dict[str, np.ndarray], items: pl.
     })
 
 
-def _headline_metric(context: RunContext) -> str:
+def _headline_metric(context: ComparedRun) -> str:
     metrics = context.config.get("metrics", {})
     names = metrics.get("names") or ["mrr"]
     ks = metrics.get("k") or [100]

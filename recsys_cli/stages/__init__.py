@@ -1,4 +1,3 @@
-"""The stages of a run, one module each (ingest, split, tune, train, evaluate, export, compare,
-report) over a shared `RunContext` (stages/context.py). No stage imports another stage; the
-driver in recsys_cli/run.py sequences them. Kept empty on purpose: see DESIGN.md on thin
-`__init__` files."""
+"""The stages of a run, one module each (ingest, split, tune, train, evaluate, export, report,
+compare): functions from the run's `StageEnv` (env.py) and typed inputs to frozen records
+(records.py). No stage imports another stage; the driver (run.py) composes them."""

@@ -8,24 +8,24 @@ it, and its section of report.md is written again from the stored compare.json."
 
 from __future__ import annotations
 
-from recsys_cli.stages.context import RunContext
+from recsys_cli.stages.env import StageEnv
 
 
-def compare(ctx: RunContext) -> None:
+def compare(env: StageEnv) -> None:
     from recsys_cli.core.atomic import fingerprint, read_json
     from recsys_cli.serving.compare import append_report, compare_run
 
-    block = ctx.experiment.compare
-    stages = ctx.run.manifest["stages"]
+    block = env.experiment.compare
+    stages = env.run.manifest["stages"]
     models = {name: stages[name].get("fingerprint") for name in sorted(stages)
               if name.startswith(("train/", "evaluate/"))}  # repeats/... stages are not compared
-    key = fingerprint({"block": block.model_dump(mode="json"), "seed": ctx.seeds["compare"], "models": models})
+    key = fingerprint({"block": block.model_dump(mode="json"), "seed": env.seeds["compare"], "models": models})
 
     def work(record):
-        compare_run(ctx.run.path, block.models, k=block.k, anchors=block.anchors, item_ids=block.items,
-                    item_names=block.item_names, seed=ctx.seeds["compare"], metric=block.metric, test=block.test)
+        compare_run(env.run.path, block.models, k=block.k, anchors=block.anchors, item_ids=block.items,
+                    item_names=block.item_names, seed=env.seeds["compare"], metric=block.metric, test=block.test)
         record.update(path="compare")
 
-    record = ctx.timed("compare", key, ["compare"], work)
+    record = env.timed("compare", key, ["compare"], work)
     if record.get("reused_from"):
-        append_report(ctx.run.path, read_json(ctx.run.path / "compare" / "compare.json"))
+        append_report(env.run.path, read_json(env.run.path / "compare" / "compare.json"))

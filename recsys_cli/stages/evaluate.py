@@ -1,13 +1,18 @@
-"""The evaluate stage: a trained model's top-k on test -> per_user/<name>.parquet and its
-summary, intervals and breakdown; the untuned default beside a tuned model; the cold users
-once; and metrics.{csv,json} over every model (with the significantly best per column)."""
+"""The evaluate stage: a trained model's top-k on a split's test users -> per_user/<name>.parquet
+and a `ModelEvaluation` (summary, intervals, breakdown); the untuned default beside a tuned
+model; the cold users once; and the significantly best model per column.
+
+Every evaluation goes through the run's backend (`env.backend.evaluate`), so local and Ray
+runs compute the same records by the same call."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
 from recsys_cli.data.split_folder import SplitData
-from recsys_cli.stages.context import RunContext
+from recsys_cli.stages.env import StageEnv
+from recsys_cli.stages.records import DefaultEvaluation, ModelEvaluation, ModelSpec, TrainedModel, frozen_mapping
 
 
 def per_user_path(prefix: str, name: str) -> str:
@@ -27,113 +32,104 @@ def per_user_values(run_path: Path, name: str, prefixes: list[str], columns: lis
     return {c: frame[c].to_numpy() for c in wanted if c in frame.columns}
 
 
-def evaluate(ctx: RunContext, entry, trained, split: SplitData) -> None:
-    """Score `trained` (a stages.train.TrainedModel) on the split's test users."""
+def _backend_evaluate(env: StageEnv, model, split: SplitData, test, history, *, filter_seen: bool, fold_in: bool,
+                      keep: int = 0, progress=None):
+    metrics = env.experiment.metrics
+    return env.backend.evaluate(model, split.train, test, history, metrics.k, metrics.names, filter_seen=filter_seen,
+                                fold_in=fold_in, keep=keep, seed=env.seeds["bootstrap"], progress=progress)
+
+
+def evaluate(env: StageEnv, trained: TrainedModel, split: SplitData) -> ModelEvaluation:
+    """Score `trained` on the split's test users."""
     from recsys_cli.core.atomic import fingerprint as fp
     from recsys_cli.core.atomic import write_parquet
     from recsys_cli.evaluation.breakdown import breakdown
     from recsys_cli.report.tables import with_user_ids
 
-    metrics = ctx.experiment.metrics
+    spec, metrics = trained.spec, env.experiment.metrics
     # "ids+breakdown": per_user files carry user ids and records the breakdown (older ones are redone).
-    key = fp([ctx.train_key(entry, split), ctx.config["metrics"], ctx.filter_seen(entry), "ids+breakdown"])
-    path = per_user_path(ctx.prefix, entry.name)
-
-    export = ctx.experiment.export
-    keep = export.recommendations if export.users == "test" and not ctx.prefix else 0  # export: first split
+    key = fp([trained.key, env.config["metrics"], spec.filter_seen, "ids+breakdown"])
+    path = per_user_path(env.prefix, spec.name)
+    export = env.experiment.export
+    keep = export.recommendations if export.users == "test" and not env.prefix else 0  # export: first split
+    fresh = {}
 
     def work(record):
-        advance = ctx.reporter.progress(f"evaluate {entry.name}", len(split.test_users))
-        result = ctx.backend.evaluate(trained.get(), split.train, split.test, split.history, metrics.k, metrics.names,
-                                      filter_seen=ctx.filter_seen(entry), fold_in=split.fold_in,
-                                      keep=max(keep, max(metrics.k)),  # the breakdown ranks held-out items
-                                      seed=ctx.seeds["bootstrap"], progress=advance)
-        ctx.reporter.done()
-        write_parquet(ctx.run.path / path, with_user_ids(result.per_user, ctx.dataset.users))
+        advance = env.reporter.progress(f"evaluate {spec.name}", len(split.test_users))
+        result = _backend_evaluate(env, trained.get(), split, split.test, split.history, filter_seen=spec.filter_seen,
+                                   fold_in=split.fold_in, keep=max(keep, max(metrics.k)),  # the breakdown ranks held-out items
+                                   progress=advance)
+        env.reporter.done()
+        write_parquet(env.run.path / path, with_user_ids(result.per_user, env.dataset.users))
         record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users),
                       breakdown=breakdown(result.per_user, result.top_ids, result.users, split.train, split.test,
                                           split.history, metrics.k))
         if keep:  # the export of the same users' top-N needs no second pass
-            ctx.test_top_lists[entry.name] = (result.top_ids[:, :keep], result.top_scores[:, :keep])
+            fresh["top_lists"] = (result.top_ids[:, :keep], result.top_scores[:, :keep])
 
-    record = ctx.timed(f"{ctx.prefix}evaluate/{entry.name}", key, [path], work)
-    ctx.summaries[entry.name] = record["summary"]
-    ctx.intervals[entry.name] = {k: tuple(v) for k, v in record["intervals"].items()}
-    ctx.breakdowns[entry.name] = record.get("breakdown", {})
+    record = env.timed(f"{env.prefix}evaluate/{spec.name}", key, [path], work)
+    return ModelEvaluation(spec.name, key, frozen_mapping(record["summary"]),
+                           frozen_mapping({k: tuple(v) for k, v in record["intervals"].items()}),
+                           frozen_mapping(record.get("breakdown")), record.get("test_users", 0), fresh.get("top_lists"))
 
 
-def evaluate_default(ctx: RunContext, entry, split: SplitData) -> None:
-    """The untuned parameters, trained on train and scored on test once, beside the tuned
-    best: a search that only wins on validation (overfitting it) shows here."""
+def evaluate_default(env: StageEnv, default: ModelSpec, tuned: ModelSpec, tuned_evaluation: ModelEvaluation,
+                     split: SplitData) -> DefaultEvaluation:
+    """The untuned parameters (`default`), trained on train and scored on test once, beside
+    the tuned best: a search that only wins on validation (overfitting it) shows here."""
     from recsys_cli.core.atomic import fingerprint as fp
-    from recsys_cli.evaluation.evaluate import evaluate
-    from recsys_cli.models.registry import build_model, model_class
 
-    cls = model_class(entry.type)
-    default = cls.Params.model_validate(entry.params)
-    if default == ctx.params(entry):  # the search kept the default: same model, same scores
-        ctx.default_tests[entry.name] = {"summary": ctx.summaries[entry.name], "same_as_best": True}
-        return
-    key = fp([ctx.train_key(entry, split, default), ctx.config["metrics"], ctx.filter_seen(entry)])
+    if default.params == tuned.params:  # the search kept the default: same model, same scores
+        return DefaultEvaluation(default.name, tuned_evaluation.summary, same_as_best=True)
+    train_key = default.key(split.info["fingerprint"], env.experiment.seed, env.experiment.threads)
+    key = fp([train_key, env.config["metrics"], default.filter_seen])
 
     def work(record):
-        model = build_model(entry.type, default, seed=ctx.experiment.seed, threads=ctx.experiment.threads,
-                            **ctx.build_options(entry))
+        model = env.build_model(default)
         model.fit(split.train)
-        metrics = ctx.experiment.metrics
-        result = evaluate(model, split.train, split.test, split.history, metrics.k, metrics.names,
-                          filter_seen=ctx.filter_seen(entry), fold_in=split.fold_in, seed=ctx.seeds["bootstrap"])
-        record.update(summary=result.summary, intervals=result.intervals, params=default.model_dump())
+        result = _backend_evaluate(env, model, split, split.test, split.history, filter_seen=default.filter_seen,
+                                   fold_in=split.fold_in)
+        record.update(summary=result.summary, intervals=result.intervals, params=default.params.model_dump())
 
-    record = ctx.timed(f"evaluate/{entry.name}@default", key, [], work)
-    ctx.default_tests[entry.name] = {"summary": record["summary"], "same_as_best": False}
+    record = env.timed(f"{env.prefix}evaluate/{default.name}@default", key, [], work)
+    return DefaultEvaluation(default.name, frozen_mapping(record["summary"]), same_as_best=False)
 
 
-def evaluate_cold(ctx: RunContext, split: SplitData) -> None:
+def evaluate_cold(env: StageEnv, split: SplitData) -> Mapping | None:
     """Test users with no train history (a temporal split's test_cold part): every model
     falls back to popularity for them, so they are evaluated once, on their own rows."""
     from recsys_cli.core.atomic import fingerprint as fp
-    from recsys_cli.evaluation.breakdown import evaluate_cold
+    from recsys_cli.evaluation.breakdown import popularity_fallback
 
     if not split.has("test_cold") or split.read_part("test_cold").nnz == 0:
-        return
-    metrics = ctx.experiment.metrics
+        return None
 
     def work(record):
-        result = evaluate_cold(split.train, split.read_part("test_cold"), metrics.k, metrics.names,
-                               seed=ctx.seeds["bootstrap"])
+        test_cold = split.read_part("test_cold")
+        model, history = popularity_fallback(split.train, test_cold)
+        result = _backend_evaluate(env, model, split, test_cold, history, filter_seen=True, fold_in=False)
         record.update(summary=result.summary, intervals=result.intervals, test_users=len(result.users),
                       ranking="popularity fallback (train users per item), the same for every model")
 
-    key = fp([split.info["fingerprint"], ctx.config["metrics"], ctx.seeds["bootstrap"]])
-    ctx.cold = ctx.timed("evaluate/cold-users", key, [], work)
+    key = fp([split.info["fingerprint"], env.config["metrics"], env.seeds["bootstrap"]])
+    return env.timed("evaluate/cold-users", key, [], work)
 
 
-def write_metrics(ctx: RunContext, split: SplitData) -> None:
-    from recsys_cli.report.tables import metrics_frame, write_metrics
-
-    ctx.best = significant_best(ctx)
-    write_metrics(ctx.run.path, metrics_frame(ctx.summaries), ctx.intervals, ctx.protocol(split),
-                  extra=ctx.breakdown_extra(split), tuning=ctx.tuning_summary(), best=ctx.best,
-                  repeats=ctx.repeats)
-
-
-def significant_best(ctx: RunContext) -> dict:
+def significant_best(env: StageEnv, evaluations: Mapping[str, ModelEvaluation]) -> Mapping:
     """metric@k -> the model significantly better than every other on per-user test values;
     a stored stage, keyed by the evaluations it reads (an unchanged re-run tests nothing)."""
     from recsys_cli.core.atomic import fingerprint as fp
 
-    stages = ctx.run.manifest["stages"]
-    key = fp([[name, stages[f"evaluate/{name}"]["fingerprint"]] for name in ctx.summaries] + ["t"])
+    key = fp([[name, evaluation.key] for name, evaluation in evaluations.items()] + ["t"])
 
     def work(record):
+        from recsys_cli.evaluation.metrics import lower_is_better
         from recsys_cli.evaluation.significance import significant_best_per_column
-        from recsys_cli.report.tables import LOWER_IS_BETTER
 
-        columns = list(dict.fromkeys(key for summary in ctx.summaries.values() for key in summary))
-        per_user = {name: per_user_values(ctx.run.path, name, [""], columns) for name in ctx.summaries}
+        columns = list(dict.fromkeys(c for e in evaluations.values() for c in e.summary))
+        per_user = {name: per_user_values(env.run.path, name, [""], columns) for name in evaluations}
         # The t-test: O(users) per comparison, over every column and model (compare's
         # permutation test costs resamples x users per pair).
-        record["best"] = significant_best_per_column(per_user, columns, LOWER_IS_BETTER, test="t")
+        record["best"] = significant_best_per_column(per_user, columns, lower_is_better(), test="t")
 
-    return ctx.timed("evaluate/significance", key, [], work)["best"]
+    return frozen_mapping(env.timed("evaluate/significance", key, [], work)["best"])

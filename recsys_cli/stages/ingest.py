@@ -12,7 +12,8 @@ from pathlib import Path
 
 from recsys_cli.data.filters import IngestFilters
 from recsys_cli.core.errors import InputError
-from recsys_cli.stages.context import RunContext, StageResult
+from recsys_cli.stages.env import StageEnv
+from recsys_cli.stages.records import StageResult
 
 
 def ingest(
@@ -95,29 +96,28 @@ def _ingest_is_current(previous: dict | None, fmt: str, options: dict, filters: 
     return Recipe(fmt, options, filters, source_digests(files)).fingerprint == previous.get("fingerprint")
 
 
-def dataset_for_run(ctx: RunContext) -> Path:
+def dataset_for_run(env: StageEnv) -> Path:
     """The run's dataset version: ingested (or found up to date) from the config's `dataset:`
     block, or the ready folder it names, resolved once, so the whole run reads one version
     whatever another ingest does to the name meanwhile."""
     from recsys_cli.config.blocks import IngestBlock
 
-    block = ctx.experiment.dataset
-    target = ctx.experiment.dataset_dir()
+    block = env.experiment.dataset
+    target = env.experiment.dataset_dir()
     if not isinstance(block, IngestBlock):
         from recsys_cli.data.dataset import Dataset
 
         dataset = Dataset.open(target)
-        ctx.run.manifest["stages"]["ingest"] = {"status": "done", "fingerprint": dataset.fingerprint,
+        env.run.manifest["stages"]["ingest"] = {"status": "done", "fingerprint": dataset.fingerprint,
                                                 "dataset": str(dataset.path), "name": str(target),
                                                 "seconds": 0.0}
-        ctx.run.save()
+        env.run.save()
         return dataset.path
 
     def work(entry):
         result = ingest(block.format, block.path, target, block.reader_options(),
-                        block.filters(ctx.seeds["debug_slice"]))
+                        block.filters(env.seeds["debug_slice"]))
         entry.update(dataset=str(result.path), name=str(target), skipped=result.skipped,
                      dataset_fingerprint=result.info.get("fingerprint"))
 
-    ctx.always("ingest", work)
-    return Path(ctx.run.manifest["stages"]["ingest"]["dataset"])
+    return Path(env.always("ingest", work)["dataset"])

@@ -11,7 +11,8 @@ from recsys_cli.core.atomic import atomic_directory, file_sha256, fingerprint, r
 from recsys_cli.data.split_folder import SplitData, load_split
 from recsys_cli.core.errors import InputError
 from recsys_cli.core.seeds import DEFAULT_SEED, validation_seed
-from recsys_cli.stages.context import RunContext, StageResult
+from recsys_cli.stages.env import StageEnv
+from recsys_cli.stages.records import StageResult
 
 
 def split(
@@ -102,27 +103,23 @@ def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -
     return StageResult(out, info, skipped=False)
 
 
-def split_for_run(ctx: RunContext, dataset_dir: Path, repeat: int = 0) -> SplitData:
+def split_for_run(env: StageEnv, dataset_dir: Path, repeat: int = 0, validation: bool = False) -> SplitData:
     """The run's split number `repeat` (the config's `split.path`, or a folder under the
-    dataset named by the fingerprint of its parameters), loaded."""
-    block = ctx.experiment.split
+    dataset named by the fingerprint of its parameters), loaded. `validation`: carve a
+    validation part even when the config does not ask (tuning needs one)."""
+    block = env.experiment.split
     if block.path is not None:
-        data = load_split(block.path, ctx.dataset)
-        ctx.seeds.update(split=data.info["seed"], validation=data.info.get("validation_seed"))
-    else:
-        params, seed = block.repeat(repeat, ctx.seeds["split"])
-        # Tuning needs a validation part: carve it even when the config does not ask
-        # (tuning uses the first split's alone).
-        validation = block.validation or (repeat == 0 and any(e.tune_block() for e in ctx.experiment.models))
-        folder = split_folder(dataset_dir, block.strategy, params, seed, validation)
+        return load_split(block.path, env.dataset)
+    params, seed = block.repeat(repeat, env.seeds["split"])
+    validation = block.validation or validation
+    folder = split_folder(dataset_dir, block.strategy, params, seed, validation)
 
-        def work(entry):
-            result = split(dataset_dir, block.strategy, None, params, seed=seed, validation=validation)
-            entry.update(path=str(result.path), skipped=result.skipped)
+    def work(entry):
+        result = split(dataset_dir, block.strategy, None, params, seed=seed, validation=validation)
+        entry.update(path=str(result.path), skipped=result.skipped)
 
-        ctx.always(f"{ctx.prefix}split", work)
-        data = load_split(folder, ctx.dataset)
-    return data
+    env.always(f"{env.prefix}split", work)
+    return load_split(folder, env.dataset)
 
 
 def split_folder(dataset_dir: Path, strategy: str, params: dict, seed: int, validation: bool) -> Path:

@@ -60,6 +60,7 @@ class RunData:
     compare: dict | None = None
     history: list[dict] = field(default_factory=list)  # earlier runs of the experiment
     repeats: dict | None = None  # metrics.json's `repeats` (split: {repeats: R} / {folds: F})
+    split: Any = None  # the run's SplitData when the run itself draws the page: its parts are in memory
 
     @property
     def models(self) -> list[str]:
@@ -85,8 +86,11 @@ class RunData:
         return _read_parquet(self.dataset_dir / "users.parquet") if self.dataset_dir else None
 
     def split_part(self, name: str):
+        """A part of the run's split: from the run's memory when it draws the page, else read."""
         from recsys_cli.data.csr_file import read_sparse
 
+        if self.split is not None and self.split_dir is not None and Path(self.split.path).resolve() == self.split_dir.resolve():
+            return self.split.read_part(name) if self.split.has(name) else None
         if self.split_dir is None or not (self.split_dir / f"{name}.npz").is_file():
             return None
         return read_sparse(self.split_dir / f"{name}.npz")

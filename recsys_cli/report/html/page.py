@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recsys_cli.report.tables import LOWER_IS_BETTER
+from recsys_cli.evaluation.metrics import lower_is_better
 from recsys_cli.report.html import charts
 from recsys_cli.report.html.chart_cache import ChartCache
 from recsys_cli.models.base import item_popularity
@@ -27,11 +27,14 @@ from recsys_cli.report.html.text import duration, filter_seen_text, human_bytes,
 STRATA_ORDER = ("top", "head", "torso", "tail")
 
 
-def write_html_report(run_dir: Path) -> Path:
-    """Render RUN_DIR/report.html from what the run folder holds; returns its path."""
+def write_html_report(run_dir: Path, split=None) -> Path:
+    """Render RUN_DIR/report.html from what the run folder holds; returns its path. `split`:
+    the run's own SplitData, whose parts are then taken from memory, not read again."""
+    from dataclasses import replace
+
     from recsys_cli.core.atomic import write_text
 
-    data = read_run(run_dir)
+    data = replace(read_run(run_dir), split=split)
     html = render(data)
     return write_text(data.path / "report.html", html)
 
@@ -159,7 +162,7 @@ class _Page:
                 if winner in values:
                     best[column] = values[winner]
             elif values:
-                pick = min if column.split("@")[0] in LOWER_IS_BETTER else max
+                pick = min if column.split("@")[0] in lower_is_better() else max
                 best[column] = pick(values.values())
         rows = []
         for model in models:
