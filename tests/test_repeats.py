@@ -9,7 +9,8 @@ import yaml
 
 from recsys_cli.run import run_experiment
 from recsys_cli.config.load import parse_experiment
-from recsys_cli.data.splits import TEST, Cells, assign
+from recsys_cli.data.split_strategies import assign
+from recsys_cli.data.splits import TEST, Cells
 from recsys_cli.core.errors import InputError
 from recsys_cli.evaluation.repeats import (
     aggregate, best_from_pairs, paired_over_repeats, per_repeat_values, seeds_for_repeats)

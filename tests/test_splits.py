@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from recsys_cli.stages import ingest as ingest_stage
 from recsys_cli.stages import split as split_stage
-from recsys_cli.data import splits
-from recsys_cli.data.splits import TEST, TEST_COLD, TEST_INPUT, TRAIN, Cells, assign
+from recsys_cli.data import split_strategies, splits
+from recsys_cli.data.split_strategies import assign
+from recsys_cli.data.splits import TEST, TEST_COLD, TEST_INPUT, TRAIN, Cells
 from recsys_cli.core.errors import InputError
 
 from conftest import dense, read_matrix
@@ -170,7 +171,7 @@ def test_time_strategies_refuse_datasets_without_time():
 
 def test_unknown_option_and_strategy_are_named():
     cells = make_cells(np.ones((3, 3)))
-    with pytest.raises(InputError, match="takes no before"):
+    with pytest.raises(InputError, match="before: unknown key; strategy .leave-one-random. takes test_users"):
         assign(cells, "leave-one-random", {"before": "2020-01-01"}, 0)
     with pytest.raises(InputError, match="leave-one-random"):
         assign(cells, "leave-one-randon", {}, 0)
@@ -222,8 +223,8 @@ def test_split_cli_reports_bad_input_with_exit_2(cli, demo, tmp_path):
 
 def test_strategy_registry_lists_parameters():
     # folds/fold are set by `split: {folds: F}`, one split per fold
-    assert splits.strategy_params("user-holdout") == {"test_users": 0.2, "fold_in": 0.8, "folds": None, "fold": 0}
-    assert splits.strategy_params("leave-last-out") == {"n": 1, "ties": "arbitrary"}
+    assert split_strategies.strategy_params("user-holdout") == {"test_users": 0.2, "fold_in": 0.8, "folds": None, "fold": 0}
+    assert split_strategies.strategy_params("leave-last-out") == {"n": 1, "ties": "arbitrary"}
 
 
 def test_leave_last_out_ties_by_hand():
@@ -239,7 +240,7 @@ def test_leave_last_out_ties_by_hand():
     assert splits.tie_counts(cells) == {"users_with_ties_at_cut": 2, "cells_at_tied_cuts": 4}
     every = dense(cells.to_csr(assign(cells, "leave-last-out", {"ties": "all"}, 0) == TEST))
     assert every.tolist() == [[0, 1, 1], [0, 1, 0], [0, 0, 0]]  # user 2 keeps both: nothing would be left in train
-    note = splits.notes(cells, "leave-last-out", {"ties": "all"})["ties"]
+    note = split_strategies.notes(cells, "leave-last-out", {"ties": "all"})["ties"]
     assert note["mode"] == "all" and note["users_with_ties_at_cut"] == 2
     with pytest.raises(InputError, match="ties"):
         assign(cells, "leave-last-out", {"ties": "some"}, 0)

@@ -7,7 +7,8 @@ import polars as pl
 
 from recsys_cli.stages import ingest as ingest_stage
 from recsys_cli.data.formats import synthetic
-from recsys_cli.data.splits import TEST, Cells, assign
+from recsys_cli.data.split_strategies import assign
+from recsys_cli.data.splits import TEST, Cells
 
 
 def test_same_seed_same_data_other_seed_other_data():

@@ -14,7 +14,6 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from recsys_cli.data.sources import FORMATS
-from recsys_cli.data.splits import STRATEGIES, strategy_params
 from recsys_cli.evaluation.metrics import selectable
 from recsys_cli.models.registry import MODELS, model_class
 from recsys_cli.core.seeds import DEFAULT_SEED
@@ -88,27 +87,35 @@ def _check_option_types(read, options: dict) -> None:
         raise ValueError("; ".join(problems))
 
 
-class SplitBlock(Strict):
+class SplitBlock(BaseModel):
     """`split: {strategy: leave-one-random, test_users: 0.2, validation: true}` or
     `split: {path: data/ml-1m/splits/s1}`. `seed` defaults to one derived from the
-    experiment's seed."""
+    experiment's seed. A strategy's own parameters (test_users, before, last, n, ...) are the
+    ones it declares in the split-strategy registry (data/split_strategies.py), checked there."""
+
+    model_config = ConfigDict(extra="allow")
 
     path: Optional[Path] = None
-    strategy: Optional[Literal[tuple(STRATEGIES)]] = None  # type: ignore[valid-type]
+    strategy: Optional[str] = None
     seed: Optional[int] = None
     validation: bool = False
-    test_users: Optional[float] = Field(None, gt=0, le=1)
-    test_ratio: Optional[float] = Field(None, gt=0, lt=1)
-    before: Optional[str] = None
-    n: Optional[int] = Field(None, ge=1)
-    fold_in: Optional[float] = Field(None, gt=0, lt=1)
-    ties: Optional[Literal["arbitrary", "all"]] = None  # leave-last-out: timestamp ties at the cut
     repeats: int = Field(1, ge=1, le=100, description="independent seeded draws, every model scored on each")
     folds: Optional[int] = Field(None, ge=2, le=100, description="user folds (leave-one-random, user-holdout)")
 
+    @field_validator("strategy")
+    @classmethod
+    def _registered(cls, name):
+        from recsys_cli.data.split_strategies import STRATEGIES
+
+        if name is not None and name not in STRATEGIES:
+            raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(map(repr, STRATEGIES))}")
+        return name
+
     @model_validator(mode="after")
     def _one_source(self):
-        from recsys_cli.data.splits import FOLD_STRATEGIES
+        from pydantic_core import InitErrorDetails, PydanticCustomError
+
+        from recsys_cli.data.split_strategies import fold_strategies, param_problems
 
         if (self.path is None) == (self.strategy is None):
             raise ValueError("give either `strategy` (split now) or `path` (an existing split folder)")
@@ -116,19 +123,23 @@ class SplitBlock(Strict):
             raise ValueError("`repeats` and `folds` draw new splits: they need `strategy`, not `path`")
         if self.repeats > 1 and self.folds is not None:
             raise ValueError("give `repeats` (independent draws) or `folds` (user folds), not both")
-        if self.folds is not None and self.strategy not in FOLD_STRATEGIES:
-            raise ValueError(f"`folds` partitions test users: strategy must be one of {', '.join(sorted(FOLD_STRATEGIES))}")
+        if self.folds is not None and self.strategy not in fold_strategies():
+            raise ValueError(f"`folds` partitions test users: strategy must be one of {', '.join(sorted(fold_strategies()))}")
+        if self.strategy is None and self.model_extra:
+            raise ValueError(f"unknown key {', '.join(self.model_extra)}: a split `path` takes no strategy parameters")
         if self.strategy is not None:
-            allowed = strategy_params(self.strategy)
-            given = [k for k, v in self.params().items() if v is not None and k not in allowed]
-            if given:
-                raise ValueError(f"strategy {self.strategy!r} takes no {', '.join(given)}; "
-                                 f"its options are {', '.join(allowed)}")
+            given = {k: v for k, v in self.params().items() if k not in ("folds", "fold")}
+            checked, problems = param_problems(self.strategy, given)
+            if problems:  # each at its own key: `split.test_users: ...`
+                raise ValidationError.from_exception_data("split", [
+                    InitErrorDetails(type=PydanticCustomError("split_param", why), loc=(key,), input=given[key])
+                    for key, why in problems])
+            self.__pydantic_extra__.update(checked)
         return self
 
     def params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("test_users", "test_ratio", "before", "n", "fold_in", "ties")
-                if getattr(self, k) is not None}
+        """The strategy's parameters the config sets."""
+        return {k: v for k, v in (self.model_extra or {}).items() if v is not None}
 
     @property
     def count(self) -> int:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from recsys_cli.config.blocks import (
     ExportBlock, Experiment, IngestBlock, MetricsBlock, ModelEntry, RayBlock, SplitBlock, short_value)
 from recsys_cli.core.errors import InputError
-from recsys_cli.data.splits import TIME_STRATEGIES
+from recsys_cli.data.split_strategies import time_strategies
 from recsys_cli.models.registry import model_class
 from recsys_cli.tuning.space import is_integer_param, space_for
 
@@ -85,7 +85,7 @@ def parse_experiment(raw: Any, source: str) -> Experiment:
     for index, entry in enumerate(experiment.models):
         lines += _entry_errors(entry, index, experiment)
         block = entry.tune_block()
-        if block is not None and block.folds > 1 and experiment.split.strategy in TIME_STRATEGIES:
+        if block is not None and block.folds > 1 and experiment.split.strategy in time_strategies():
             lines.append(f"  models[{index}].tune.folds: {block.folds} needs a random split strategy; "
                          f"{experiment.split.strategy!r} validation is the same whatever the seed (use folds: 1)")
     if lines:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys_cli.data import splits
+from recsys_cli.data import split_strategies, splits
 from recsys_cli.core.errors import InputError
 
 FOLD_STREAM = 0x7F01D  # tags the seed stream of extra folds, apart from the split's own draws
@@ -24,7 +24,7 @@ def fold_seed(split_seed: int, fold: int) -> int:
 
 
 def check_folds(strategy: str, folds: int) -> None:
-    if folds > 1 and strategy in splits.TIME_STRATEGIES:
+    if folds > 1 and strategy in split_strategies.time_strategies():
         raise InputError(
             f"tune.folds: {folds} needs a random split strategy; {strategy!r} validation is "
             "the same whatever the seed (use folds: 1)")
@@ -35,10 +35,10 @@ def extra_folds(train, strategy: str, params: dict, split_seed: int, folds: int)
     of `SplitData.validation()`."""
     check_folds(strategy, folds)
     cells = splits.Cells.from_matrix(train)
-    valid_params = splits.validation_params(strategy, params, None)
+    valid_params = split_strategies.validation_params(strategy, params, None)
     out = []
     for fold in range(1, folds):
-        labels = splits.assign(cells, strategy, valid_params, fold_seed(split_seed, fold))
+        labels = split_strategies.assign(cells, strategy, valid_params, fold_seed(split_seed, fold))
         valid_train = cells.to_csr(labels == splits.TRAIN)
         fold_in = bool(np.any(labels == splits.TEST_INPUT))
         history = cells.to_csr(labels == splits.TEST_INPUT) + valid_train if fold_in else valid_train

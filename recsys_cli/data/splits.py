@@ -6,20 +6,22 @@ moves whole, with all its repeat events, so the parts are disjoint and add up to
 matrix. Time-aware strategies order cells by their first event, i.e. when the user met the
 item — with seen items filtered at evaluation, that is the only moment that can be predicted.
 
-Adding a strategy: one function `(cells, rng, **params) -> labels` and one STRATEGIES line.
+Adding a strategy: one function `(cells, rng, **params) -> labels` and one registration in
+data/split_strategies.py declaring its parameters (docs/architecture.md has a worked example).
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
 from recsys_cli.core.errors import InputError
+from recsys_cli.data.time_text import parse_date, parse_window
+
+if TYPE_CHECKING:
+    import polars as pl
 
 TRAIN, TEST, TEST_COLD, TEST_INPUT = 0, 1, 2, 3
 PART_FILES = {TRAIN: "train", TEST: "test", TEST_COLD: "test_cold", TEST_INPUT: "test_input"}
@@ -38,9 +40,11 @@ class Cells:
     order: np.ndarray | None = None  # first event's row in events.parquet (time order)
 
     @classmethod
-    def from_matrix(cls, matrix, events: pl.DataFrame | pl.LazyFrame | None = None) -> "Cells":
+    def from_matrix(cls, matrix, events: "pl.DataFrame | pl.LazyFrame | None" = None) -> "Cells":
         """`events` may be a lazy scan of events.parquet: it is then streamed down to one
         row per cell, so a split never holds the raw event log in memory."""
+        import polars as pl
+
         users = np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
         cells = cls(users, matrix.indices.astype(np.int32), matrix.data, tuple(matrix.shape))
         if events is not None:
@@ -137,14 +141,19 @@ def random_holdout(cells: Cells, rng, test_ratio: float = 0.2) -> np.ndarray:
     return labels
 
 
-def temporal(cells: Cells, rng, before: str | None = None, test_ratio: float | None = None) -> np.ndarray:
-    """Seed 004: a global time cut-off. Interactions first seen at or after it are test;
-    test users with no train history go to a separate cold part."""
+def temporal(cells: Cells, rng, before: str | None = None, test_ratio: float | None = None,
+             last: str | None = None) -> np.ndarray:
+    """Seed 004: a global time cut-off — a date (`before`), the last share of interactions
+    (`test_ratio`), or a window before the data's own last timestamp (`last: 7d`, a rolling
+    window for nightly runs: the config never needs a new date). Interactions first seen at
+    or after the cut are test; test users with no train history go to a separate cold part."""
     cells.require_time("temporal")
-    if (before is None) == (test_ratio is None):
-        raise InputError("temporal split takes exactly one of --before DATE or --test-ratio")
+    if sum(option is not None for option in (before, test_ratio, last)) != 1:
+        raise InputError("temporal split takes exactly one of --before DATE, --test-ratio or --last WINDOW")
     if before is not None:
         labels = (cells.times >= parse_date(before)).astype(np.int8)
+    elif last is not None:
+        labels = (cells.times > np.max(cells.times) - parse_window(last)).astype(np.int8)
     else:
         # The last share by (time, event order): ties at the cut-off second are broken by
         # the log's order, so the test share is exact.
@@ -169,8 +178,6 @@ def leave_last_out(cells: Cells, rng, n: int = 1, ties: str = "arbitrary") -> np
     cells.require_time("leave-last-out")
     if n < 1:
         raise InputError(f"--n must be >= 1, got {n}")
-    if ties not in LEAVE_LAST_OUT_TIES:
-        raise InputError(f"leave-last-out ties must be one of {', '.join(LEAVE_LAST_OUT_TIES)}, got {ties!r}")
     counts = _user_counts(cells)
     from_end = counts[cells.users] - 1 - _rank_within_user(cells, cells.order)
     held = (from_end < n) & (counts[cells.users] > n)
@@ -180,9 +187,6 @@ def leave_last_out(cells: Cells, rng, n: int = 1, ties: str = "arbitrary") -> np
         kept_train = np.bincount(cells.users[~held], minlength=cells.shape[0]) > 0
         held &= kept_train[cells.users] & (counts[cells.users] > n)
     return held.astype(np.int8)
-
-
-LEAVE_LAST_OUT_TIES = ("arbitrary", "all")
 
 
 def _time_at(cells: Cells, from_end: np.ndarray, position: int) -> np.ndarray:
@@ -222,80 +226,3 @@ def user_holdout(cells: Cells, rng, test_users: float = 0.2, fold_in: float = 0.
     held = chosen[cells.users]
     labels[held] = np.where(ranks[held] < targets[cells.users[held]], TEST, TEST_INPUT)
     return labels
-
-
-STRATEGIES: dict[str, Callable[..., np.ndarray]] = {
-    "leave-one-random": leave_one_random,
-    "random-holdout": random_holdout,
-    "temporal": temporal,
-    "leave-last-out": leave_last_out,
-    "user-holdout": user_holdout,
-}
-TIME_STRATEGIES = {"temporal", "leave-last-out"}
-FOLD_STRATEGIES = {"leave-one-random", "user-holdout"}  # user folds: `split: {folds: F}`
-
-
-def strategy_params(name: str) -> dict[str, object]:
-    """The parameters a strategy takes, with their defaults."""
-    signature = inspect.signature(STRATEGIES[name])
-    return {p.name: p.default for p in list(signature.parameters.values())[2:]}
-
-
-def check_strategy(strategy: str) -> None:
-    if strategy not in STRATEGIES:
-        raise InputError(f"unknown split strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
-
-
-def assign(cells: Cells, strategy: str, params: dict, seed: int) -> np.ndarray:
-    """Label every cell for `strategy`; refuse unknown parameters and an empty test part."""
-    check_strategy(strategy)
-    allowed = strategy_params(strategy)
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise InputError(
-            f"split strategy {strategy!r} takes no {', '.join(unknown)}; "
-            f"its options are {', '.join(allowed) or 'none'}"
-        )
-    labels = STRATEGIES[strategy](cells, np.random.default_rng(seed), **params)
-    if not np.any((labels == TEST) | (labels == TEST_COLD)):
-        raise InputError(
-            f"split {strategy!r} with {params or 'default options'} leaves no test interactions "
-            f"({len(cells.users)} interactions, {np.count_nonzero(_user_counts(cells))} users); "
-            "check the options or the dataset's size"
-        )
-    return labels
-
-
-def notes(cells: Cells, strategy: str, params: dict) -> dict:
-    """What split.json should say about how the strategy resolved ambiguous cases."""
-    if strategy != "leave-last-out":
-        return {}
-    n, ties = params.get("n", 1), params.get("ties", "arbitrary")
-    rule = ("exactly n items held out per user; within a timestamp tie at the cut, the item whose first event comes "
-            "later in events.parquet (log order) is held out — deterministic, but arbitrary among the tied items"
-            if ties == "arbitrary" else
-            "every item at or after the user's n-th last timestamp is held out (users whose items all tie there stay in train)")
-    return {"ties": {"mode": ties, "rule": rule, **tie_counts(cells, n)}}
-
-
-def validation_params(strategy: str, params: dict, labels: np.ndarray | None) -> dict:
-    """Parameters that carve validation out of train 'with the same strategy'. A fixed
-    date would leave train with no test, so temporal validation cuts the same share by time.
-    Leave-one-random validates on every train user with two or more interactions, not a
-    share of them: a fifth of the users makes a noisy objective for tuning."""
-    if strategy == "temporal" and params.get("before") is not None:
-        share = np.count_nonzero(labels != TRAIN) / len(labels)
-        return {"test_ratio": float(min(max(share, 1e-6), 0.5))}
-    if strategy == "leave-one-random":
-        return {**params, "test_users": 1.0}
-    return dict(params)
-
-
-def parse_date(text: str) -> int:
-    try:
-        moment = datetime.fromisoformat(str(text))
-    except ValueError:
-        raise InputError(f"--before {text!r} is not a date; expected YYYY-MM-DD or an ISO datetime") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp())

@@ -30,7 +30,7 @@ def split(
     (it must be missing, empty, a split folder or our link)."""
     from recsys_cli.core.atomic import check_output_folder, replace_with_link
     from recsys_cli.data.dataset_lock import dataset_lock
-    from recsys_cli.data.splits import check_strategy
+    from recsys_cli.data.split_strategies import strategy as check_strategy
 
     from recsys_cli.data.dataset import Dataset
 
@@ -50,7 +50,7 @@ def split(
 
 
 def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -> StageResult:
-    from recsys_cli.data import splits
+    from recsys_cli.data import split_strategies, splits
     from recsys_cli.data.dataset import Dataset
 
     dataset = Dataset.open(dataset_dir)
@@ -60,9 +60,9 @@ def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -
     if not force and previous is not None and previous.get("fingerprint") == key:
         return StageResult(out, previous, skipped=True)
 
-    events = dataset.scan_events() if strategy in splits.TIME_STRATEGIES else None
+    events = dataset.scan_events() if strategy in split_strategies.time_strategies() else None
     cells = splits.Cells.from_matrix(dataset.matrix, events)
-    labels = splits.assign(cells, strategy, params, seed)
+    labels = split_strategies.assign(cells, strategy, params, seed)
     if not (labels == splits.TRAIN).any():
         raise InputError(f"strategy {strategy!r} with {params or 'its defaults'} leaves train empty "
                          "(every interaction went to test); choose a later cut-off or a smaller share",
@@ -71,8 +71,8 @@ def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -
     parts.setdefault("test", cells.to_csr(np.zeros(len(labels), dtype=bool)))
     if validation:
         train_cells = cells.subset(labels == splits.TRAIN)
-        valid_params = splits.validation_params(strategy, params, labels)
-        valid_labels = splits.assign(train_cells, strategy, valid_params, validation_seed(seed))
+        valid_params = split_strategies.validation_params(strategy, params, labels)
+        valid_labels = split_strategies.assign(train_cells, strategy, valid_params, validation_seed(seed))
         for code in np.unique(valid_labels):
             parts[splits.VALIDATION_FILES[code]] = train_cells.to_csr(valid_labels == code)
 
@@ -81,12 +81,12 @@ def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -
             write_npz(tmp / f"{name}.npz", matrix)
         info = {
             "strategy": strategy,
-            "params": {**splits.strategy_params(strategy), **params},
+            "params": {**split_strategies.strategy_params(strategy), **params},
             "seed": seed,
             "validation": validation,
             **({"validation_params": valid_params} if validation else {}),
             "validation_seed": validation_seed(seed) if validation else None,
-            **splits.notes(cells, strategy, params),
+            **split_strategies.notes(cells, strategy, params),
             "dataset": {"path": str(dataset.path), "fingerprint": dataset.fingerprint},
             "fingerprint": key,
             "shape": list(cells.shape),
