@@ -20,6 +20,7 @@ from recsys_cli.data.generators import layout, preset as preset_spec
 
 MARK = ".recsys-generated"
 ZIP_COMMENT = b"recsys generate "
+ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,11 @@ def _files(folder: Path) -> list[str]:
 
 def _zip(folder: Path, archive: Path, top: str, stamp: dict) -> None:
     """The files under `top/` as in GroupLens' archives, stamped in the archive comment."""
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+    with zipfile.ZipFile(archive, "w") as bundle:
         for name in _files(folder):
-            bundle.write(folder / name, f"{top}/{name}")
+            member = zipfile.ZipInfo(f"{top}/{name}", date_time=ZIP_DATE)  # same seed, same bytes
+            member.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(member, (folder / name).read_bytes())
         bundle.comment = ZIP_COMMENT + json.dumps(stamp).encode()
 
 
