@@ -289,7 +289,7 @@ def packages() -> str:
             if path.name == "__init__.py" and path.parent != target:
                 continue
             doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-            sentence = re.split(r"(?<=[.:;])\s", first_paragraph(doc), maxsplit=1)[0]
+            sentence = re.split(r"(?<=\.)\s", first_paragraph(doc), maxsplit=1)[0]
             name = path.relative_to(package).as_posix()
             lines = len(path.read_text().splitlines())
             rows.append([code(floor), code(name), lines, sentence])
