@@ -10,6 +10,7 @@ from recsys_cli import __version__
 from recsys_cli.cli.compare import compare
 from recsys_cli.cli.download import download
 from recsys_cli.cli.experiment import evaluate, run, train, tune
+from recsys_cli.cli.generate import generate
 from recsys_cli.cli.info import info
 from recsys_cli.cli.report import report
 from recsys_cli.cli.ingest import ingest_app
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.add_typer(ingest_app, name="ingest")
 app.command("download")(download)
+app.command("generate")(generate)
 app.command("info")(info)
 app.command("split")(split)
 app.command("train")(train)

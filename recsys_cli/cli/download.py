@@ -8,18 +8,19 @@ from typing import Annotated, Optional
 import typer
 
 from recsys_cli.cli.common import QuietOption, err_console, out_console, safe
+from recsys_cli.data.download import ARCHIVES
 
 
 def download(
-    name: Annotated[str, typer.Argument(help="movielens-100k, movielens-1m, movielens-10m, movielens-20m, "
-                                              "movielens-25m or movielens-latest-small.")],
+    name: Annotated[str, typer.Argument(help=f"One of {', '.join(ARCHIVES)}.")],
     dir: Annotated[Path, typer.Option("--dir", help="Where the archive goes.")] = Path("data/raw"),
     base_url: Annotated[Optional[str], typer.Option(
         envvar="RECSYS_DOWNLOAD_BASE_URL", help="A mirror to fetch from instead of files.grouplens.org.")] = None,
     sha256: Annotated[Optional[str], typer.Option(help="Expected sha256 of the archive (overrides the built-in one).")] = None,
     quiet: QuietOption = False,
 ):
-    """Download a MovieLens zip into --dir; a partial download resumes on the next call.
+    """Download a MovieLens zip into --dir; a partial download resumes on the next call
+    (`recsys generate movielens-1m` writes a generated one of the same layout and name).
 
     Example: recsys download movielens-1m --dir data/raw && recsys ingest movielens data/raw/ml-1m.zip --out data/ml-1m --min-rating 4
     """

@@ -12,6 +12,7 @@ import typer
 
 from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, err_console, report_stage, status
 from recsys_cli.core.seeds import DEFAULT_SEED
+from recsys_cli.data.generators import PRESETS
 
 ingest_app = typer.Typer(
     help="Turn a raw interaction log into a canonical dataset folder "
@@ -174,10 +175,11 @@ def table(
 
 @format_command("synthetic")
 def synthetic(
-    preset: Annotated[str, typer.Option(help="small (seconds) or dzen (75,910 x 104,503, ~5.8M likes).")] = "small",
+    preset: Annotated[str, typer.Option(help="; ".join(f"{name}: {p.what}" for name, p in PRESETS.items()) + ".")] = "small",
     seed: Annotated[int, typer.Option(help="Generator seed.")] = DEFAULT_SEED,
 ):
-    """Built-in synthetic likes with planted tastes (no download). Example: recsys ingest synthetic --out data/demo"""
+    """Built-in synthetic likes with planted tastes (no download); `recsys generate` writes the
+    same likes as raw files in a real source's layout. Example: recsys ingest synthetic --out data/demo"""
     return None, {"preset": preset, "seed": seed}
 
 

@@ -1,4 +1,4 @@
-"""SourceTables -> the canonical dataset folder (see ../shared/DESIGN.md).
+"""SourceTables -> the canonical dataset folder (docs/data.md, "The dataset folder").
 
     events.parquet   user_idx:int32, item_idx:int32, weight:float32, timestamp:int64|null,
                      one row per event, sorted by (timestamp, user) with the source order

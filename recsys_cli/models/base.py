@@ -1,4 +1,4 @@
-"""The model protocol (see ../shared/DESIGN.md), modelled on the `implicit` library's API.
+"""The model protocol (docs/models.md, docs/architecture.md), after the `implicit` library's API.
 
     fit(train) -> self
     recommend(users, history, k, filter_seen=True) -> (item_ids[n, k], scores[n, k])

@@ -31,12 +31,12 @@ from recsys_cli.models.factorization import single_threaded_blas
 
 class IALSRendleParams(BaseModel):
     """Defaults from sweeps on validation parts of ml-latest-small's training data (ratings >= 4
-    and all ratings; README, "Tuning iALS-Rendle"). With nu = 1, lambda multiplies
-    |S_u| + alpha0 |I| (hundreds to thousands), so a row's penalty is lambda times that, not
-    lambda as in implicit; the good region is a ridge of alpha0 * lambda near 0.003, and past
-    roughly 0.01 the factors collapse towards popularity (MRR halves). As Rendle et al. found,
-    hundreds of factors beat 128 once lambda is right: 512 gained 0.003-0.006 of validation
-    MRR@100 over 128 on both sets."""
+    and all ratings; benchmarks/README.md, "Tuning iALS-Rendle against iALS and EASE"). With
+    nu = 1, lambda multiplies |S_u| + alpha0 |I| (hundreds to thousands), so a row's penalty is
+    lambda times that, not lambda as in implicit; the good region is a ridge of alpha0 * lambda
+    near 0.003, and past roughly 0.01 the factors collapse towards popularity (MRR halves). As
+    Rendle et al. found, hundreds of factors beat 128 once lambda is right: 512 gained
+    0.003-0.006 of validation MRR@100 over 128 on both sets."""
 
     model_config = ConfigDict(extra="forbid")
     factors: int = Field(512, ge=1, le=4096)

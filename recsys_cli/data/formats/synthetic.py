@@ -23,8 +23,9 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.data.tables import SourceTables
-from recsys_cli.core.errors import InputError
 from recsys_cli.core.seeds import DEFAULT_SEED
+from recsys_cli.data.generators import PRESETS, Preset  # noqa: F401  (PRESETS: the sizes, read by tests)
+from recsys_cli.data.generators import preset as preset_spec
 
 GENRES = [
     "Jazz", "Rock", "Techno", "Folk", "Opera", "Hip-Hop", "Blues", "Reggae", "Punk", "Soul",
@@ -38,42 +39,39 @@ DAY = 86_400
 
 
 @dataclass(frozen=True)
-class Preset:
-    users: int
-    items: int
-    categories: int
-    mean_activity: float
-    favourite_categories: int = 3
-    noise_share: float = 0.1
-    popularity_exponent: float = 0.9
+class SyntheticLikes:
+    """One draw: a like per row (`users`, `items` as dense ids, `timestamps` in 2022 Unix
+    seconds), the item table (item_id, name, category) and each item's category index."""
 
-
-PRESETS = {
-    "small": Preset(users=4_000, items=2_000, categories=25, mean_activity=28.0),
-    "dzen": Preset(users=75_910, items=104_503, categories=300, mean_activity=118.0),
-    # 300 draws a user on average; repeats of a (user, item) pair collapse, leaving ~1.04M likes
-    # (mean ~172 a user), about ML-1M's 1.0M ratings over 6,040 users x 3,706 movies.
-    "ml1m": Preset(users=6_040, items=3_706, categories=18, mean_activity=300.0, favourite_categories=5,
-                   popularity_exponent=0.7),
-}
+    users: np.ndarray
+    items: np.ndarray
+    timestamps: np.ndarray
+    item_table: pl.DataFrame
+    category_of_item: np.ndarray
+    spec: Preset
 
 
 def read(path: Path | None = None, preset: str = "small", seed: int = DEFAULT_SEED) -> SourceTables:
-    if preset not in PRESETS:
-        raise InputError(f"unknown synthetic preset {preset!r}; expected one of {sorted(PRESETS)}")
-    spec = PRESETS[preset]
+    drawn = draw(preset, seed)
+    events = pl.LazyFrame(
+        {
+            "user_id": drawn.users.astype(np.int64),
+            "item_id": drawn.items.astype(np.int64),
+            "weight": np.ones(len(drawn.users), dtype=np.float32),
+            "timestamp": drawn.timestamps,
+        }
+    ).sort("timestamp", "user_id", maintain_order=True)
+    return SourceTables(events=events, items=drawn.item_table, files=[], stats={"preset": preset})
+
+
+def draw(preset: str = "small", seed: int = DEFAULT_SEED) -> SyntheticLikes:
+    """The likes and items of `preset` from `seed` (the same draw `read` turns into a source;
+    `data/layouts/` writes it in the raw source layouts)."""
+    spec = preset_spec(preset)
     rng = np.random.default_rng(seed)
     category_of_item, global_cdf, category_cdf = _catalogue(spec, rng)
     users, items = _likes(spec, rng, global_cdf, category_cdf)
     timestamps = _timestamps(spec, rng, users)
-    events = pl.LazyFrame(
-        {
-            "user_id": users.astype(np.int64),
-            "item_id": items.astype(np.int64),
-            "weight": np.ones(len(users), dtype=np.float32),
-            "timestamp": timestamps,
-        }
-    ).sort("timestamp", "user_id", maintain_order=True)
     item_ids = np.arange(spec.items)
     genre_names = [GENRES[c % len(GENRES)] + (f" {c // len(GENRES) + 1}" if c >= len(GENRES) else "") for c in range(spec.categories)]
     adjective = np.array(ADJECTIVES)[rng.integers(0, len(ADJECTIVES), spec.items)]
@@ -86,7 +84,7 @@ def read(path: Path | None = None, preset: str = "small", seed: int = DEFAULT_SE
         pl.format("{} {} #{} ({})", "name", "_noun", "item_id", "category").alias("name"),
         "category",
     )
-    return SourceTables(events=events, items=items_table, files=[], stats={"preset": preset})
+    return SyntheticLikes(users, items, timestamps, items_table, category_of_item, spec)
 
 
 def _catalogue(spec: Preset, rng: np.random.Generator):

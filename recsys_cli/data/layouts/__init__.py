@@ -1,0 +1,1 @@
+"""Raw source layouts written from the synthetic likes (`recsys generate`); see data/generators.py."""
