@@ -226,10 +226,22 @@ def config_table(block: str, skip: tuple[str, ...] = ()):
 
 
 def split_strategies() -> str:
-    from recsys_cli.data.splits import STRATEGIES, strategy_params
+    from recsys_cli.data.split_strategies import STRATEGIES
 
-    return table(["strategy", "parameters"],
-                 [[code(name), ", ".join(code(p) for p in strategy_params(name)) or "none"] for name in STRATEGIES])
+    def bounds(param) -> str:
+        words = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+        limits = " and ".join(f"{words[k]} {v}" for k, v in param.bounds)
+        choices = " or ".join(code(c) for c in param.choices)
+        return "; ".join(x for x in (limits, choices) if x)
+
+    rows = []
+    for s in STRATEGIES.values():
+        what = s.description + (" Needs timestamps." if s.needs_time else "") + (
+            " Takes `folds`." if s.user_folds else "")
+        params = "<br>".join(f"{code(p.name)} ({p.type.__name__}, default {code(p.default)}"
+                             f"{', ' + bounds(p) if bounds(p) else ''}): {p.help}" for p in s.params) or "none"
+        rows.append([code(s.name), what, params])
+    return table(["strategy", "what it does", "parameters"], rows)
 
 
 def split_options() -> str:
@@ -237,9 +249,17 @@ def split_options() -> str:
 
 
 def metric_names() -> str:
-    from recsys_cli.evaluation.metrics import ALL_METRICS
+    from recsys_cli.evaluation.metrics import selectable
 
-    return ", ".join(code(m) for m in ALL_METRICS)
+    return ", ".join(code(m) for m in selectable())
+
+
+def metric_table() -> str:
+    from recsys_cli.evaluation.metrics import METRICS
+
+    return table(["metric", "kind", "better", "takes K", "what it measures"],
+                 [[code(m.name), m.kind, "higher" if m.higher_is_better else "lower", "yes" if m.needs_k else "no",
+                   m.description] for m in METRICS.values()])
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -316,6 +336,7 @@ GENERATORS = {
     "split-strategies": split_strategies,
     "split-options": split_options,
     "metric-names": metric_names,
+    "metric-table": metric_table,
     "commands": commands,
     "packages": packages,
 }
@@ -339,13 +360,13 @@ def on_post_build(config, **kwargs) -> None:
 def check_coverage(pages: dict[str, str]) -> None:
     """Warn about a registered model type that no page describes in words (the generated
     reference does not count), or a metric that metrics.md does not define."""
-    from recsys_cli.evaluation.metrics import ALL_METRICS
+    from recsys_cli.evaluation.metrics import METRICS
     from recsys_cli.models.registry import MODELS
 
     hand_written = "\n".join(pages.values())
     for name in MODELS:
         if f"`{name}`" not in hand_written:
             log.warning(f"model type {name!r} is in models/registry.py but no page describes it (models.md's table)")
-    for name in ALL_METRICS:
+    for name in METRICS:
         if not re.search(rf"`{re.escape(name)}(@K)?`", pages.get("metrics.md", "")):
             log.warning(f"metric {name!r} is in evaluation/metrics.py but metrics.md does not define it")
