@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys_cli.core.errors import InputError
+from recsys_cli.core.errors import GateFailed, InputError
 from recsys_cli.data.split_folder import SplitData
-from recsys_cli.stages import evaluate, export, report, train, tune
+from recsys_cli.stages import evaluate, export, gate, report, train, tune
 from recsys_cli.stages.compare import compare
 from recsys_cli.stages.env import Reporter, StageEnv
 from recsys_cli.stages.ingest import dataset_for_run
@@ -50,6 +50,9 @@ class ExperimentRun:
         from recsys_cli.backends import open_backend
         from recsys_cli.store.runs import Run, experiment_lock
 
+        import time
+
+        started = time.perf_counter()
         experiment = self.experiment
         folder = self.runs_dir / experiment.name
         waiting = lambda holder: self.reporter.message(  # noqa: E731
@@ -58,6 +61,7 @@ class ExperimentRun:
             self.run = Run.open_or_resume(self.runs_dir, experiment.name, self.config_fingerprint,
                                           experiment.seed, experiment.threads)
             self._write_config()
+            self._started = started
             try:
                 with open_backend(experiment) as backend:
                     self.run.manifest["backend"] = backend.describe()
@@ -65,6 +69,8 @@ class ExperimentRun:
                                    store=ArtifactStore.for_runs(self.runs_dir), backend=backend, dataset=None,
                                    reporter=self.reporter, runs_dir=self.runs_dir, **self.options)
                     return self._chain(env, until)
+            except GateFailed:
+                raise  # the run itself recorded its status (complete, or "gate failed" before training)
             except BaseException as error:
                 status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
                 if not self.run.has_finished_stage():
@@ -90,7 +96,21 @@ class ExperimentRun:
         # Held shared to the end: `recsys runs prune` leaves a version in use alone.
         with dataset_lock(dataset_dir, exclusive=False, on_wait=env.dataset_wait(dataset_dir)):
             env = env.with_changes(dataset=Dataset.open(dataset_dir))  # items/users read once, on first use
+            self._data_gate(env, dataset_dir)
             return self._chain_on(env, dataset_dir, until)
+
+    def _data_gate(self, env: StageEnv, dataset_dir: Path) -> None:
+        """The gate's data conditions, before any model is fitted: a failure stops the run here."""
+        verdict = gate.check_data(env, dataset_dir)
+        if verdict is None:
+            return
+        self.run.manifest["gate"] = {"passed": verdict["passed"], "data": dict(verdict)}
+        self.run.save()
+        self.run.log(f"gate (data): {'passed' if verdict['passed'] else 'failed: ' + '; '.join(verdict['failed'])}")
+        if not verdict["passed"]:
+            self.run.manifest["status"] = "gate failed"
+            self.run.save()
+            raise GateFailed("; ".join(verdict["failed"]) + " (data checks, before training)")
 
     def _chain_on(self, env: StageEnv, dataset_dir: Path, until: str) -> dict:
         experiment = self.experiment
@@ -110,9 +130,12 @@ class ExperimentRun:
                                              split_for_run(env.with_changes(prefix=f"repeats/{index}/"), dataset_dir,
                                                            index, validation=tunes), index)
                             for index in range(1, experiment.split.count)]
+        baseline = gate.compare_with_baseline(env, first.summaries, first_split.info["fingerprint"])
+        verdict = self._metric_gate(env, first, baseline)
         self.results = results = RunResults(
             tuple(splits), cold=evaluate.evaluate_cold(env, first_split),
-            best=evaluate.significant_best(env, first.evaluations), repeats=self._repeats(env, splits))
+            best=evaluate.significant_best(env, first.evaluations), repeats=self._repeats(env, splits),
+            baseline=baseline, gate=verdict)
         report.write_metrics(env, results)
         if until == "evaluate" and first.tuned:  # a tune-only run folder gets its report too
             report.report(env, results)
@@ -121,12 +144,43 @@ class ExperimentRun:
             report.report(env, results)
             if experiment.compare is not None:
                 compare(env)
+            self._record_wall_time()
             self.run.complete()
+            if verdict is not None and verdict["passed"]:
+                from recsys_cli.store.baseline import PASSED, point
+
+                point(self.run.path.parent, PASSED, self.run.path)
         else:
             self.run.reached(f"{until} done")
         if until == "report" or first.tuned:
             report.html_report(env, first_split)
+        if verdict is not None and not verdict["passed"]:
+            raise GateFailed("; ".join(verdict["failed"]), summary=self.summary())
         return self.summary()
+
+    def _metric_gate(self, env: StageEnv, first: SplitScores, baseline) -> dict | None:
+        """The gate's verdict over the data checks (passed, or the run would have stopped) and
+        the metric conditions; recorded in the manifest."""
+        metrics = gate.metric_verdict(env, first.summaries, baseline, first.split.info["fingerprint"])
+        if metrics is None and "gate" not in self.run.manifest:
+            return None
+        record = dict(self.run.manifest.get("gate") or {})
+        if metrics is not None:
+            record["metrics"] = dict(metrics)
+        record["failed"] = list((record.get("metrics") or {}).get("failed") or [])
+        record["passed"] = not record["failed"]
+        record["baseline"] = dict(baseline.get("baseline") or {}) or None
+        self.run.manifest["gate"] = record
+        self.run.save()
+        self.run.log(f"gate: {'passed' if record['passed'] else 'failed: ' + '; '.join(record['failed'])}")
+        return record
+
+    def _record_wall_time(self) -> None:
+        """The seconds this command spent on the run, for the report: timestamps of one-second
+        resolution made a 4.7 s re-run read "1.0 s"."""
+        import time
+
+        self.run.manifest["wall_seconds"] = round(time.perf_counter() - self._started, 3)
 
     def score_split(self, env: StageEnv, split: SplitData, index: int, evaluate_models: bool = True) -> SplitScores:
         """One split through the stages: each tuning model searched on this split's own
@@ -177,6 +231,7 @@ class ExperimentRun:
             "status": manifest["status"], "metrics": results.summaries,
             "intervals_95": results.intervals if results.first.evaluations else {},
             "significantly_best": dict(results.best), "repeats": dict(results.repeats),
+            "gate": results.gate, "baseline": dict(results.baseline),
             "tuning": results.tuning_summary() if results.first.evaluations else {},
             "test_users": results.user_counts(),
             "cold_users": results.cold["summary"] if results.cold else None,
@@ -187,11 +242,14 @@ class ExperimentRun:
 
 
 def run_experiment(config_path: Path, runs_dir: Path = Path("runs"), until: str = "report", wait: bool = True,
-                   reporter: Reporter | None = None) -> dict:
-    """Load and validate an experiment file, then run its stages up to `until`."""
-    from recsys_cli.config.load import load_experiment
+                   reporter: Reporter | None = None, gates: list[str] | None = None) -> dict:
+    """Load and validate an experiment file, then run its stages up to `until`. `gates`:
+    conditions added to the file's `gate:` (`recsys run --gate ...`)."""
+    from recsys_cli.config.load import load_experiment, with_gates
 
     experiment, _ = load_experiment(config_path)
+    if gates:
+        experiment = with_gates(experiment, gates, config_path)
     return ExperimentRun(experiment, runs_dir, reporter).execute(until=until, wait=wait)
 
 

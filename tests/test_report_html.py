@@ -103,9 +103,9 @@ def test_run_writes_a_self_contained_report_that_says_why_sections_are_empty(cli
     assert result.code == 0, result.err
     run = Path(result.json()["path"])
     html = (run / "report.html").read_text()
-    assert _sections(html) == ["header", "metrics", "tuning", "compare", "examples", "models", "history"]
+    assert _sections(html) == ["summary", "header", "metrics", "tuning", "compare", "examples", "models", "history"]
     _assert_self_contained(html)
-    assert "No model was tuned in this run" in html and "No significance tests in this run" in html
+    assert "No model was tuned in this run" in html and "A matrix of every pair of models" in html
     assert "only run of ci-smoke" in html
     recorded = json.loads((run / "metrics.json").read_text())
     metrics, winners = recorded["models"], recorded["significantly_best"]
@@ -151,7 +151,7 @@ def test_repeated_evaluation_gets_its_section(cli, project, split):
     (project / "rep.yaml").write_text(yaml.safe_dump(config))
     run = Path(cli("run", "rep.yaml", "--json").json()["path"])
     html = (run / "report.html").read_text()
-    assert _sections(html)[:3] == ["header", "metrics", "repeats"]
+    assert _sections(html)[:4] == ["summary", "header", "metrics", "repeats"]
     repeats = json.loads((run / "metrics.json").read_text())["repeats"]
     ease = repeats["models"]["ease"]["mrr@100"]
     assert f"{ease['mean']:.4f} ± {ease['sd']:.4f}" in html

@@ -76,34 +76,44 @@ class RichReporter:
 
 
 def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: bool, wait: bool,
-             tune_options: dict | None = None) -> None:
+             tune_options: dict | None = None, gates: list[str] | None = None) -> None:
     from recsys_cli import run as driver
+    from recsys_cli.core.errors import GateFailed
     from recsys_cli.store.runs import RunLocked
 
     reporter = RichReporter(quiet or as_json)
+    failed_gate = None
     try:
         if tune_options is not None:
             summary = driver.tune_experiment(config, runs_dir, wait=wait, reporter=reporter, **tune_options)
         else:
-            summary = driver.run_experiment(config, runs_dir, until=until, wait=wait, reporter=reporter)
+            summary = driver.run_experiment(config, runs_dir, until=until, wait=wait, reporter=reporter, gates=gates)
     except RunLocked as locked:
         err_console.print(f"[bold red]busy:[/] {safe(locked)}")
         raise typer.Exit(1) from None
+    except GateFailed as error:
+        if error.summary is None:  # the data checks stopped the run before training
+            raise
+        failed_gate, summary = error, error.summary
     finally:
         reporter.done()
     if as_json:
         emit_json(summary)
-        return
-    if quiet:
-        return
+    elif not quiet:
+        _print_summary(summary)
+    if failed_gate is not None:
+        raise failed_gate  # after the results: exit code 3 and one line on stderr (cli/guard.py)
+
+
+def _print_summary(summary: dict) -> None:
     if summary["metrics"]:
-        from recsys_cli.report.tables import BOLD_MEANS, metrics_frame, rich_tables
+        from recsys_cli.report.tables import metrics_frame, rich_tables, significance_legend
 
         title = summary["name"] + (", first split" if summary.get("repeats") else "")
         for table in rich_tables(metrics_frame(summary["metrics"]), summary["intervals_95"], title,
                                  summary.get("significantly_best")):
             out_console.print(table)
-        out_console.print(f"[dim]{BOLD_MEANS}[/]")
+        out_console.print(f"[dim]{safe(significance_legend(summary.get('significantly_best'), out_console.is_terminal))}[/]")
         _print_test_users(summary)
     if summary.get("repeats"):
         from recsys_cli.report.tables import repeats_tables
@@ -114,7 +124,18 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
                           "Holm-adjusted, 5%); per-repeat values and every metric's paired comparisons in metrics.json, report.md.[/]")
     if summary.get("tuning"):
         _print_tuning(summary)
+    _print_baseline(summary)
     out_console.print(f"[green]{safe(summary['status'])}:[/] {safe(summary['path'])}")
+
+
+def _print_baseline(summary: dict) -> None:
+    """Each model's change since the baseline run, and the gate's verdict."""
+    from recsys_cli.report.verdict import baseline_lines, gate_lines
+
+    for line in baseline_lines(summary.get("baseline") or {}):
+        out_console.print(safe(line))
+    for line in gate_lines(summary.get("gate")):
+        out_console.print(safe(line))
 
 
 def _print_test_users(summary: dict) -> None:
@@ -172,12 +193,17 @@ def _print_tuning(summary: dict) -> None:
 
 
 def run(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOption = True,
+        gate: Annotated[Optional[list[str]], typer.Option(
+            "--gate", help="A condition the run must meet, added to the file's `gate:` (repeatable), e.g. "
+                           "'ials.mrr@100 >= baseline - 0.005'. A failed gate exits 3.")] = None,
         quiet: QuietOption = False, as_json: JsonOption = False):
     """Ingest -> split -> train -> evaluate -> export -> report, skipping what is up to date.
 
-    Example: recsys run configs/quickstart.yaml
+    Exit codes: 0 done, 1 environment or bug, 2 bad input, 3 the gate failed, 130/143 stopped.
+
+    Example: recsys run configs/nightly.yaml --gate 'ials.mrr@100 >= baseline - 0.005'
     """
-    _execute(config, runs_dir, "report", quiet, as_json, wait)
+    _execute(config, runs_dir, "report", quiet, as_json, wait, gates=gate)
 
 
 def train(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOption = True,

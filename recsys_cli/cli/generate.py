@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, emit_json, key_value_table, out_console, safe
+from recsys_cli.cli.common import JsonOption, QuietOption, emit_json, key_value_table, out_console, safe
 from recsys_cli.core.seeds import DEFAULT_SEED
 from recsys_cli.data.generators import LAYOUTS, PRESETS
 

@@ -3,6 +3,8 @@
     0    done
     1    failure of the environment or the tool: no space, no permission, a busy lock, a bug
     2    bad input (`InputError`): the message names the file, the place and what was expected
+    3    the run's gate failed (`GateFailed`): a data check stopped it before training, or a
+         model missed a metric condition; one line on stderr says which ("gate failed: ...")
     130  interrupted by Ctrl-C (SIGINT)
     143  terminated by SIGTERM (cron, systemd, CI); handled exactly like Ctrl-C: the run is
          marked `interrupted`, temporary files are removed
@@ -18,9 +20,9 @@ import traceback
 
 import typer
 
-from recsys_cli.core.errors import InputError, Terminated
+from recsys_cli.core.errors import GateFailed, InputError, Terminated
 
-EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
+EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 3, 130, 143
 _debug = {"on": False}
 
 
@@ -32,6 +34,8 @@ def exit_code_for(error: BaseException) -> tuple[int, str]:
     """The exit code and the one-line (or, for InputError, as written) message of an error."""
     if isinstance(error, InputError):
         return EXIT_BAD_INPUT, f"error: {error}"
+    if isinstance(error, GateFailed):
+        return EXIT_GATE_FAILED, f"gate failed: {error}"
     if isinstance(error, Terminated):
         return EXIT_TERMINATED, "terminated (SIGTERM): finished stages and trials are kept; the same command resumes"
     if isinstance(error, KeyboardInterrupt):

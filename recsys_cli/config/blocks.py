@@ -255,6 +255,8 @@ class Experiment(Strict):
     threads: int = Field(0, ge=0, description="0 = all cores")
     backend: Literal["local", "ray"] = "local"
     ray: RayBlock = Field(default_factory=RayBlock)
+    # Conditions a run must meet (config/gate.py's grammar), e.g. "ials.mrr@100 >= baseline - 0.005".
+    gate: list[str] = Field(default_factory=list)
     _validated_params: dict = PrivateAttr(default_factory=dict)  # model name -> ((type, params), Params)
 
     @field_validator("models")
@@ -265,6 +267,34 @@ class Experiment(Strict):
         if duplicates:
             raise ValueError(f"model names must be unique; repeated: {', '.join(duplicates)}")
         return models
+
+    @model_validator(mode="after")
+    def _gate_names_what_the_run_has(self):
+        from recsys_cli.config.gate import parse_condition
+
+        problems = []
+        models = {m.name for m in self.models}
+        for index, text in enumerate(self.gate):
+            try:
+                condition = parse_condition(text)
+            except ValueError as error:
+                problems.append((index, str(error)))
+                continue
+            if condition.is_data:
+                continue
+            name, _, k = condition.measure.partition("@")
+            if condition.model not in models:
+                problems.append((index, f"no model named {condition.model!r}; the experiment has {', '.join(sorted(models))}"))
+            elif name not in self.metrics.names or int(k) not in self.metrics.k:
+                problems.append((index, f"{condition.measure} is not measured; metrics are "
+                                        f"{', '.join(self.metrics.names)} at K {', '.join(map(str, self.metrics.k))}"))
+        if problems:
+            from pydantic_core import InitErrorDetails, PydanticCustomError
+
+            raise ValidationError.from_exception_data("gate", [
+                InitErrorDetails(type=PydanticCustomError("gate", why), loc=("gate", index), input=self.gate[index])
+                for index, why in problems])
+        return self
 
     def model_params(self, entry: ModelEntry):
         """The entry's parameters validated into its model type's Params, once per entry."""

@@ -171,3 +171,14 @@ def with_absolute_paths(experiment: Experiment) -> Experiment:
     if split.path is not None:
         split = split.model_copy(update={"path": split.path.absolute()})
     return experiment.model_copy(update={"dataset": dataset, "split": split})
+
+
+def with_gates(experiment: Experiment, gates: list[str], source: str | Path) -> Experiment:
+    """The experiment with `gates` (the command line's `--gate`) added to its `gate:`
+    conditions, validated like the file's own (a bad one names `--gate`)."""
+    raw = experiment.model_dump(mode="json")
+    raw["gate"] = [*raw.get("gate", []), *gates]
+    try:
+        return parse_experiment(raw, f"{source} with --gate")
+    except InputError as error:
+        raise InputError(str(error)) from None

@@ -18,5 +18,15 @@ class InputError(Exception):
         super().__init__(f"{path}: {message}" if path is not None else message)
 
 
+class GateFailed(Exception):
+    """The run's gate (data checks or metric conditions) failed: its own exit code (3), and
+    one line a cron mail can carry. `summary` is the run's summary when the run finished
+    (metric conditions), None when the data checks stopped it before training."""
+
+    def __init__(self, message: str, summary: dict | None = None):
+        self.summary = summary
+        super().__init__(message)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread: handled like Ctrl-C, exit code 143."""

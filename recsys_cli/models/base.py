@@ -97,6 +97,14 @@ class Recommender:
         """Models with `uses_item_metadata` take items.parquet's table here."""
         raise NotImplementedError(f"{type(self).__name__} uses no item metadata")
 
+    @classmethod
+    def unused_params(cls, params: dict) -> set[str]:
+        """Parameters these values make irrelevant (bm25's k1 under cosine similarity...): the
+        report leaves them out. By default, the weighting options of a scheme not chosen."""
+        from recsys_cli.models.weighting import unused_weighting_params
+
+        return unused_weighting_params(params)
+
     def report_details(self) -> dict:
         """What the report shows about the fitted model beyond metrics (e.g. feature importances)."""
         return {}

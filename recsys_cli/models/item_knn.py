@@ -44,6 +44,16 @@ class ItemKNN(Recommender):
         "weighting": {"choices": ["none", "binary", "log1p"]},
     }
 
+    @classmethod
+    def unused_params(cls, params: dict) -> set[str]:
+        unused = super().unused_params(params)
+        similarity = params.get("similarity")
+        if similarity != "bm25":
+            unused |= {"bm25_k1", "bm25_b"}
+        if similarity not in ("cosine", "jaccard"):
+            unused.add("shrink")
+        return unused
+
     def fit(self, train):
         self.n_items = train.shape[1]
         p = self.params

@@ -45,6 +45,14 @@ class WeightingParams(BaseModel):
     weighting_b: float = Field(0.8, ge=0, le=1, description="bm25: strength of the item length normalisation")
 
 
+def unused_weighting_params(params: dict) -> set[str]:
+    """The weighting options the chosen scheme does not read (none of them without a scheme)."""
+    if "weighting" not in params:
+        return set()
+    scheme = params["weighting"]
+    return ({"weighting_eps"} if scheme != "log1p" else set()) | ({"weighting_k1", "weighting_b"} if scheme != "bm25" else set())
+
+
 def item_totals(matrix) -> np.ndarray:
     """Sum of each item's values (its BM25 document length), float64."""
     return np.bincount(matrix.indices, weights=matrix.data, minlength=matrix.shape[1])

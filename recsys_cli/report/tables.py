@@ -105,6 +105,21 @@ BOLD_MEANS = ("Bold: significantly best — a paired t-test of the mean per-user
               "model, Holm-adjusted, 5% family level (metrics without per-user values, like coverage, are never bold).")
 
 
+def significance_legend(best: dict[str, str | None] | None, bold_shows: bool) -> str:
+    """What the tables' bold means — or, where nothing is bold (a pipe, a log, a cron mail),
+    the significantly best model of each column in words."""
+    if bold_shows or not best:
+        return BOLD_MEANS
+    winners: dict[str, list[str]] = {}
+    for column, model in best.items():
+        winners.setdefault(model or "", []).append(column)
+    said = [f"{model}: {', '.join(columns)}" for model, columns in winners.items() if model]
+    unclear = winners.get("", [])
+    return ("Significantly best (paired t-test of per-user values against every other model, Holm-adjusted, 5%) — "
+            + ("; ".join(said) if said else "no model in any column")
+            + (f"; no clear winner: {', '.join(unclear)}" if unclear else "") + ".")
+
+
 def rich_tables(frame: pl.DataFrame, intervals: dict, title: str, best: dict[str, str | None] | None = None) -> list:
     """One table per K (models x metrics), the significantly best value per column (`best`:
     column -> model or None) in bold green, half the 95% bootstrap interval under each mean
@@ -154,7 +169,9 @@ def markdown_table(frame: pl.DataFrame, best: dict[str, str | None] | None = Non
 
 
 def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, manifest: dict, extra: str = "",
-                 best: dict[str, str | None] | None = None) -> None:
+                 best: dict[str, str | None] | None = None, opening: str = "") -> None:
+    """report.md: `opening` (the verdict and changes, report/verdict.py), the metrics, the
+    protocol, the stages and the environment, then `extra` sections."""
     env = manifest.get("environment", {})
     for stage, entry in manifest.get("stages", {}).items():
         if entry.get("feature_importances"):
@@ -166,7 +183,7 @@ def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, m
         for stage, entry in manifest.get("stages", {}).items()
     ]
     text = (
-        f"# {name} — run {manifest.get('run_id')}\n\n"
+        f"# {name} — run {manifest.get('run_id')}\n\n{opening}"
         f"## Metrics\n\n{markdown_table(frame, best)}\n"
         f"{BOLD_MEANS} Means over test users; 95% bootstrap intervals are in metrics.json.\n\n"
         f"## Protocol\n\n```\n{_yaml(protocol)}```\n\n"

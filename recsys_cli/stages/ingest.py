@@ -119,5 +119,11 @@ def dataset_for_run(env: StageEnv) -> Path:
                         block.filters(env.seeds["debug_slice"]))
         entry.update(dataset=str(result.path), name=str(target), skipped=result.skipped,
                      dataset_fingerprint=result.info.get("fingerprint"))
+        if result.skipped and block.path is not None:  # said aloud: a nightly log shows no new data came
+            unchanged = (f"source unchanged: {block.path} has the bytes dataset version {result.path.name} "
+                         "was built from; reusing it")
+            env.reporter.message(unchanged)
+            env.run.log(unchanged)
+            entry.update(source_unchanged=True)
 
     return Path(env.always("ingest", work)["dataset"])

@@ -148,6 +148,8 @@ class RunResults:
     cold: Mapping | None = None  # the cold users' evaluation record (popularity fallback)
     best: Mapping = field(default_factory=frozen_mapping)  # metric@k -> significantly best model or None
     repeats: Mapping = field(default_factory=frozen_mapping)  # aggregate over repeated splits
+    baseline: Mapping = field(default_factory=frozen_mapping)  # tonight against the baseline run (stages/gate.py)
+    gate: Mapping | None = None  # the gate's verdict: {"passed", "data", "metrics", "failed"}
 
     @property
     def first(self) -> SplitScores:
@@ -164,6 +166,18 @@ class RunResults:
     @property
     def breakdowns(self) -> dict[str, Mapping]:
         return {name: e.breakdown for name, e in self.first.evaluations.items()}
+
+    def best_model(self, metric: str) -> str | None:
+        """The significantly best model on `metric`, else the one with the best mean."""
+        from recsys_cli.evaluation.metrics import lower_is_better
+
+        if self.best.get(metric):
+            return self.best[metric]
+        scored = {name: s[metric] for name, s in self.summaries.items() if s.get(metric) is not None}
+        if not scored:
+            return None
+        pick = min if metric.split("@")[0] in lower_is_better() else max
+        return pick(scored, key=scored.get)
 
     def warm_and_cold(self) -> dict:
         """metrics.json's test-user counts, the cold users' row and the breakdowns."""

@@ -11,8 +11,9 @@ def write_metrics(env: StageEnv, results: RunResults) -> None:
     from recsys_cli.report.tables import metrics_frame, write_metrics as write_files
 
     write_files(env.run.path, metrics_frame(results.summaries), results.intervals, results.protocol(env.experiment),
-                extra=results.warm_and_cold(), tuning=results.tuning_summary(), best=dict(results.best),
-                repeats=dict(results.repeats))
+                extra={**results.warm_and_cold(), **({"baseline": dict(results.baseline)} if results.baseline else {}),
+                       **({"gate": dict(results.gate)} if results.gate else {})},
+                tuning=results.tuning_summary(), best=dict(results.best), repeats=dict(results.repeats))
 
 
 def report(env: StageEnv, results: RunResults) -> None:
@@ -20,6 +21,7 @@ def report(env: StageEnv, results: RunResults) -> None:
     from recsys_cli.report.breakdown import markdown
     from recsys_cli.report.tables import metrics_frame, write_report
     from recsys_cli.report.tuning import tuning_markdown
+    from recsys_cli.report.verdict import markdown as opening
 
     extra = results.warm_and_cold()
     text = markdown(extra["test_users"], extra["cold_users"], extra["all_test_users"], results.breakdowns,
@@ -27,8 +29,10 @@ def report(env: StageEnv, results: RunResults) -> None:
     text += tuning_markdown(results.tuning_summary())
     if results.repeats:
         text += repeats.markdown(results.repeats, results.repeats["significantly_best"])
+    metric = env.headline_metric()
     write_report(env.run.path, env.experiment.name, metrics_frame(results.summaries), results.protocol(env.experiment),
-                 env.run.manifest, best=dict(results.best), extra=text)
+                 env.run.manifest, best=dict(results.best), extra=text,
+                 opening=opening(results.gate, dict(results.baseline), results.best_model(metric), metric))
 
 
 def html_report(env: StageEnv, split=None) -> None:

@@ -60,6 +60,8 @@ class RunData:
     compare: dict | None = None
     history: list[dict] = field(default_factory=list)  # earlier runs of the experiment
     repeats: dict | None = None  # metrics.json's `repeats` (split: {repeats: R} / {folds: F})
+    gate: dict | None = None  # metrics.json's `gate`: the verdict
+    baseline: dict = field(default_factory=dict)  # metrics.json's `baseline`: changes since the baseline run
     split: Any = None  # the run's SplitData when the run itself draws the page: its parts are in memory
 
     @property
@@ -117,6 +119,7 @@ def read_run(path: Path) -> RunData:
         protocol=metrics_json.get("protocol", {}),
         significantly_best=metrics_json.get("significantly_best"),
         tuning_summary=metrics_json.get("tuning") or {}, repeats=metrics_json.get("repeats"),
+        gate=metrics_json.get("gate"), baseline=metrics_json.get("baseline") or {},
         dataset_dir=dataset_dir, dataset_info=_json(dataset_dir / "dataset.json") if dataset_dir else None,
         split_dir=split_dir, split_info=_json(split_dir / "split.json") if split_dir else None,
     )

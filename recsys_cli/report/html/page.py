@@ -21,7 +21,7 @@ from recsys_cli.report.html.chart_cache import ChartCache
 from recsys_cli.models.base import item_popularity
 from recsys_cli.report.html.collect import RunData, item_labels, read_run, summary_value
 from recsys_cli.report.html.examples_view import examples_section
-from recsys_cli.report.html.repeats_view import repeats_section
+from recsys_cli.report.html.repeats_view import repeats_section, summary_section
 from recsys_cli.report.html.text import duration, filter_seen_text, human_bytes, unreachable
 
 STRATA_ORDER = ("top", "head", "torso", "tail")
@@ -45,6 +45,7 @@ def render(data: RunData) -> str:
     page = _Page(data)
     context = {
         "header": page.header(),
+        "summary": summary_section(data),
         "metrics": page.metrics(),
         "repeats": repeats_section(data.repeats),
         "tuning": page.tuning(),
@@ -103,7 +104,9 @@ class _Page:
         if counts:
             users, items, interactions = counts.get("users"), counts.get("items"), counts.get("interactions")
             density = interactions / (users * items) if users and items and interactions is not None else None
-            dataset = {"path": str(data.dataset_dir), "format": data.dataset_info.get("format"),
+            ingest = manifest.get("stages", {}).get("ingest") or {}
+            dataset = {"name": Path(ingest.get("name") or data.dataset_info.get("name") or data.dataset_dir).name,
+                       "path": str(data.dataset_dir), "format": data.dataset_info.get("format"),
                        "n_users": users, "n_items": items, "n_interactions": interactions,
                        "density": density, "weight_kind": data.dataset_info.get("weight_kind")}
         return {
@@ -316,7 +319,7 @@ class _Page:
                 "evaluate_seconds": evaluate.get("seconds"), "deterministic": train.get("deterministic"),
                 "size": human_bytes(state.stat().st_size) if state.is_file() else None,
                 "memory": human_bytes(memory) if memory else None,
-                "params": {k: summary_value(v) for k, v in (train.get("params") or {}).items() if v is not None},
+                "params": shown_params(train.get("type"), train.get("params") or {}),
             })
             if train.get("feature_importances"):
                 importances.append(self.chart(charts.importance_bars,
@@ -371,3 +374,12 @@ def _best_of(models: dict, metric: str) -> str:
         return "—"
     model = max(scored, key=scored.get)
     return f"{model} {scored[model]:.4f}"
+
+
+def shown_params(model_type: str | None, params: dict) -> dict[str, str]:
+    """A model's parameters as the report shows them: set ones, without those its other
+    values make unused (models/base.py `unused_params`)."""
+    from recsys_cli.models.registry import MODELS, model_class
+
+    unused = model_class(model_type).unused_params(params) if model_type in MODELS else set()
+    return {k: summary_value(v) for k, v in params.items() if v is not None and k not in unused}

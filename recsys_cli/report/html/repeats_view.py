@@ -1,4 +1,5 @@
-"""The report page's "Repeated evaluation" section, from metrics.json's `repeats` block
+"""The report page's opening summary (the gate's verdict, the best model, the changes since the
+baseline run) and its "Repeated evaluation" section, from metrics.json's `repeats` block
 (`split: {repeats: R}` or `{folds: F}`): mean ± sd over the splits, bold where the paired
 t-test over the splits calls a model best, and, for user folds, every pair compared per user
 over all folds together (`repeats.pooled`)."""
@@ -27,3 +28,25 @@ def _cell(entry: dict | None, best: bool) -> dict:
         return {"text": "—", "per_split": "", "best": False}
     return {"text": f"{entry['mean']:.4f} ± {entry['sd']:.4f}", "best": best,
             "per_split": ", ".join(f"{v:.4f}" for v in entry["values"])}
+
+
+def summary_section(data) -> dict | None:
+    """The banner at the top: the gate's verdict with its checks, the best model on the
+    headline metric, and each model's change since the baseline run with its interval."""
+    from recsys_cli.evaluation.metrics import lower_is_better
+    from recsys_cli.report.verdict import change_rows, check_figures
+
+    metric = data.headline_metric
+    gate, baseline = data.gate, data.baseline or {}
+    scored = {m: v[metric] for m, v in data.metrics.items() if metric and v.get(metric) is not None}
+    best = (data.significantly_best or {}).get(metric) or (
+        (min if metric.split("@")[0] in lower_is_better() else max)(scored, key=scored.get) if scored else None)
+    if not gate and not baseline.get("baseline") and best is None:
+        return None
+    checks = [{"condition": c["condition"], "passed": c["passed"], "figures": check_figures(c)}
+              for part in ("data", "metrics") for c in ((gate or {}).get(part) or {}).get("checks", [])]
+    where = baseline.get("baseline") or {}
+    return {"gate": None if not gate else {"passed": gate["passed"], "failed": gate.get("failed", []), "checks": checks},
+            "best": best, "metric": metric, "changes": change_rows(baseline),
+            "baseline": where.get("run"), "baseline_kind": where.get("kind"),
+            "paired": bool(baseline.get("same_split"))}

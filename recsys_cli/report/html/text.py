@@ -7,12 +7,21 @@ from pathlib import Path
 
 
 def duration(manifest: dict) -> str | None:
+    """The run's wall time as the driver measured it (`wall_seconds`; of the last session when
+    the run was resumed), else from the second-resolution timestamps, else its stages' time."""
     started, finished = manifest.get("started_at"), manifest.get("finished_at")
+    if manifest.get("wall_seconds") is not None:
+        text = _seconds(manifest["wall_seconds"])
+        return f"{text} (the last of {len(manifest['resumed_at']) + 1} sessions)" if manifest.get("resumed_at") else text
     if started and finished and not manifest.get("resumed_at"):
         seconds = (parse_time(finished) - parse_time(started)).total_seconds()
     else:  # a resumed or unfinished run: the time its stages took
         seconds = sum(entry.get("seconds") or 0 for entry in manifest.get("stages", {}).values()
                       if not entry.get("reused_from"))
+    return _seconds(seconds)
+
+
+def _seconds(seconds: float) -> str:
     minutes, rest = divmod(seconds, 60)
     return f"{int(minutes)} min {rest:.0f} s" if minutes else f"{rest:.1f} s"
 
