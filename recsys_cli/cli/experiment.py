@@ -21,6 +21,7 @@ from recsys_cli.cli.common import (
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file (see configs/).")]
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")]
 WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="If another run of this experiment holds the lock: wait for it, or exit with code 1.")]
+VerifyOption = Annotated[bool, typer.Option("--verify", help="Hash every reused stored file in full, large ones included (small ones always are); a damaged one is set aside and recomputed.")]
 
 
 class RichReporter:
@@ -76,10 +77,12 @@ class RichReporter:
 
 
 def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: bool, wait: bool,
-             tune_options: dict | None = None) -> None:
+             tune_options: dict | None = None, verify: bool = False) -> None:
     from recsys_cli import run as driver
+    from recsys_cli.core.integrity import set_full_checks
     from recsys_cli.store.runs import RunLocked
 
+    set_full_checks(verify)
     reporter = RichReporter(quiet or as_json)
     try:
         if tune_options is not None:
@@ -172,30 +175,30 @@ def _print_tuning(summary: dict) -> None:
 
 
 def run(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOption = True,
-        quiet: QuietOption = False, as_json: JsonOption = False):
+        quiet: QuietOption = False, as_json: JsonOption = False, verify: VerifyOption = False):
     """Ingest -> split -> train -> evaluate -> export -> report, skipping what is up to date.
 
     Example: recsys run configs/quickstart.yaml
     """
-    _execute(config, runs_dir, "report", quiet, as_json, wait)
+    _execute(config, runs_dir, "report", quiet, as_json, wait, verify=verify)
 
 
 def train(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOption = True,
-          quiet: QuietOption = False, as_json: JsonOption = False):
+          quiet: QuietOption = False, as_json: JsonOption = False, verify: VerifyOption = False):
     """Ingest, split and train the experiment's models (saved under the run's models/).
 
     Example: recsys train configs/quickstart.yaml
     """
-    _execute(config, runs_dir, "train", quiet, as_json, wait)
+    _execute(config, runs_dir, "train", quiet, as_json, wait, verify=verify)
 
 
 def evaluate(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOption = True,
-             quiet: QuietOption = False, as_json: JsonOption = False):
+             quiet: QuietOption = False, as_json: JsonOption = False, verify: VerifyOption = False):
     """Train what is not trained yet and evaluate every model (metrics.csv/json, per_user/).
 
     Example: recsys evaluate configs/quickstart.yaml --json
     """
-    _execute(config, runs_dir, "evaluate", quiet, as_json, wait)
+    _execute(config, runs_dir, "evaluate", quiet, as_json, wait, verify=verify)
 
 
 def tune(
@@ -206,7 +209,7 @@ def tune(
     jobs: Annotated[int, typer.Option(min=1, help="Trials in parallel; cores are split between trials and implicit's threads.")] = 1,
     metric: Annotated[Optional[str], typer.Option(help="Metric to maximise on validation, e.g. mrr@100 (overrides the file).")] = None,
     runs_dir: RunsDirOption = Path("runs"), wait: WaitOption = True,
-    quiet: QuietOption = False, as_json: JsonOption = False,
+    quiet: QuietOption = False, as_json: JsonOption = False, verify: VerifyOption = False,
 ):
     """Optuna search on the validation split, then the best trained on train and tested once.
 
@@ -219,4 +222,5 @@ def tune(
     Example: recsys tune configs/quickstart.yaml --model ials --trials 30
     """
     _execute(config, runs_dir, "evaluate", quiet, as_json, wait,
-             tune_options={"models": names_list(model), "trials": trials, "timeout": timeout, "jobs": jobs, "metric": metric})
+             tune_options={"models": names_list(model), "trials": trials, "timeout": timeout, "jobs": jobs, "metric": metric},
+             verify=verify)

@@ -1,8 +1,11 @@
 """How every verb ends: one message and an exit code, never a traceback (unless --debug).
 
     0    done
-    1    failure of the environment or the tool: no space, no permission, a busy lock, a bug
-    2    bad input (`InputError`): the message names the file, the place and what was expected
+    1    failure of the environment or the tool: no space, no permission, a busy lock, no
+         network (`EnvironmentFailure`), a bug
+    2    bad input (`InputError`): the message names the file, the place and what was expected;
+         a damaged or unreadable file recsys wrote (`DamagedFile`) names the run, the model,
+         the path and what to do
     130  interrupted by Ctrl-C (SIGINT)
     143  terminated by SIGTERM (cron, systemd, CI); handled exactly like Ctrl-C: the run is
          marked `interrupted`, temporary files are removed
@@ -18,7 +21,7 @@ import traceback
 
 import typer
 
-from recsys_cli.core.errors import InputError, Terminated
+from recsys_cli.core.errors import EnvironmentFailure, InputError, Terminated
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
 _debug = {"on": False}
@@ -32,6 +35,8 @@ def exit_code_for(error: BaseException) -> tuple[int, str]:
     """The exit code and the one-line (or, for InputError, as written) message of an error."""
     if isinstance(error, InputError):
         return EXIT_BAD_INPUT, f"error: {error}"
+    if isinstance(error, EnvironmentFailure):
+        return EXIT_FAILURE, f"error: {error}"
     if isinstance(error, Terminated):
         return EXIT_TERMINATED, "terminated (SIGTERM): finished stages and trials are kept; the same command resumes"
     if isinstance(error, KeyboardInterrupt):

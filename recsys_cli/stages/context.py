@@ -95,10 +95,14 @@ class RunContext:
     def adopt(self, stage: str, key: str, paths: list[str]) -> bool:
         """True if `stage` with input fingerprint `key` is already done here, or its artifact
         is in the store (then its files are hard-linked in and its record adopted)."""
-        if self.run.stage_done(stage, key) and all((self.run.path / p).exists() for p in paths):
-            return True
         kind, address = self.artifact(stage, key, paths)
+        if self.run.stage_done(stage, key) and all((self.run.path / p).exists() for p in paths) \
+                and self.store.intact_in(kind, address, self.run.path):
+            return True
         stored = self.store.link_into(kind, address, self.run.path)
+        for note in self.store.take_notes():  # a damaged artifact was set aside: say it is recomputed
+            self.reporter.message(note)
+            self.run.log(note)
         if stored is None:
             return False
         self.run.manifest["stages"][stage] = dict(stored["record"], reused_from=stored.get("origin"),

@@ -22,6 +22,7 @@ def ingest(
     options: dict | None = None,
     filters: IngestFilters | None = None,
     force: bool = False,
+    on_damage=None,
 ) -> StageResult:
     """Read `source` in format `fmt` into a stored dataset version named `out`.
 
@@ -29,10 +30,11 @@ def ingest(
     A stored version made from these options and unchanged sources is reused without
     parsing (the link moved back to it if need be); `force` rebuilds, and a rebuild with
     the same bytes keeps the stored version (data/dataset_store.py). The returned path is
-    the version, which no later ingest changes."""
+    the version, which no later ingest changes. A stored version found damaged is moved aside
+    and rebuilt; `on_damage(message)` is told so."""
     from recsys_cli.data.build import build_dataset
     from recsys_cli.data.dataset_writer import Recipe, source_digests
-    from recsys_cli.data.dataset_store import known_versions, point_name
+    from recsys_cli.data.dataset_store import check_version, known_versions, point_name, set_aside_version
     from recsys_cli.data.sources import reader
 
     from recsys_cli.core.atomic import DATA_STORE_DIR, check_output_folder
@@ -52,8 +54,14 @@ def ingest(
     recorded_options = json.loads(json.dumps(
         {"source": str(source) if source is not None else None, **options}, default=str))
     if not force:
-        for version, previous in known_versions(out):
+        for version, previous in list(known_versions(out)):
             if _ingest_is_current(previous, fmt, recorded_options, filters):
+                damage = check_version(version)
+                if damage:
+                    aside = set_aside_version(version)
+                    if on_damage is not None:
+                        on_damage(f"damaged: {damage[0]}; the dataset version is set aside in {aside} and rebuilt")
+                    continue
                 if version != out.resolve():
                     point_name(out, version)
                 return StageResult(version, previous, skipped=True, name=out)
@@ -101,21 +109,36 @@ def dataset_for_run(ctx: RunContext) -> Path:
     whatever another ingest does to the name meanwhile."""
     from recsys_cli.config.blocks import IngestBlock
 
+    from recsys_cli.data.dataset_store import register_reader
+
     block = ctx.experiment.dataset
     target = ctx.experiment.dataset_dir()
     if not isinstance(block, IngestBlock):
+        from recsys_cli.core.errors import DamagedFile
         from recsys_cli.data.dataset import Dataset
+        from recsys_cli.data.dataset_store import check_version
 
         dataset = Dataset.open(target)
+        damage = check_version(dataset.path)
+        if damage:
+            raise DamagedFile(damage[0].path, f"the dataset {target}", damage[0].reason,
+                              "ingest it again (`recsys ingest ... --out "
+                              f"{target}` makes a new version); `recsys runs verify --all` lists what else is damaged")
+        register_reader(dataset.path, ctx.store.identity.id, str(ctx.runs_dir))
         ctx.run.manifest["stages"]["ingest"] = {"status": "done", "fingerprint": dataset.fingerprint,
                                                 "dataset": str(dataset.path), "name": str(target),
                                                 "seconds": 0.0}
         ctx.run.save()
         return dataset.path
 
+    def damaged(message: str) -> None:
+        ctx.reporter.message(message)
+        ctx.run.log(message)
+
     def work(entry):
         result = ingest(block.format, block.path, target, block.reader_options(),
-                        block.filters(ctx.seeds["debug_slice"]))
+                        block.filters(ctx.seeds["debug_slice"]), on_damage=damaged)
+        register_reader(result.path, ctx.store.identity.id, str(ctx.runs_dir))
         entry.update(dataset=str(result.path), name=str(target), skipped=result.skipped,
                      dataset_fingerprint=result.info.get("fingerprint"))
 

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 from recsys_cli import __version__
 from recsys_cli.core import interrupts
 from recsys_cli.core.atomic import read_json, write_json
-from recsys_cli.core.errors import InputError
+from recsys_cli.core.errors import DamagedFile, InputError
 from recsys_cli.core.locks import held, write_holder
 
 
@@ -79,8 +79,18 @@ class Run:
 
     @classmethod
     def open_or_resume(cls, runs_dir: Path, name: str, config_fingerprint: str, seed: int, threads: int) -> "Run":
+        from recsys_cli.core.trash import finish_removals
+        from recsys_cli.store.identity import STORE_DIR, StoreIdentity, read_marker
+
+        identity = StoreIdentity.open(runs_dir, create=True)
+        finish_removals(Path(runs_dir) / STORE_DIR)  # what a killed prune had set aside
         experiment = runs_dir / name
-        for candidate in sorted((p for p in experiment.glob("*") if p.is_dir() and not p.is_symlink()), reverse=True):
+        if read_marker(experiment) is None:
+            identity.mark(experiment, "experiment")
+        for candidate in sorted((p for p in experiment.iterdir() if p.is_dir() and not p.is_symlink()
+                                 and not p.name.startswith(".")), reverse=True):
+            if not identity.owns(candidate, f"{name}/{candidate.name}", "run"):
+                continue  # not a run of this store: never resumed, never written into
             manifest = read_json(candidate / "manifest.json")
             if manifest is None:
                 continue
@@ -98,6 +108,7 @@ class Run:
             suffix += 1
             path = experiment / f"{run_id}-{suffix}"
         path.mkdir(parents=True)
+        identity.mark(path, "run")  # before anything else: the folder is this store's from the start
         run = cls(path, {
             "name": name, "run_id": path.name, "status": "running", "started_at": _now(),
             "config_fingerprint": config_fingerprint, "seed": seed, "threads": threads,
@@ -179,4 +190,16 @@ def resolve_run_dir(path: Path) -> Path:
     if not (path / "manifest.json").is_file():
         raise InputError("not a run folder (no manifest.json); give runs/<experiment>/<run-id> or runs/<experiment>",
                          path=path)
+    check_manifest(path)
     return path
+
+
+def check_manifest(run_path: Path) -> dict:
+    """The run's manifest, or DamagedFile (exit 2) naming it when it cannot be read."""
+    manifest = read_json(Path(run_path) / "manifest.json")
+    if manifest is None or not isinstance(manifest.get("stages", {}), dict):
+        raise DamagedFile(Path(run_path) / "manifest.json", f"the manifest of run {Path(run_path).name}",
+                          "truncated, empty or not a JSON object",
+                          f"check it with `recsys runs verify {run_path}`; the run's files are still there, "
+                          "re-run its experiment to make a new run")
+    return manifest
