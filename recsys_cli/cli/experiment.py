@@ -148,7 +148,7 @@ def _print_tuning(summary: dict) -> None:
     for name, t in summary["tuning"].items():
         fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
         best_test = fmt(t["test"]) if not t.get("worse_on_test") else f"[bold red]{fmt(t['test'])}[/]"
-        table.add_row(safe(name), t["metric"], str(t.get("folds", 1)), fmt(t["default_validation"]), fmt(t["best_validation"]),
+        table.add_row(safe(name), safe(t["metric"]), str(t.get("folds", 1)), fmt(t["default_validation"]), fmt(t["best_validation"]),
                       fmt(t.get("default_test")), best_test, str(t["complete"] + t["pruned"]), str(t["pruned"]),
                       str(t["failed"]), f"{t['seconds_saved_by_pruning']:.0f}")
     out_console.print(table)
@@ -160,15 +160,15 @@ def _print_tuning(summary: dict) -> None:
             out_console.print(f"  [bold]{safe(name)}[/] validation best: {spread}")
         warning = worse_on_test_warning(name, t)
         if warning:
-            err_console.print(f"[bold yellow]warning:[/] {warning}")
+            err_console.print(f"[bold yellow]warning:[/] {safe(warning)}")
     for name in summary["tuning"]:
         trials = Path(summary["path"]) / "tune" / name / "trials.parquet"
         if trials.exists():
             top = (pl.read_parquet(trials).filter(pl.col("state") == "COMPLETE").sort("value", descending=True)
                    .head(5).drop("state", "iterations_done"))
-            detail = Table(title=f"{name}: top trials", title_justify="left")
+            detail = Table(title=f"{safe(name)}: top trials", title_justify="left")
             for column in top.columns:
-                detail.add_column(column.removeprefix("params_"), justify="right")
+                detail.add_column(safe(column.removeprefix("params_")), justify="right")
             for row in top.iter_rows():
                 detail.add_row(*[f"{v:.4g}" if isinstance(v, float) else safe(v) for v in row])
             out_console.print(detail)

@@ -85,7 +85,7 @@ def format_command(fmt: str):
             })
             if not shared["quiet"]:
                 for warning in ingest_stage.ingest_warnings(result.info):
-                    err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+                    err_console.print(f"[yellow]warning:[/] {safe(warning)}", soft_wrap=True)
 
         command.__signature__ = inspect.Signature(own + SHARED_OPTIONS)
         ingest_app.command(fmt)(command)

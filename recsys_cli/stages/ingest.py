@@ -43,7 +43,10 @@ def ingest(
     filters = filters or IngestFilters()
     read = reader(fmt)
     if source is not None and not Path(source).exists():
-        raise InputError("no such file or folder", path=source)
+        from recsys_cli.data.download import fetch_hint
+
+        hint = fetch_hint(Path(source))
+        raise InputError("no such file or folder" + (f"; {hint}" if hint else ""), path=source)
     out = Path(out)
     sources = [source] if source is not None else []
     check_output_folder(out, "dataset.json", sources)  # before any reading

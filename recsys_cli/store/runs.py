@@ -203,3 +203,46 @@ def check_manifest(run_path: Path) -> dict:
                           f"check it with `recsys runs verify {run_path}`; the run's files are still there, "
                           "re-run its experiment to make a new run")
     return manifest
+
+
+def read_run_record(run_path: Path, name: str) -> dict | None:
+    """A run's metrics.json (or another JSON record): None when it is not there, DamagedFile
+    (exit 2) naming it when it cannot be read."""
+    path = Path(run_path) / name
+    if not path.exists():
+        return None
+    payload = read_json(path)
+    if payload is None:
+        raise DamagedFile(path, f"{name} of run {Path(run_path).name}", "truncated, empty or not a JSON object",
+                          f"check the run with `recsys runs verify {run_path}`; re-run its experiment to write it again")
+    return payload
+
+
+def read_run_config(run_path: Path) -> dict:
+    """A run's resolved config.yaml ({} when it has none), DamagedFile when it cannot be read."""
+    import yaml
+
+    path = Path(run_path) / "config.yaml"
+    if not path.exists():
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise DamagedFile(path, f"the config of run {Path(run_path).name}", type(error).__name__,
+                          f"check the run with `recsys runs verify {run_path}`") from error
+    if not isinstance(config, dict):
+        raise DamagedFile(path, f"the config of run {Path(run_path).name}", "not a mapping",
+                          f"check the run with `recsys runs verify {run_path}`")
+    return config
+
+
+def trained_models(run_path: Path, manifest: dict) -> dict[str, str]:
+    """Model name -> model type of every model the run finished training."""
+    trained = {}
+    for stage, entry in manifest.get("stages", {}).items():
+        if stage.startswith("train/") and isinstance(entry, dict) and entry.get("status") == "done":
+            if not isinstance(entry.get("type"), str):
+                raise DamagedFile(Path(run_path) / "manifest.json", f"the manifest of run {Path(run_path).name}",
+                                  f"stage {stage} names no model type", f"check it with `recsys runs verify {run_path}`")
+            trained[stage.split("/", 1)[1]] = entry["type"]
+    return trained

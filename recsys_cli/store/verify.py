@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recsys_cli.core.atomic import file_sha256, read_json
-from recsys_cli.core.integrity import Damage, check_files
+from recsys_cli.core.integrity import Damage
 from recsys_cli.store.artifacts import RECORD, ArtifactStore
 from recsys_cli.store.history import RunRecord, experiment_runs, read_run
 from recsys_cli.store.identity import STORE_DIR
