@@ -30,6 +30,11 @@ from recsys_cli.core.atomic import file_sha256, write_text
 LARGE_FILE_BYTES = 64 << 20
 
 
+class StoreWarning(UserWarning):
+    """A damaged stored object was set aside deep inside a write (a dataset version rebuilt
+    over a damaged one); the command that started the write says so."""
+
+
 @dataclass(frozen=True)
 class Damage:
     """A file that is not what its store recorded."""

@@ -30,12 +30,13 @@ import hashlib
 import os
 import shutil
 import uuid
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from recsys_cli.core.atomic import (DATA_STORE_DIR, check_output_folder, file_sha256, is_inside, is_stored_version, read_json,
                                remove_stale_siblings, replace_with_link, temporary_sibling, write_json)
-from recsys_cli.core.integrity import Damage, Sessions, check_files, checksums, full_checks, seal, sealed
+from recsys_cli.core.integrity import Damage, Sessions, StoreWarning, check_files, checksums, full_checks, seal, sealed
 from recsys_cli.core.trash import empty, finish_removals, new_trash, set_aside
 from recsys_cli.data.dataset import DATASET_FILES
 from recsys_cli.data.dataset_lock import dataset_lock, lock_path
@@ -95,10 +96,14 @@ def set_aside_version(version: Path) -> Path:
     """Move a damaged version out of the store's versions (kept for inspection), once no run
     reads it; returns where it went."""
     version = Path(version).resolve()
+    with dataset_lock(version, exclusive=True):
+        return _set_aside_held(version)
+
+
+def _set_aside_held(version: Path) -> Path:
     aside = version.parent.parent / ".damaged" / f"{version.name}-{uuid.uuid4().hex[:8]}"
     aside.parent.mkdir(parents=True, exist_ok=True)
-    with dataset_lock(version, exclusive=True):
-        os.rename(version, aside)
+    os.rename(version, aside)
     Sessions(version.parent.parent).forget(version.name)
     return aside
 
@@ -171,9 +176,16 @@ def publish_version(name: Path, write: Callable[[Path], None]) -> Path:
             try:
                 os.rename(tmp, version)
             except OSError:
-                if _read_info(version) is None:
+                if not version.is_dir():
                     raise
-                shutil.rmtree(tmp)  # the same bytes are stored already
+                damage = [] if _read_info(version) is None else check_version(version, full=True)
+                if _read_info(version) is not None and not damage:
+                    shutil.rmtree(tmp)  # the same bytes are stored already
+                else:  # the same name, but what is stored there is damaged: set it aside
+                    where = damage[0] if damage else Damage(version / "dataset.json", "truncated or not JSON")
+                    warnings.warn(f"damaged: {where}; the dataset version is set aside in "
+                                  f"{_set_aside_held(version)} and rebuilt", StoreWarning, stacklevel=2)
+                    os.rename(tmp, version)
             point_name(name, version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

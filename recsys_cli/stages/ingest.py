@@ -68,9 +68,20 @@ def ingest(
                 if version != out.resolve():
                     point_name(out, version)
                 return StageResult(version, previous, skipped=True, name=out)
+    import warnings
+
+    from recsys_cli.core.integrity import StoreWarning
+
     tables = read(Path(source) if source is not None else None, **options)
     digests = source_digests(tables.files)
-    info = build_dataset(tables, out, Recipe(fmt, recorded_options, filters, digests, _ingest_weighting(filters)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StoreWarning)
+        info = build_dataset(tables, out, Recipe(fmt, recorded_options, filters, digests, _ingest_weighting(filters)))
+    for warning in caught:
+        if issubclass(warning.category, StoreWarning) and on_damage is not None:
+            on_damage(str(warning.message))
+        elif not issubclass(warning.category, StoreWarning):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return StageResult(Path(info.pop("path")), info, skipped=False, name=out)
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from recsys_cli.core.atomic import file_sha256, read_json
 from recsys_cli.core.integrity import Damage
-from recsys_cli.store.artifacts import RECORD, ArtifactStore
+from recsys_cli.store.artifacts import DAMAGED_DIR, RECORD, ArtifactStore
 from recsys_cli.store.history import RunRecord, experiment_runs, read_run
-from recsys_cli.store.identity import STORE_DIR
+from recsys_cli.store.identity import STORE_DIR, read_marker
 
 
 @dataclass
@@ -48,7 +48,8 @@ def verify(runs_dir: Path, run: RunRecord | None) -> Verification:
             continue
         stored[(kind, key)] = record
         result.damage += store.check(kind, key, record, full=True)
-    by_inode = _stored_files(store, stored)
+    folders = [(store.path(kind, key), record) for (kind, key), record in stored.items()]
+    by_inode = _stored_files(folders + _set_aside(store))
     for record in records:
         result.checked.append(f"run {record.path}")
         result.damage += _run_files(record, by_inode)
@@ -67,13 +68,23 @@ def _artifacts_of(run: RunRecord, store: ArtifactStore) -> set[tuple[str, str]]:
     return named
 
 
-def _stored_files(store: ArtifactStore, stored: dict) -> dict[tuple[int, int], dict]:
-    """(device, inode) of each intact-record artifact file -> its recorded checksum."""
+def _set_aside(store: ArtifactStore) -> list[tuple[Path, dict]]:
+    """Artifacts a run found damaged and set aside, whose record can still be read: a run
+    folder that shares their files holds the damaged bytes too."""
+    aside = store.root / DAMAGED_DIR
+    if not aside.is_dir():
+        return []
+    found = [(folder, read_json(folder / RECORD)) for folder in sorted(aside.iterdir()) if folder.is_dir()]
+    return [(folder, record) for folder, record in found if record is not None]
+
+
+def _stored_files(folders: list[tuple[Path, dict]]) -> dict[tuple[int, int], dict]:
+    """(device, inode) of each stored artifact file -> its recorded checksum."""
     out = {}
-    for (kind, key), record in stored.items():
+    for folder, record in folders:
         for relative, checksum in (record.get("checksums") or {}).items():
-            path = store.path(kind, key) / relative
-            if path.is_file():
+            path = folder / relative
+            if isinstance(checksum, dict) and path.is_file():
                 info = path.stat()
                 out[(info.st_dev, info.st_ino)] = checksum
     return out
@@ -122,6 +133,7 @@ def run_record(runs_dir: Path, reference: str) -> RunRecord:
     from recsys_cli.core.errors import InputError
 
     for candidate in (Path(reference), Path(runs_dir) / reference, Path(runs_dir) / reference / "latest"):
-        if candidate.is_dir() and ((candidate / "manifest.json").exists() or (candidate / ".recsys.json").exists()):
+        marker = read_marker(candidate) or {}
+        if candidate.is_dir() and ((candidate / "manifest.json").exists() or marker.get("kind") == "run"):
             return read_run(candidate.resolve())
     raise InputError(f"no run folder {reference!r}: give a run folder, NAME/RUN_ID or an experiment NAME", path=runs_dir)
