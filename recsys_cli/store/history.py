@@ -69,10 +69,28 @@ def read_run(path: Path) -> RunRecord:
     return RunRecord(path, manifest, metrics if isinstance(metrics, dict) else {})
 
 
+def open_runs_dir(runs_dir: Path) -> Path:
+    """The resolved runs folder, after what every command that opens it does first: the
+    store's identity is made or renewed (a copy takes its own id, a folder from before markers
+    is adopted) and what a killed prune had set aside is deleted. A runs folder that cannot be
+    written is only read."""
+    from recsys_cli.core.trash import finish_removals
+    from recsys_cli.store.identity import StoreIdentity
+
+    runs_dir = Path(runs_dir).resolve()
+    if (runs_dir / STORE_DIR).is_dir():
+        try:
+            StoreIdentity.open(runs_dir, create=True)
+            finish_removals(runs_dir / STORE_DIR)
+        except OSError:
+            pass
+    return runs_dir
+
+
 def experiment_runs(runs_dir: Path, name: str | None = None) -> list[RunRecord]:
     """Run folders of one experiment (or of all), oldest first: folders a recsys store made
     there (its marker), as paths under the resolved runs folder."""
-    runs_dir = Path(runs_dir).resolve()
+    runs_dir = open_runs_dir(runs_dir)
     if name is not None:
         check_experiment(runs_dir, name)
     records = []

@@ -33,6 +33,7 @@ from recsys_cli.core.locks import held
 STORE_DIR = ".store"
 IDENTITY = "store.json"
 MARKER = ".recsys.json"
+EXPERIMENT_PARTS = ("tune",)  # what recsys keeps in an experiment folder besides runs: Optuna studies (stages/tune.py)
 
 
 def _now() -> str:

@@ -31,7 +31,7 @@ from recsys_cli.core.locks import held
 from recsys_cli.core.trash import empty, finish_removals, new_trash, set_aside
 from recsys_cli.store.artifacts import CHARTS_DIR, RECORD, ArtifactStore, tree_bytes
 from recsys_cli.store.history import RunRecord, check_experiment, check_name, experiment_runs
-from recsys_cli.store.identity import STORE_DIR, StoreIdentity
+from recsys_cli.store.identity import EXPERIMENT_PARTS, STORE_DIR, StoreIdentity
 
 
 @dataclass
@@ -122,6 +122,7 @@ def _refuse_what_is_not_ours(root: Path, identity: StoreIdentity, store: Artifac
             problems += [f"{child}: not a run folder this store made at this place (no marker of it)"
                          for child in sorted(folder.iterdir())
                          if child.is_dir() and not child.is_symlink() and not child.name.startswith(".")
+                         and child.name not in EXPERIMENT_PARTS
                          and not identity.owns(child, f"{experiment}/{child.name}", "run")]
     for kind, key, path in store.entries():
         record = read_json(path / RECORD)
