@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from store_project import copy_project, latest_run, tiny, tiny_base  # noqa: F401
+from store_project import copy_project, latest_run
 
 
 def _run_folders(runs: Path, experiment: str = "tiny") -> list[Path]:

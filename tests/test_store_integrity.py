@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from store_project import dead_pid, flip_byte, latest_run, tiny, tiny_base, truncate  # noqa: F401
+from store_project import dead_pid, flip_byte, latest_run, truncate
 
 from recsys_cli.data.dataset import DATASET_FILES
 from recsys_cli.data.dataset_store import check_version

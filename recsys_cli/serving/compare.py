@@ -110,7 +110,8 @@ class RunContext:
     @classmethod
     def open(cls, path: Path, names: list[str] | None) -> "RunContext":
         from recsys_cli.models.registry import load_model
-        from recsys_cli.store.runs import check_manifest, read_run_config, resolve_run_dir, trained_models
+        from recsys_cli.store.runs import (check_manifest, check_model_files, read_run_config, resolve_run_dir,
+                                           trained_models)
 
         path = resolve_run_dir(path)
         config = read_run_config(path)
@@ -121,6 +122,8 @@ class RunContext:
         if missing:
             raise InputError(f"no trained model {', '.join(missing)} in this run; it has {', '.join(trained)}", path=path)
         context = cls(path, config, manifest)
+        for name in wanted:
+            check_model_files(path, manifest, name)
         context.models = {n: load_model(trained[n], path / "models" / n) for n in wanted}
         return context
 

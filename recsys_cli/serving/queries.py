@@ -25,7 +25,8 @@ import polars as pl
 
 from recsys_cli.core.errors import InputError
 from recsys_cli.store.inputs import find_run_dataset, find_run_split, recorded_datasets, recorded_split
-from recsys_cli.store.runs import check_manifest, read_run_config, read_run_record, resolve_run_dir, trained_models
+from recsys_cli.store.runs import (check_manifest, check_model_files, read_run_config, read_run_record, resolve_run_dir,
+                                   trained_models)
 
 FALLBACK = "popularity"
 
@@ -91,6 +92,7 @@ class ServedRun:
                              path=self.path)
         for name in wanted:
             if name not in self._models:
+                check_model_files(self.path, self.manifest, name)
                 self._models[name] = model_class(self.trained[name]).load(self.path / "models" / name)
         return {n: self._models[n] for n in wanted}
 

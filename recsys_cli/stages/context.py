@@ -122,6 +122,7 @@ class RunContext:
             started = time.perf_counter()
             with self.run.stage(stage, key) as entry:
                 work(entry)
+            entry["artifact"] = f"{kind}/{address}"  # where readers of the run find the stored checksums
             self.store.publish(kind, address, self.run.path, [p for p in paths if (self.run.path / p).exists()],
                                dict(entry), origin=self.run.path.name)
         self.reporter.stage(stage, time.perf_counter() - started, skipped=False)
