@@ -182,6 +182,14 @@ def test_a_runs_folder_from_before_markers_is_adopted_once(cli, tiny):
     assert cli("runs", "prune", "--keep", "1").code == 0 and len(_listed(cli)) == 1
 
 
+def test_run_folders_from_before_the_store_are_listed(cli, tiny):
+    runs = tiny / "runs"
+    shutil.rmtree(runs / ".store")
+    for marker in runs.rglob(".recsys.json"):
+        marker.unlink()
+    assert len(_listed(cli)) == 2 and cli("runs", "show", "tiny").code == 0
+
+
 def test_history_and_list_never_take_the_runs_folders_parent_for_an_experiment(cli, tiny):
     for args in (["runs", "history", ".."], ["runs", "list", ".."], ["runs", "prune", "..", "--keep", "0"],
                  ["runs", "history", "tiny/../.."]):

@@ -78,7 +78,7 @@ def open_runs_dir(runs_dir: Path) -> Path:
     from recsys_cli.store.identity import StoreIdentity
 
     runs_dir = Path(runs_dir).resolve()
-    if (runs_dir / STORE_DIR).is_dir():
+    if runs_dir.is_dir():
         try:
             StoreIdentity.open(runs_dir, create=True)
             finish_removals(runs_dir / STORE_DIR)
