@@ -59,12 +59,13 @@ def test_a_damaged_run_file_is_named_with_what_to_do(cli, tiny, damage):
             assert "'ials'" in result.err and run.name in result.err
 
 
-def test_runs_show_and_diff_name_a_half_written_manifest(cli, tiny):
+@pytest.mark.parametrize("record", ["manifest.json", "metrics.json"])
+def test_runs_show_and_diff_name_a_half_written_record(cli, tiny, record):
     run = latest_run(tiny)
-    truncate(run / "manifest.json")
+    truncate(run / record)
     for args in (["runs", "show", "tiny"], ["runs", "diff", "tiny", "tiny"]):
         result = cli(*args)
-        assert result.code == 2 and str(run / "manifest.json") in result.err and "internal error" not in result.err
+        assert result.code == 2 and str(run / record) in result.err and "internal error" not in result.err
     listed = cli("runs", "list", "--json").json()
     assert [row["status"] for row in listed if row["path"] == str(run)] == ["damaged"]
 

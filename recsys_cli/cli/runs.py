@@ -196,9 +196,10 @@ def history_command(
     from recsys_cli.store.history import check_plot_target, experiment_runs, history, plot_history
 
     records = experiment_runs(runs_dir, name)  # checks the name: never a path out of the runs folder
-    if plot is None:  # beside the runs; a linked experiment folder is only read, so its plot goes beside it
+    if plot is not None:
+        check_plot_target(plot)  # the user's path: never over what recsys did not draw
+    else:  # in the experiment folder; a linked one is only read, so its plot goes beside the link
         plot = runs_dir / (f"{name}-history.png" if (runs_dir / name).is_symlink() else f"{name}/history.png")
-    check_plot_target(plot)
     rows = history(records, metric)
     if not rows:
         raise InputError(f"no complete run of {name!r} has {metric!r}", path=runs_dir / name)

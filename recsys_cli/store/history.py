@@ -23,6 +23,7 @@ class RunRecord:
     path: Path
     manifest: dict
     metrics: dict = field(default_factory=dict)  # model -> {metric@k: value}
+    damaged: list[str] = field(default_factory=list)  # its records that cannot be read
 
     @property
     def experiment(self) -> str:
@@ -38,7 +39,7 @@ class RunRecord:
 
     @property
     def status(self) -> str:
-        return self.manifest.get("status", "unknown") if self.manifest else "damaged"
+        return "damaged" if self.damaged else self.manifest.get("status", "unknown")
 
     def headline(self, metric: str) -> tuple[str, float] | None:
         """(model, value) of the best model on `metric`, or None."""
@@ -63,10 +64,13 @@ class RunRecord:
 
 
 def read_run(path: Path) -> RunRecord:
-    """A run folder's record; a manifest that cannot be read gives status "damaged"."""
-    manifest = read_json(path / "manifest.json") or {}
-    metrics = (read_json(path / "metrics.json") or {}).get("models", {})
-    return RunRecord(path, manifest, metrics if isinstance(metrics, dict) else {})
+    """A run folder's record; a manifest or metrics.json that cannot be read gives status
+    "damaged" (`recsys runs verify RUN` says more)."""
+    manifest = read_json(path / "manifest.json")
+    metrics = read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
+    damaged = [name for name, payload in (("manifest.json", manifest), ("metrics.json", metrics)) if payload is None]
+    models = (metrics or {}).get("models", {})
+    return RunRecord(path, manifest or {}, models if isinstance(models, dict) else {}, damaged)
 
 
 def open_runs_dir(runs_dir: Path) -> Path:
@@ -133,13 +137,14 @@ def experiment_names(runs_dir: Path) -> list[str]:
 
 def resolve_run(runs_dir: Path, reference: str) -> RunRecord:
     """A run by folder path, `NAME/RUN_ID`, or `NAME` (its latest complete run)."""
-    from recsys_cli.store.runs import check_manifest
+    from recsys_cli.store.runs import check_manifest, read_run_record
 
     candidates = [Path(reference), Path(runs_dir) / reference, Path(runs_dir) / reference / "latest"]
     for candidate in candidates:
         if (candidate / "manifest.json").is_file():
             path = candidate.resolve()
             check_manifest(path)
+            read_run_record(path, "metrics.json")  # names a damaged one
             return read_run(path)
     raise InputError(f"no run folder {reference!r}: give a run folder, NAME/RUN_ID or an experiment NAME "
                      f"(its latest complete run)", path=runs_dir)
@@ -253,7 +258,6 @@ def plot_history(rows: list[dict], metric: str, experiment: str, path: Path) -> 
     axis.legend(loc="best", fontsize="small")
     figure.autofmt_xdate()
     figure.tight_layout()
-    check_plot_target(path)
     write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", metadata={"Software": PLOT_SOFTWARE}))
     plt.close(figure)
     return path
