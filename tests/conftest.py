@@ -55,3 +55,6 @@ def read_events(path: Path) -> pl.DataFrame:
 
 def dense(matrix) -> np.ndarray:
     return np.asarray(matrix.todense())
+
+
+from store_project import tiny, tiny_base  # noqa: E402,F401 - the copied tiny project of the store tests

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from recsys_cli.data import download as dl
-from recsys_cli.core.errors import InputError
+from recsys_cli.core.errors import EnvironmentFailure, InputError
 
 from conftest import FIXTURES
 
@@ -101,7 +101,7 @@ def test_partial_download_resumes_with_a_range_request(server, tmp_path):
 def test_interrupted_download_keeps_the_partial_file_and_no_final_file(server, tmp_path):
     url, handler = server
     handler.cut_after = 500
-    with pytest.raises(InputError, match="resume"):
+    with pytest.raises(EnvironmentFailure, match="resume"):
         dl.download_archive("movielens-latest-small", tmp_path, base_url=url,
                             expected_sha256=hashlib.sha256(handler.payload).hexdigest())
     assert not (tmp_path / "ml-latest-small.zip").exists()
@@ -123,7 +123,7 @@ def test_unknown_name_and_unreachable_server(cli, tmp_path):
     result = cli("download", "movielens-2b", "--dir", tmp_path)
     assert result.code == 2 and "movielens-1m" in result.err
     result = cli("download", "movielens-1m", "--dir", tmp_path, "--base-url", "http://127.0.0.1:9", "-q")
-    assert result.code == 2 and "could not connect" in result.err
+    assert result.code == 1 and "could not connect" in result.err  # the environment, not the input
 
 
 class _EndlessHandler(http.server.BaseHTTPRequestHandler):

@@ -219,3 +219,18 @@ def test_three_nights_reuse_what_did_not_change_and_gate_against_the_night_befor
     assert third["gate"]["baseline"]["run"] == night2.json()["run_id"]  # the last run that passed
     assert third["stages"]["train/ials"].get("reused_from") is None  # new data: trained again
     assert third["baseline"]["same_split"] is False
+
+
+def test_a_damaged_baseline_is_never_judged_on(cli, project):
+    write_plays(project / "plays.csv", 12)
+    experiment(project)
+    first = cli("run", "nightly.yaml", "--json").json()
+    per_user = Path(first["path"]) / "per_user" / "ials.parquet"  # a hard link to the stored evaluation
+    data = bytearray(per_user.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    per_user.write_bytes(bytes(data))
+    experiment(project, iterations=9)  # a new model tonight: the baseline's file is read to compare
+    result = cli("run", "nightly.yaml", "--json")
+    assert result.code == 3
+    check = next(c for c in result.json()["gate"]["metrics"]["checks"] if c["model"] == "ials")
+    assert not check["passed"] and "damaged" in check["message"] and "recsys runs pin" in check["message"]

@@ -21,6 +21,7 @@ from recsys_cli.cli.common import (
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file (see configs/).")]
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")]
 WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="If another run of this experiment holds the lock: wait for it, or exit with code 1.")]
+VerifyOption = Annotated[bool, typer.Option("--verify", help="Hash every reused stored file in full, large ones included (small ones always are); a damaged one is set aside and recomputed.")]
 
 
 class RichReporter:
@@ -76,11 +77,13 @@ class RichReporter:
 
 
 def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: bool, wait: bool,
-             tune_options: dict | None = None, gates: list[str] | None = None) -> None:
+             tune_options: dict | None = None, gates: list[str] | None = None, verify: bool = False) -> None:
     from recsys_cli import run as driver
     from recsys_cli.core.errors import GateFailed
+    from recsys_cli.core.integrity import set_full_checks
     from recsys_cli.store.runs import RunLocked
 
+    set_full_checks(verify)
     reporter = RichReporter(quiet or as_json)
     failed_gate = None
     try:
@@ -166,7 +169,7 @@ def _print_tuning(summary: dict) -> None:
     for name, t in summary["tuning"].items():
         fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
         best_test = fmt(t["test"]) if not t.get("worse_on_test") else f"[bold red]{fmt(t['test'])}[/]"
-        table.add_row(safe(name), t["metric"], str(t.get("folds", 1)), fmt(t["default_validation"]), fmt(t["best_validation"]),
+        table.add_row(safe(name), safe(t["metric"]), str(t.get("folds", 1)), fmt(t["default_validation"]), fmt(t["best_validation"]),
                       fmt(t.get("default_test")), best_test, str(t["complete"] + t["pruned"]), str(t["pruned"]),
                       str(t["failed"]), f"{t['seconds_saved_by_pruning']:.0f}")
     out_console.print(table)
@@ -178,15 +181,15 @@ def _print_tuning(summary: dict) -> None:
             out_console.print(f"  [bold]{safe(name)}[/] validation best: {spread}")
         warning = worse_on_test_warning(name, t)
         if warning:
-            err_console.print(f"[bold yellow]warning:[/] {warning}")
+            err_console.print(f"[bold yellow]warning:[/] {safe(warning)}")
     for name in summary["tuning"]:
         trials = Path(summary["path"]) / "tune" / name / "trials.parquet"
         if trials.exists():
             top = (pl.read_parquet(trials).filter(pl.col("state") == "COMPLETE").sort("value", descending=True)
                    .head(5).drop("state", "iterations_done"))
-            detail = Table(title=f"{name}: top trials", title_justify="left")
+            detail = Table(title=f"{safe(name)}: top trials", title_justify="left")
             for column in top.columns:
-                detail.add_column(column.removeprefix("params_"), justify="right")
+                detail.add_column(safe(column.removeprefix("params_")), justify="right")
             for row in top.iter_rows():
                 detail.add_row(*[f"{v:.4g}" if isinstance(v, float) else safe(v) for v in row])
             out_console.print(detail)
@@ -196,32 +199,32 @@ def run(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOpt
         gate: Annotated[Optional[list[str]], typer.Option(
             "--gate", help="A condition the run must meet, added to the file's `gate:` (repeatable), e.g. "
                            "'ials.mrr@100 >= baseline - 0.005'. A failed gate exits 3.")] = None,
-        quiet: QuietOption = False, as_json: JsonOption = False):
+        quiet: QuietOption = False, as_json: JsonOption = False, verify: VerifyOption = False):
     """Ingest -> split -> train -> evaluate -> export -> report, skipping what is up to date.
 
     Exit codes: 0 done, 1 environment or bug, 2 bad input, 3 the gate failed, 130/143 stopped.
 
     Example: recsys run configs/nightly.yaml --gate 'ials.mrr@100 >= baseline - 0.005'
     """
-    _execute(config, runs_dir, "report", quiet, as_json, wait, gates=gate)
+    _execute(config, runs_dir, "report", quiet, as_json, wait, gates=gate, verify=verify)
 
 
 def train(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOption = True,
-          quiet: QuietOption = False, as_json: JsonOption = False):
+          quiet: QuietOption = False, as_json: JsonOption = False, verify: VerifyOption = False):
     """Ingest, split and train the experiment's models (saved under the run's models/).
 
     Example: recsys train configs/quickstart.yaml
     """
-    _execute(config, runs_dir, "train", quiet, as_json, wait)
+    _execute(config, runs_dir, "train", quiet, as_json, wait, verify=verify)
 
 
 def evaluate(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOption = True,
-             quiet: QuietOption = False, as_json: JsonOption = False):
+             quiet: QuietOption = False, as_json: JsonOption = False, verify: VerifyOption = False):
     """Train what is not trained yet and evaluate every model (metrics.csv/json, per_user/).
 
     Example: recsys evaluate configs/quickstart.yaml --json
     """
-    _execute(config, runs_dir, "evaluate", quiet, as_json, wait)
+    _execute(config, runs_dir, "evaluate", quiet, as_json, wait, verify=verify)
 
 
 def tune(
@@ -232,7 +235,7 @@ def tune(
     jobs: Annotated[int, typer.Option(min=1, help="Trials in parallel; cores are split between trials and implicit's threads.")] = 1,
     metric: Annotated[Optional[str], typer.Option(help="Metric to maximise on validation, e.g. mrr@100 (overrides the file).")] = None,
     runs_dir: RunsDirOption = Path("runs"), wait: WaitOption = True,
-    quiet: QuietOption = False, as_json: JsonOption = False,
+    quiet: QuietOption = False, as_json: JsonOption = False, verify: VerifyOption = False,
 ):
     """Optuna search on the validation split, then the best trained on train and tested once.
 
@@ -245,4 +248,5 @@ def tune(
     Example: recsys tune configs/quickstart.yaml --model ials --trials 30
     """
     _execute(config, runs_dir, "evaluate", quiet, as_json, wait,
-             tune_options={"models": names_list(model), "trials": trials, "timeout": timeout, "jobs": jobs, "metric": metric})
+             tune_options={"models": names_list(model), "trials": trials, "timeout": timeout, "jobs": jobs, "metric": metric},
+             verify=verify)

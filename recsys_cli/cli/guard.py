@@ -1,8 +1,11 @@
 """How every verb ends: one message and an exit code, never a traceback (unless --debug).
 
     0    done
-    1    failure of the environment or the tool: no space, no permission, a busy lock, a bug
-    2    bad input (`InputError`): the message names the file, the place and what was expected
+    1    failure of the environment or the tool: no space, no permission, a busy lock, no
+         network (`EnvironmentFailure`), a bug
+    2    bad input (`InputError`): the message names the file, the place and what was expected;
+         a damaged or unreadable file recsys wrote (`DamagedFile`) names the run, the model,
+         the path and what to do
     3    the run's gate failed (`GateFailed`): a data check stopped it before training, or a
          model missed a metric condition; one line on stderr says which ("gate failed: ...")
     130  interrupted by Ctrl-C (SIGINT)
@@ -20,7 +23,7 @@ import traceback
 
 import typer
 
-from recsys_cli.core.errors import GateFailed, InputError, Terminated
+from recsys_cli.core.errors import EnvironmentFailure, GateFailed, InputError, Terminated
 
 EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 3, 130, 143
 _debug = {"on": False}
@@ -36,6 +39,8 @@ def exit_code_for(error: BaseException) -> tuple[int, str]:
         return EXIT_BAD_INPUT, f"error: {error}"
     if isinstance(error, GateFailed):
         return EXIT_GATE_FAILED, f"gate failed: {error}"
+    if isinstance(error, EnvironmentFailure):
+        return EXIT_FAILURE, f"error: {error}"
     if isinstance(error, Terminated):
         return EXIT_TERMINATED, "terminated (SIGTERM): finished stages and trials are kept; the same command resumes"
     if isinstance(error, KeyboardInterrupt):

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, err_console, report_stage, status
+from recsys_cli.cli.common import ForceOption, JsonOption, QuietOption, err_console, report_stage, safe, status
 from recsys_cli.core.seeds import DEFAULT_SEED
 from recsys_cli.data.generators import PRESETS
 
@@ -76,7 +76,8 @@ def format_command(fmt: str):
                 weighting_eps=shared["weighting_eps"],
             )
             with status(f"Ingesting {fmt} into {shared['out']}...", shared["quiet"] or shared["as_json"]):
-                result = ingest_stage.ingest(fmt, source, shared["out"], options, filters, force=shared["force"])
+                result = ingest_stage.ingest(fmt, source, shared["out"], options, filters, force=shared["force"],
+                                             on_damage=lambda text: err_console.print(f"[yellow]{safe(text)}[/]"))
             counts = result.info["counts"]
             report_stage(result, "dataset", shared["quiet"], shared["as_json"], {
                 "users": counts["users"], "items": counts["items"], "events": counts["events"],
@@ -85,7 +86,7 @@ def format_command(fmt: str):
             })
             if not shared["quiet"]:
                 for warning in ingest_stage.ingest_warnings(result.info):
-                    err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+                    err_console.print(f"[yellow]warning:[/] {safe(warning)}", soft_wrap=True)
 
         command.__signature__ = inspect.Signature(own + SHARED_OPTIONS)
         ingest_app.command(fmt)(command)

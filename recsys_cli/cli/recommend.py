@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import JsonOption, emit_json, out_console
+from recsys_cli.cli.common import JsonOption, emit_json, out_console, safe
 
 RunArg = Annotated[Path, typer.Argument(help="A run folder (runs/NAME/RUN-ID) or an experiment's runs/NAME (its latest).")]
 ModelOption = Annotated[Optional[list[str]], typer.Option(
@@ -49,7 +49,7 @@ def render_user(entry: dict) -> None:
     from recsys_cli.serving.queries import FALLBACK
 
     where = "" if entry["in_dataset"] else " — not in the dataset"
-    out_console.print(f"[bold]user {entry['user_id']}[/]{where}: {entry['history_items']:,} items in history")
+    out_console.print(f"[bold]user {safe(entry['user_id'])}[/]{where}: {entry['history_items']:,} items in history")
     if entry["history"]:
         extra = ["last_seen"] if any(r.get("last_seen") for r in entry["history"]) else []
         out_console.print(item_table("recent history" if extra else "history (heaviest first)", entry["history"],
@@ -57,16 +57,16 @@ def render_user(entry: dict) -> None:
     fallback = [n for n, r in entry["recommendations"].items() if r["fallback"]]
     if fallback:
         why = "no history in the split" if entry["in_dataset"] else "the dataset does not know this user"
-        out_console.print(f"[yellow]{why}: {', '.join(fallback)} fall back to the {FALLBACK} ranking[/]")
+        out_console.print(f"[yellow]{why}: {safe(', '.join(fallback))} fall back to the {FALLBACK} ranking[/]")
     models = entry["recommendations"]
     if len(models) == 1:
         name, result = next(iter(models.items()))
-        out_console.print(item_table(f"{name}: recommendations", result["items"], ["score"], ranked=True))
+        out_console.print(item_table(f"{safe(name)}: recommendations", result["items"], ["score"], ranked=True))
         return
     table = Table(title="recommendations, side by side", title_justify="left")
     table.add_column("#", justify="right")
     for name, result in models.items():
-        table.add_column(f"{name} ({FALLBACK})" if result["fallback"] else name)
+        table.add_column(safe(f"{name} ({FALLBACK})" if result["fallback"] else name))
     depth = max(len(r["items"]) for r in models.values())
     for rank in range(depth):
         table.add_row(str(rank + 1), *[item_label(r["items"][rank]) if rank < len(r["items"]) else ""

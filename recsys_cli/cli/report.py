@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from recsys_cli.cli.common import JsonOption, QuietOption, emit_json, out_console, status
+from recsys_cli.cli.common import JsonOption, QuietOption, emit_json, out_console, safe, status
 
 
 def report(
@@ -29,9 +29,9 @@ def report(
     if as_json:
         emit_json({"path": str(path)})
     elif not quiet:
-        out_console.print(f"[green]written:[/] {path}")
+        out_console.print(f"[green]written:[/] {safe(path)}")
     if open_:
         import webbrowser
 
         if not webbrowser.open(path.resolve().as_uri()):
-            out_console.print(f"no web browser found here; open {path} yourself")
+            out_console.print(f"no web browser found here; open {safe(path)} yourself")

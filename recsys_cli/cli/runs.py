@@ -1,4 +1,4 @@
-"""`recsys runs list|show|diff|prune|history`: the run folders of experiments over time."""
+"""`recsys runs list|show|diff|prune|history|verify`: the run folders of experiments over time."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from recsys_cli.cli.common import JsonOption, emit_json, key_value_table, out_console
 
-runs_app = typer.Typer(help="Run folders over time: list, show, diff, prune, metric history.\n\nExample: recsys runs list quickstart", no_args_is_help=True)
+runs_app = typer.Typer(help="Run folders over time: list, show, diff, prune, metric history, verify.\n\nExample: recsys runs list quickstart", no_args_is_help=True)
 
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="The runs folder.")]
 MetricOption = Annotated[str, typer.Option("--metric", help="Headline metric, e.g. mrr@100.")]
@@ -56,8 +56,9 @@ def list_runs(
         table.add_column(column, justify="right" if column in ("own", "total", f"best {metric}") else "left")
     for row in rows:
         value = row[metric]
-        table.add_row(escape(row["experiment"]), row["run_id"], row["started_at"].replace("T", " ").rstrip("Z"),
-                      row["status"], "—" if value is None else f"{value:.4f}", escape(row["best_model"] or "—"),
+        table.add_row(escape(str(row["experiment"])), escape(row["run_id"]),
+                      escape(str(row["started_at"]).replace("T", " ").rstrip("Z")), escape(str(row["status"])),
+                      "—" if not isinstance(value, (int, float)) else f"{value:.4f}", escape(str(row["best_model"] or "—")),
                       _size(row["own_bytes"]), _size(row["bytes"]))
     out_console.print(table)
 
@@ -79,22 +80,23 @@ def show(
         emit_json({"path": str(record.path), "manifest": record.manifest, "metrics": record.metrics})
         return
     manifest = record.manifest
-    out_console.print(key_value_table(escape(f"{record.experiment} / {record.run_id}"), {
+    out_console.print(key_value_table(f"{record.experiment} / {record.run_id}", {
         "status": record.status, "started": manifest.get("started_at"), "finished": manifest.get("finished_at", "—"),
-        "seed": manifest.get("seed"), "path": escape(str(record.path))}))
+        "seed": manifest.get("seed"), "path": str(record.path)}))
     from rich.table import Table
 
     stages = Table(title="stages", title_justify="left")
     for column in ("stage", "status", "seconds", "reused from"):
         stages.add_column(column)
     for stage, entry in manifest.get("stages", {}).items():
-        stages.add_row(escape(stage), str(entry.get("status")), str(entry.get("seconds", "")),
-                       escape(entry.get("reused_from") or ""))
+        entry = entry if isinstance(entry, dict) else {}
+        stages.add_row(escape(str(stage)), escape(str(entry.get("status"))), escape(str(entry.get("seconds", ""))),
+                       escape(str(entry.get("reused_from") or "")))
     out_console.print(stages)
     if record.metrics:
         from recsys_cli.report.tables import metrics_frame, rich_tables
 
-        for table in rich_tables(metrics_frame(record.metrics), {}, escape(record.experiment)):
+        for table in rich_tables(metrics_frame(record.metrics), {}, str(record.experiment)):
             out_console.print(table)
 
 
@@ -135,7 +137,7 @@ def diff(
         for model, metrics in result["metrics"].items():
             for metric, values in metrics.items():
                 delta = values["delta"]
-                table.add_row(escape(model), metric, fmt(values["a"]), fmt(values["b"]),
+                table.add_row(escape(str(model)), escape(str(metric)), fmt(values["a"]), fmt(values["b"]),
                               "—" if delta is None else f"{delta:+.4f}")
         out_console.print(table)
 
@@ -150,12 +152,15 @@ def prune(
     as_json: JsonOption = False,
 ):
     """Remove old run folders, the stored artifacts no kept run uses, and the stored dataset
-    versions (beside the datasets the runs read) that no kept run reads and no dataset name
-    points at. The latest and running runs are always kept; a kept run never loses a file.
+    versions (beside the datasets the runs read) that no kept run reads, no dataset name
+    points at and no other runs folder registered reading. The latest and running runs are
+    always kept; a kept run never loses a file. Only what this store made is removed: a
+    folder it did not make, a link, or a runs folder given through a link makes prune refuse
+    (exit 2) before removing anything.
 
     Example: recsys runs prune quickstart --keep 5 --dry-run
     """
-    from recsys_cli.store.history import apply_prune, plan_prune
+    from recsys_cli.store.prune import apply_prune, plan_prune
 
     plan = plan_prune(runs_dir, name, keep, newer_than)
     if not dry_run:
@@ -168,6 +173,8 @@ def prune(
                       f"{len(plan.datasets)} dataset version(s), {_size(plan.bytes_freed)} freed")
     for path in [record.path for record in plan.runs] + plan.datasets:
         out_console.print(f"  {escape(str(path))}")
+    if plan.busy:
+        out_console.print(f"left {len(plan.busy)} run folder(s): a run of their experiment is in progress")
 
 
 @runs_app.command("history")
@@ -186,12 +193,17 @@ def history_command(
     from rich.table import Table
 
     from recsys_cli.core.errors import InputError
-    from recsys_cli.store.history import experiment_runs, history, plot_history
+    from recsys_cli.store.history import check_plot_target, experiment_runs, history, plot_history
 
-    rows = history(experiment_runs(runs_dir, name), metric)
+    records = experiment_runs(runs_dir, name)  # checks the name: never a path out of the runs folder
+    if plot is not None:
+        check_plot_target(plot)  # the user's path: never over what recsys did not draw
+    else:  # in the experiment folder; a linked one is only read, so its plot goes beside the link
+        plot = runs_dir / (f"{name}-history.png" if (runs_dir / name).is_symlink() else f"{name}/history.png")
+    rows = history(records, metric)
     if not rows:
         raise InputError(f"no complete run of {name!r} has {metric!r}", path=runs_dir / name)
-    target = plot_history(rows, metric, name, plot or runs_dir / name / "history.png")
+    target = plot_history(rows, metric, name, plot)
     if as_json:
         emit_json({"metric": metric, "runs": rows, "plot": str(target)})
         return
@@ -202,7 +214,38 @@ def history_command(
     for model in models:
         table.add_column(escape(model), justify="right")
     for row in rows:
-        table.add_row(row["run_id"], row["started_at"].replace("T", " ").rstrip("Z"),
+        table.add_row(escape(row["run_id"]), escape(str(row["started_at"]).replace("T", " ").rstrip("Z")),
                       *[f"{row['values'][m]:.4f}" if m in row["values"] else "—" for m in models])
     out_console.print(table)
     out_console.print(f"plot: {escape(str(target))}")
+
+
+@runs_app.command("verify")
+def verify_command(
+    run: Annotated[Optional[str], typer.Argument(help="Run folder, NAME/RUN_ID, or NAME (its latest run).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every run, every stored artifact and every dataset version.")] = False,
+    runs_dir: RunsDirOption = Path("runs"),
+    as_json: JsonOption = False,
+):
+    """Check every byte of a run (or, with --all, of the whole store and the dataset versions
+    the runs read) against the sha256 recorded when it was stored, like `git fsck`. Prints
+    each damaged path; exit 2 when anything is damaged. Nothing is changed: the next run sets
+    a damaged object aside and recomputes it.
+
+    Example: recsys runs verify --all
+    """
+    from recsys_cli.core.errors import InputError
+    from recsys_cli.store.verify import run_record, verify
+
+    if (run is None) == (not all_):
+        raise InputError("give a run (folder, NAME/RUN_ID or NAME) or --all")
+    result = verify(runs_dir, run_record(runs_dir, run) if run is not None else None)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        for damage in result.damage:
+            out_console.print(f"[bold red]damaged:[/] {escape(str(damage.path))}: {escape(damage.reason)}", soft_wrap=True)
+        verdict = f"{len(result.damage)} damaged file(s)" if result.damage else "everything is intact"
+        out_console.print(f"checked {len(result.checked)} object(s): {verdict}")
+    if result.damage:
+        raise typer.Exit(2)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.common import JsonOption, emit_json, out_console
+from recsys_cli.cli.common import JsonOption, emit_json, out_console, safe
 from recsys_cli.cli.item_tables import item_label, item_table
 from recsys_cli.cli.recommend import DataOption, ModelOption, RunArg
 
@@ -44,18 +44,18 @@ def similar(
     from rich.table import Table
 
     if answer["models_without_similarity"]:
-        out_console.print(f"[dim]no item similarity in: {', '.join(answer['models_without_similarity'])}[/]")
+        out_console.print(f"[dim]no item similarity in: {safe(', '.join(answer['models_without_similarity']))}[/]")
     for anchor in answer["items"]:
-        title = f"similar to {item_label(anchor)} (item {anchor['item_id']})"
+        title = f"similar to {item_label(anchor)} (item {safe(anchor['item_id'])})"
         lists = anchor["similar"]
         if len(lists) == 1:
             name, rows = next(iter(lists.items()))
-            out_console.print(item_table(f"{title} — {name}", rows, ["score"], ranked=True))
+            out_console.print(item_table(f"{title} — {safe(name)}", rows, ["score"], ranked=True))
             continue
         table = Table(title=title, title_justify="left")
         table.add_column("#", justify="right")
         for name in lists:
-            table.add_column(name)
+            table.add_column(safe(name))
         for rank in range(max(len(rows) for rows in lists.values())):
             table.add_row(str(rank + 1), *[item_label(rows[rank]) if rank < len(rows) else "" for rows in lists.values()])
         out_console.print(table)

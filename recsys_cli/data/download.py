@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from recsys_cli.core.atomic import write_text
-from recsys_cli.core.errors import InputError
+from recsys_cli.core.errors import EnvironmentFailure, InputError
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 
@@ -53,6 +53,16 @@ ARCHIVES = {
 }
 CHUNK = 1 << 20
 MAX_DOWNLOAD_BYTES = 2 << 30  # with --sha256 the size is unknown: no MovieLens archive is near this
+
+
+def fetch_hint(path: Path) -> str | None:
+    """The `recsys download` command that fetches a missing archive (or the folder unpacked
+    from one), or None when the name is no archive we know."""
+    path = Path(path)
+    for name, archive in ARCHIVES.items():
+        if path.name in (archive.filename, archive.filename.removesuffix(".zip")):
+            return f"recsys download {name} --dir {path.parent} fetches it"
+    return None
 
 
 def known_archive(name: str) -> Archive:
@@ -110,10 +120,12 @@ def _fetch(url: str, part: Path, on_progress, timeout: float, limit: int) -> Non
     except urllib.error.HTTPError as error:
         if error.code == 416 and have:  # the partial file is already complete
             return
-        raise InputError(f"HTTP {error.code} {error.reason}", path=url) from error
+        failure = InputError if 400 <= error.code < 500 else EnvironmentFailure  # a wrong URL, or a server down
+        raise failure(f"HTTP {error.code} {error.reason}", path=url) from error
     except (urllib.error.URLError, OSError) as error:
-        raise InputError(f"could not connect ({getattr(error, 'reason', error)}); "
-                         "the partial download, if any, is kept and resumes next time", path=url) from error
+        raise EnvironmentFailure(f"could not connect ({getattr(error, 'reason', error)}); check the network "
+                                 "(or --base-url); the partial download, if any, is kept and resumes next time",
+                                 path=url) from error
     with response:
         resumed = response.status == 206
         length = response.headers.get("Content-Length")
@@ -132,9 +144,10 @@ def _fetch(url: str, part: Path, on_progress, timeout: float, limit: int) -> Non
                     if on_progress:
                         on_progress(done, total)
         except (OSError, urllib.error.URLError, http.client.HTTPException) as error:
-            raise InputError(f"download interrupted at {done:,} bytes ({error}); run again to resume", path=url) from error
+            raise EnvironmentFailure(f"download interrupted at {done:,} bytes ({error}); run again to resume",
+                                     path=url) from error
     if total is not None and done < total:
-        raise InputError(f"download interrupted at {done:,} of {total:,} bytes; run again to resume", path=url)
+        raise EnvironmentFailure(f"download interrupted at {done:,} of {total:,} bytes; run again to resume", path=url)
 
 
 def _digest(path: Path, algorithm: str) -> str:

@@ -167,6 +167,22 @@ def _short_value(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def checked_integer_id(frame: pl.DataFrame | pl.LazyFrame, column: str, path: Path | str) -> pl.Expr:
+    """`column` as Int64 ids, or an InputError naming the file, the column and the first row
+    whose value is not an integer (text ids are checked; numbers are cast as they are)."""
+    dtype = frame.collect_schema()[column]
+    if dtype.is_numeric():
+        return pl.col(column).cast(pl.Int64)
+    if dtype not in (pl.String, pl.Categorical):
+        raise InputError(f"column {column!r} has type {dtype}; expected integer ids", path=path)
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    bad = first_failing_row(frame, column, text.cast(pl.Int64, strict=False), path)
+    if bad is not None:
+        raise InputError(f"row {bad['row']}, column {column!r}: {_short_value(bad['value'])} is not an integer id",
+                         path=path)
+    return text.cast(pl.Int64)
+
+
 def ensure_integer_ids(frame: pl.DataFrame, column: str, path: Path | str) -> pl.DataFrame:
     """Cast an id column to Int64, reporting the first value (and row) that is not an integer."""
     dtype = frame.schema[column]

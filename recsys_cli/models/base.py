@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import functools
 import json
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable, ClassVar, Literal, Optional
 
@@ -158,13 +160,32 @@ class Recommender:
 
     @classmethod
     def load(cls, folder: Path) -> "Recommender":
-        meta = json.loads((folder / "params.json").read_text())
-        model = cls(meta["params"], seed=meta["seed"], threads=meta.get("threads", 0),
-                    binary_input=meta.get("binary_input"))
-        model.n_items = meta["n_items"]
-        with np.load(folder / "state.npz") as arrays:
-            model.set_state({name: arrays[name] for name in arrays.files})
+        """The model saved in `folder` (runs/NAME/RUN/models/MODEL); a missing, truncated or
+        damaged params.json or state.npz is a DamagedFile naming the run, model and file."""
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+            model = cls(meta["params"], seed=meta["seed"], threads=meta.get("threads", 0),
+                        binary_input=meta.get("binary_input"))
+            model.n_items = int(meta["n_items"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
+            raise _damaged_model(folder, "params.json", error) from error
+        try:
+            with np.load(folder / "state.npz", allow_pickle=False) as arrays:
+                model.set_state({name: arrays[name] for name in arrays.files})
+        except (FileNotFoundError, EOFError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile,
+                zlib.error) as error:
+            raise _damaged_model(folder, "state.npz", error) from error
         return model
+
+
+def _damaged_model(folder: Path, file: str, error: BaseException):
+    from recsys_cli.core.errors import DamagedFile, one_line
+
+    run = folder.parent.parent
+    return DamagedFile(folder / file, f"the saved model {folder.name!r} of run {run.parent.name}/{run.name}", one_line(error),
+                       f"check the run with `recsys runs verify {run}`; re-running its experiment trains the "
+                       "model again (a damaged stored copy is set aside)")
 
 
 def _fit_on_prepared_input(fit):

@@ -52,6 +52,7 @@ def _with_repeat_columns(frame: pl.DataFrame, repeats: dict) -> pl.DataFrame:
 def repeats_tables(repeats: dict, title: str) -> list:
     """Rich tables (one per K) of means ± sd over repeated splits, the significantly best in
     bold green."""
+    from rich.markup import escape
     from rich.table import Table
 
     stats, best = repeats["models"], repeats["significantly_best"]
@@ -60,10 +61,11 @@ def repeats_tables(repeats: dict, title: str) -> list:
         by_k.setdefault(f"@{metric.split('@')[1]}" if "@" in metric else "rating prediction", []).append(metric)
     tables = []
     for k, metrics in by_k.items():
-        table = Table(title=f"{title} — {k}, mean ± sd over {repeats['count']} {repeats['kind']}", title_justify="left")
+        table = Table(title=escape(f"{title} — {k}, mean ± sd over {repeats['count']} {repeats['kind']}"),
+                      title_justify="left")
         table.add_column("model", style="bold")
         for metric in metrics:
-            table.add_column(metric.split("@")[0], justify="right")
+            table.add_column(escape(metric.split("@")[0]), justify="right")
         for model, values in stats.items():
             cells = []
             for metric in metrics:
@@ -72,7 +74,7 @@ def repeats_tables(repeats: dict, title: str) -> list:
                 if best.get(metric) == model and entry:
                     text = f"[bold green]{text}[/]"
                 cells.append(text + (f"\n[dim]±{entry['sd']:.4f}[/]" if entry else ""))
-            table.add_row(model, *cells)
+            table.add_row(escape(str(model)), *cells)
         tables.append(table)
     return tables + [_paired_repeats_table(repeats)]
 
@@ -80,6 +82,7 @@ def repeats_tables(repeats: dict, title: str) -> list:
 def _paired_repeats_table(repeats: dict):
     """Paired comparison over the repeats of every model pair on the headline metric (the
     first metric at the largest K)."""
+    from rich.markup import escape
     from rich.table import Table
 
     metrics = list(dict.fromkeys(row["metric"] for row in repeats["paired"]))
@@ -90,8 +93,9 @@ def _paired_repeats_table(repeats: dict):
     for column in ("a", "b", "a - b", "sd", "a wins", "p Holm", "verdict"):
         table.add_column(column, justify="right" if column not in ("a", "b", "verdict") else "left")
     for row in (r for r in repeats["paired"] if r["metric"] == headline):
-        table.add_row(row["model_a"], row["model_b"], f"{row['difference']:+.4f}", f"{row['difference_sd']:.4f}",
-                      f"{row['a_wins']}/{row['repeats']}", f"{row['p_holm']:.4f}", row["verdict"])
+        table.add_row(escape(str(row["model_a"])), escape(str(row["model_b"])), f"{row['difference']:+.4f}",
+                      f"{row['difference_sd']:.4f}", f"{row['a_wins']}/{row['repeats']}", f"{row['p_holm']:.4f}",
+                      escape(str(row["verdict"])))
     return table
 
 
@@ -136,7 +140,7 @@ def rich_tables(frame: pl.DataFrame, intervals: dict, title: str, best: dict[str
         table = Table(title=escape(f"{title} — {k}"), title_justify="left")
         table.add_column("model", style="bold")
         for column in columns:
-            table.add_column(column.split("@")[0], justify="right")
+            table.add_column(escape(column.split("@")[0]), justify="right")
         for row in frame.to_dicts():
             cells = []
             for column in columns:
@@ -153,13 +157,21 @@ def rich_tables(frame: pl.DataFrame, intervals: dict, title: str, best: dict[str
     return tables
 
 
+def md_text(value) -> str:
+    """Text from data (an item name, an id) as one Markdown table cell: HTML escaped (Markdown
+    previews render raw HTML), `|` escaped, on one line."""
+    import html
+
+    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
 def markdown_table(frame: pl.DataFrame, best: dict[str, str | None] | None = None) -> str:
     """Models x metrics; the significantly best value per column (`best`) in bold."""
     best = best or {}
-    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    header = "| " + " | ".join(md_text(c) for c in frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
     lines = []
     for row in frame.to_dicts():
-        cells = [row["model"]]
+        cells = [md_text(row["model"])]
         for column in frame.columns[1:]:
             value = row[column]
             text = "" if value is None else f"{value:.4f}"
@@ -177,13 +189,13 @@ def write_report(folder: Path, name: str, frame: pl.DataFrame, protocol: dict, m
         if entry.get("feature_importances"):
             ranked = sorted(entry["feature_importances"].items(), key=lambda kv: -kv[1])
             extra += (f"\n## Feature importances of {stage.split('/', 1)[1]} (share of gain)\n\n| feature | importance |\n|---|---|\n"
-                      + "\n".join(f"| {name} | {value:.4f} |" for name, value in ranked) + "\n")
+                      + "\n".join(f"| {md_text(name)} | {value:.4f} |" for name, value in ranked) + "\n")
     timings = [
         f"| {stage} | {entry.get('status')} | {entry.get('seconds', 0):.2f} |"
         for stage, entry in manifest.get("stages", {}).items()
     ]
     text = (
-        f"# {name} — run {manifest.get('run_id')}\n\n{opening}"
+        f"# {md_text(name)} — run {md_text(manifest.get('run_id'))}\n\n{opening}"
         f"## Metrics\n\n{markdown_table(frame, best)}\n"
         f"{BOLD_MEANS} Means over test users; 95% bootstrap intervals are in metrics.json.\n\n"
         f"## Protocol\n\n```\n{_yaml(protocol)}```\n\n"
@@ -255,9 +267,9 @@ def write_top_popular(path: Path, train, items: pl.DataFrame, n: int) -> None:
 def markdown_frame(frame: pl.DataFrame) -> str:
     """Any small table as markdown (floats to 4 decimals)."""
     def cell(value) -> str:
-        return f"{value:.4f}" if isinstance(value, float) else str(value)
+        return f"{value:.4f}" if isinstance(value, float) else md_text(value)
 
-    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    header = "| " + " | ".join(md_text(c) for c in frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
     return header + "\n".join("| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()) + "\n"
 
 

@@ -15,7 +15,6 @@ intervals at the Bonferroni level of the same family.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -110,31 +109,29 @@ class ComparedRun:
 
     @classmethod
     def open(cls, path: Path, names: list[str] | None) -> "ComparedRun":
-        import yaml
-
         from recsys_cli.models.registry import load_model
+        from recsys_cli.store.runs import (check_manifest, check_model_files, read_run_config, resolve_run_dir,
+                                           trained_models)
 
-        path = Path(path)
-        if (path / "latest").exists() and not (path / "manifest.json").exists():
-            path = (path / "latest").resolve()
-        if not (path / "manifest.json").exists():
-            raise InputError("not a run folder (no manifest.json); give runs/<experiment>/<run-id> or its latest", path=path)
-        config = yaml.safe_load((path / "config.yaml").read_text())
-        manifest = json.loads((path / "manifest.json").read_text())
-        trained = {stage.split("/", 1)[1]: entry["type"] for stage, entry in manifest["stages"].items()
-                   if stage.startswith("train/") and entry.get("status") == "done"}
+        path = resolve_run_dir(path)
+        config = read_run_config(path)
+        manifest = check_manifest(path)
+        trained = trained_models(path, manifest)
         wanted = names or list(trained)
         missing = [n for n in wanted if n not in trained]
         if missing:
             raise InputError(f"no trained model {', '.join(missing)} in this run; it has {', '.join(trained)}", path=path)
         context = cls(path, config, manifest)
+        for name in wanted:
+            check_model_files(path, manifest, name)
         context.models = {n: load_model(trained[n], path / "models" / n) for n in wanted}
         return context
 
     def filter_seen(self, name: str) -> bool:
         """Whether the run ranked this model with seen items filtered (metrics.json's protocol)."""
-        metrics = self.path / "metrics.json"
-        protocol = json.loads(metrics.read_text())["protocol"] if metrics.exists() else {}
+        from recsys_cli.store.runs import read_run_record
+
+        protocol = (read_run_record(self.path, "metrics.json") or {}).get("protocol", {})
         return protocol.get("filter_seen", {}).get(name, True)
 
     def dataset_dir(self) -> Path:

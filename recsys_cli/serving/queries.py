@@ -17,7 +17,6 @@ imported when that model is loaded, so `recsys recommend` starts fast.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,8 @@ import polars as pl
 
 from recsys_cli.core.errors import InputError
 from recsys_cli.store.inputs import find_run_dataset, find_run_split, recorded_datasets, recorded_split
-from recsys_cli.store.runs import resolve_run_dir
+from recsys_cli.store.runs import (check_manifest, check_model_files, read_run_config, read_run_record, resolve_run_dir,
+                                   trained_models)
 
 FALLBACK = "popularity"
 
@@ -44,19 +44,14 @@ class ServedRun:
 
     @classmethod
     def open(cls, run_dir: Path, dataset_dir: Path | None = None) -> "ServedRun":
-        import yaml
-
         from recsys_cli.data.dataset import Dataset
         from recsys_cli.data.split_folder import load_split
 
         path = resolve_run_dir(run_dir)
-        manifest = json.loads((path / "manifest.json").read_text())
-        config = yaml.safe_load((path / "config.yaml").read_text()) if (path / "config.yaml").exists() else {}
-        metrics = path / "metrics.json"
-        protocol = json.loads(metrics.read_text()).get("protocol", {}) if metrics.exists() else {}
-        stages = manifest.get("stages", {})
-        trained = {stage.split("/", 1)[1]: entry["type"] for stage, entry in stages.items()
-                   if stage.startswith("train/") and entry.get("status") == "done"}
+        manifest = check_manifest(path)
+        config = read_run_config(path)
+        protocol = (read_run_record(path, "metrics.json") or {}).get("protocol", {})
+        trained = trained_models(path, manifest)
         if not trained:
             raise InputError("this run has no trained models (run `recsys train` or `recsys run` first)", path=path)
 
@@ -97,6 +92,7 @@ class ServedRun:
                              path=self.path)
         for name in wanted:
             if name not in self._models:
+                check_model_files(self.path, self.manifest, name)
                 self._models[name] = model_class(self.trained[name]).load(self.path / "models" / name)
         return {n: self._models[n] for n in wanted}
 

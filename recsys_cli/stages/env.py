@@ -92,10 +92,14 @@ class StageEnv:
     def adopt(self, stage: str, key: str, paths: list[str]) -> bool:
         """True if `stage` with input fingerprint `key` is already done here, or its artifact
         is in the store (then its files are hard-linked in and its record adopted)."""
-        if self.run.stage_done(stage, key) and all((self.run.path / p).exists() for p in paths):
-            return True
         kind, address = self.artifact(stage, key, paths)
+        if self.run.stage_done(stage, key) and all((self.run.path / p).exists() for p in paths) \
+                and self.store.intact_in(kind, address, self.run.path):
+            return True
         stored = self.store.link_into(kind, address, self.run.path)
+        for note in self.store.take_notes():  # a damaged artifact was set aside: say it is recomputed
+            self.reporter.message(note)
+            self.run.log(note)
         if stored is None:
             return False
         self.run.manifest["stages"][stage] = dict(stored["record"], reused_from=stored.get("origin"),
@@ -115,6 +119,7 @@ class StageEnv:
             started = time.perf_counter()
             with self.run.stage(stage, key) as entry:
                 work(entry)
+            entry["artifact"] = f"{kind}/{address}"  # where readers of the run find the stored checksums
             self.store.publish(kind, address, self.run.path, [p for p in paths if (self.run.path / p).exists()],
                                dict(entry), origin=self.run.path.name)
         self.reporter.stage(stage, time.perf_counter() - started, skipped=False)

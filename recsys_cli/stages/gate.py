@@ -11,10 +11,12 @@ ExampleValidator, for a cron job.)
 
 The baseline is the pinned run, else the last run of the experiment that passed its gate
 (store/baseline.py); an experiment without a gate compares with its last complete run, for
-the report's "change since" column. A condition relative to a baseline that does not exist yet (the first
-night) is not checked, and says so. A metric condition fails only when its whole 95%
-interval is on the wrong side of the threshold — a dip within noise is reported, not failed;
-a figure without per-user values (coverage) and a data figure are held to their value.
+the report's "change since" column. A condition relative to a baseline that does not exist
+yet (the first night) is not checked, and says so. A metric condition fails only when its
+whole 95% interval is on the wrong side of the threshold — a dip within noise is reported,
+not failed; a figure without per-user values (coverage) and a data figure are held to their
+value. The baseline's per-user values are checked against the store's record before they
+are read: a condition is never judged on a damaged file (it fails, saying so).
 """
 
 from __future__ import annotations
@@ -100,16 +102,33 @@ def check_data(env: StageEnv, dataset_dir: Path) -> Mapping | None:
 
 
 # -- metrics ----------------------------------------------------------------------------------
-def _per_user(run: Path, model: str, column: str) -> dict | None:
+class BaselineDamaged(Exception):
+    """A file of the baseline run is damaged or unreadable: it is never compared with."""
+
+
+def _per_user(env: StageEnv, run: Path, model: str, column: str) -> dict | None:
+    """A model's per-user values of `column` in a run folder (None when it has none),
+    checked against the store's record of them first; BaselineDamaged when they are not
+    what was stored or cannot be read."""
     import polars as pl
 
     path = run / "per_user" / f"{model}.parquet"
     if not path.is_file():
         return None
-    frame = pl.read_parquet(path)
+    stage = ((read_json(run / "manifest.json") or {}).get("stages") or {}).get(f"evaluate/{model}") or {}
+    damage = env.store.damaged_in(run, stage["artifact"]) if stage.get("artifact") else []
+    if damage:
+        raise BaselineDamaged(str(damage[0]))
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as error:  # noqa: BLE001 - polars raises several kinds for a damaged file
+        raise BaselineDamaged(f"{path}: unreadable ({type(error).__name__}: {error})") from None
     if column not in frame.columns or "user_id" not in frame.columns:
         return None
     return {"user_id": frame["user_id"].cast(pl.String).to_numpy(), "values": frame[column].to_numpy()}
+
+
+DAMAGED_ADVICE = "`recsys runs verify --all` lists the damage; `recsys runs pin RUN` chooses another baseline"
 
 
 def _split_fingerprint(run: Path) -> str | None:
@@ -135,7 +154,13 @@ def compare_with_baseline(env: StageEnv, summaries: Mapping[str, Mapping], split
         now, then = summaries[model].get(metric), (baseline_metrics.get(model) or {}).get(metric)
         if now is None or then is None:
             continue
-        tonight_users, baseline_users = _per_user(env.run.path, model, metric), _per_user(run, model, metric)
+        try:
+            tonight_users, baseline_users = _per_user(env, env.run.path, model, metric), _per_user(env, run, model, metric)
+        except BaselineDamaged as damaged:
+            out.setdefault(model, {})[metric] = {"tonight": now, "baseline": then, "difference": now - then,
+                                                 "ci95": None, "paired": False, "damaged": str(damaged),
+                                                 "how": f"not compared per user: {damaged}"}
+            continue
         if tonight_users is None or baseline_users is None:  # a catalogue figure (coverage): the values alone
             comparison = {"tonight": now, "baseline": then, "difference": now - then, "ci95": None,
                           "paired": False, "how": "no per-user values: the difference of the two figures"}
@@ -167,9 +192,12 @@ def metric_verdict(env: StageEnv, summaries: Mapping[str, Mapping], baseline: Ma
         elif check["threshold"] is None:
             check.update(passed=True, note="no baseline yet: not checked" if run is None
                          else f"the baseline run has no {condition.model} {condition.measure}: not checked")
+        elif compared and compared.get("damaged") and condition.relative:  # never judged on a damaged record
+            check.update(passed=False, message=f"{condition.model} {condition.measure}: the baseline run's per-user "
+                                               f"values are damaged ({compared['damaged']}); {DAMAGED_ADVICE}")
         else:
-            tonight_users = _per_user(env.run.path, condition.model, condition.measure)
-            baseline_users = _per_user(run, condition.model, condition.measure) if condition.relative else None
+            tonight_users = _per_user(env, env.run.path, condition.model, condition.measure)
+            baseline_users = _per_user(env, run, condition.model, condition.measure) if condition.relative else None
             if tonight_users is not None and (baseline_users is not None or not condition.relative):
                 tested = compare_to_baseline(tonight_users, baseline_users or tonight_users, scale=condition.scale,
                                              offset=condition.offset, same_test=baseline.get("same_split", False)

@@ -23,6 +23,7 @@ def ingest(
     options: dict | None = None,
     filters: IngestFilters | None = None,
     force: bool = False,
+    on_damage=None,
 ) -> StageResult:
     """Read `source` in format `fmt` into a stored dataset version named `out`.
 
@@ -30,10 +31,11 @@ def ingest(
     A stored version made from these options and unchanged sources is reused without
     parsing (the link moved back to it if need be); `force` rebuilds, and a rebuild with
     the same bytes keeps the stored version (data/dataset_store.py). The returned path is
-    the version, which no later ingest changes."""
+    the version, which no later ingest changes. A stored version found damaged is moved aside
+    and rebuilt; `on_damage(message)` is told so."""
     from recsys_cli.data.build import build_dataset
     from recsys_cli.data.dataset_writer import Recipe, source_digests
-    from recsys_cli.data.dataset_store import known_versions, point_name
+    from recsys_cli.data.dataset_store import check_version, known_versions, point_name, set_aside_version
     from recsys_cli.data.sources import reader
 
     from recsys_cli.core.atomic import DATA_STORE_DIR, check_output_folder
@@ -42,7 +44,10 @@ def ingest(
     filters = filters or IngestFilters()
     read = reader(fmt)
     if source is not None and not Path(source).exists():
-        raise InputError("no such file or folder", path=source)
+        from recsys_cli.data.download import fetch_hint
+
+        hint = fetch_hint(Path(source))
+        raise InputError("no such file or folder" + (f"; {hint}" if hint else ""), path=source)
     out = Path(out)
     sources = [source] if source is not None else []
     check_output_folder(out, "dataset.json", sources)  # before any reading
@@ -53,14 +58,31 @@ def ingest(
     recorded_options = json.loads(json.dumps(
         {"source": str(source) if source is not None else None, **options}, default=str))
     if not force:
-        for version, previous in known_versions(out):
+        for version, previous in list(known_versions(out)):
             if _ingest_is_current(previous, fmt, recorded_options, filters):
+                damage = check_version(version)
+                if damage:
+                    aside = set_aside_version(version)
+                    if on_damage is not None:
+                        on_damage(f"damaged: {damage[0]}; the dataset version is set aside in {aside} and rebuilt")
+                    continue
                 if version != out.resolve():
                     point_name(out, version)
                 return StageResult(version, previous, skipped=True, name=out)
+    import warnings
+
+    from recsys_cli.core.integrity import StoreWarning
+
     tables = read(Path(source) if source is not None else None, **options)
     digests = source_digests(tables.files)
-    info = build_dataset(tables, out, Recipe(fmt, recorded_options, filters, digests, _ingest_weighting(filters)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StoreWarning)
+        info = build_dataset(tables, out, Recipe(fmt, recorded_options, filters, digests, _ingest_weighting(filters)))
+    for warning in caught:
+        if issubclass(warning.category, StoreWarning) and on_damage is not None:
+            on_damage(str(warning.message))
+        elif not issubclass(warning.category, StoreWarning):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return StageResult(Path(info.pop("path")), info, skipped=False, name=out)
 
 
@@ -102,21 +124,36 @@ def dataset_for_run(env: StageEnv) -> Path:
     whatever another ingest does to the name meanwhile."""
     from recsys_cli.config.blocks import IngestBlock
 
+    from recsys_cli.data.dataset_store import register_reader
+
     block = env.experiment.dataset
     target = env.experiment.dataset_dir()
     if not isinstance(block, IngestBlock):
+        from recsys_cli.core.errors import DamagedFile
         from recsys_cli.data.dataset import Dataset
+        from recsys_cli.data.dataset_store import check_version
 
         dataset = Dataset.open(target)
+        damage = check_version(dataset.path)
+        if damage:
+            raise DamagedFile(damage[0].path, f"the dataset {target}", damage[0].reason,
+                              "ingest it again (`recsys ingest ... --out "
+                              f"{target}` makes a new version); `recsys runs verify --all` lists what else is damaged")
+        register_reader(dataset.path, env.store.identity.id, str(env.runs_dir))
         env.run.manifest["stages"]["ingest"] = {"status": "done", "fingerprint": dataset.fingerprint,
                                                 "dataset": str(dataset.path), "name": str(target),
                                                 "seconds": 0.0}
         env.run.save()
         return dataset.path
 
+    def damaged(message: str) -> None:
+        env.reporter.message(message)
+        env.run.log(message)
+
     def work(entry):
         result = ingest(block.format, block.path, target, block.reader_options(),
-                        block.filters(env.seeds["debug_slice"]))
+                        block.filters(env.seeds["debug_slice"]), on_damage=damaged)
+        register_reader(result.path, env.store.identity.id, str(env.runs_dir))
         entry.update(dataset=str(result.path), name=str(target), skipped=result.skipped,
                      dataset_fingerprint=result.info.get("fingerprint"))
         if result.skipped and block.path is not None:  # said aloud: a nightly log shows no new data came

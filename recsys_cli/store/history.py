@@ -1,20 +1,21 @@
-"""What the runs folder holds over time: listing, diffs, metric history and pruning.
+"""What the runs folder holds over time: listing, diffs and metric history (read-only; prune
+is recsys_cli/store/prune.py).
 
-Read-only except `prune`, which removes whole run folders and then the store artifacts no
-remaining run links to (see recsys_cli/store/artifacts.py: run folders hard-link artifact files, so a
-kept run's bytes can never be freed from under it).
+Only folders a recsys store made are runs (store/identity.py): a folder holding a
+`manifest.json` without the marker of the store that made it at that place is not listed. An
+experiment folder that is a symbolic link is followed for reading; experiment names are
+single folder names, never a path out of the runs folder.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from recsys_cli.core.atomic import read_json
 from recsys_cli.core.errors import InputError
-from recsys_cli.store.artifacts import CHARTS_DIR, STORE_DIR, ArtifactStore, tree_bytes
+from recsys_cli.store.identity import STORE_DIR, is_recsys_folder, read_marker
 
 
 @dataclass
@@ -22,6 +23,7 @@ class RunRecord:
     path: Path
     manifest: dict
     metrics: dict = field(default_factory=dict)  # model -> {metric@k: value}
+    damaged: list[str] = field(default_factory=list)  # its records that cannot be read
 
     @property
     def experiment(self) -> str:
@@ -33,11 +35,11 @@ class RunRecord:
 
     @property
     def started_at(self) -> str:
-        return self.manifest.get("started_at", "")
+        return self.manifest.get("started_at") or (read_marker(self.path) or {}).get("created_at", "")
 
     @property
     def status(self) -> str:
-        return self.manifest.get("status", "unknown")
+        return "damaged" if self.damaged else self.manifest.get("status", "unknown")
 
     def headline(self, metric: str) -> tuple[str, float] | None:
         """(model, value) of the best model on `metric`, or None."""
@@ -61,50 +63,89 @@ class RunRecord:
         return own, total
 
 
-def read_run(path: Path) -> RunRecord | None:
+def read_run(path: Path) -> RunRecord:
+    """A run folder's record; a manifest or metrics.json that cannot be read gives status
+    "damaged" (`recsys runs verify RUN` says more)."""
     manifest = read_json(path / "manifest.json")
-    if manifest is None:
-        return None
-    metrics = (read_json(path / "metrics.json") or {}).get("models", {})
-    return RunRecord(path, manifest, metrics)
+    metrics = read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
+    damaged = [name for name, payload in (("manifest.json", manifest), ("metrics.json", metrics)) if payload is None]
+    models = (metrics or {}).get("models", {})
+    return RunRecord(path, manifest or {}, models if isinstance(models, dict) else {}, damaged)
+
+
+def open_runs_dir(runs_dir: Path) -> Path:
+    """The resolved runs folder, after what every command that opens it does first: the
+    store's identity is made or renewed (a copy takes its own id, a folder from before markers
+    is adopted) and what a killed prune had set aside is deleted. A runs folder that cannot be
+    written is only read."""
+    from recsys_cli.core.trash import finish_removals
+    from recsys_cli.store.identity import StoreIdentity
+
+    runs_dir = Path(runs_dir).resolve()
+    if runs_dir.is_dir():
+        try:
+            StoreIdentity.open(runs_dir, create=True)
+            finish_removals(runs_dir / STORE_DIR)
+        except OSError:
+            pass
+    return runs_dir
 
 
 def experiment_runs(runs_dir: Path, name: str | None = None) -> list[RunRecord]:
-    """Run folders of one experiment (or of all), oldest first, as absolute paths."""
-    runs_dir = Path(runs_dir).absolute()
+    """Run folders of one experiment (or of all), oldest first: folders a recsys store made
+    there (its marker), as paths under the resolved runs folder."""
+    runs_dir = open_runs_dir(runs_dir)
     if name is not None:
         check_experiment(runs_dir, name)
-    folders = [runs_dir / name] if name else [runs_dir / n for n in experiment_names(runs_dir)]
     records = []
-    for folder in folders:
-        for path in sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")):
-            record = read_run(path)
-            if record is not None:
-                records.append(record)
+    for experiment in [name] if name else experiment_names(runs_dir):
+        records += [read_run(path) for path in run_folders(runs_dir / experiment)]
     return sorted(records, key=lambda r: (r.started_at, r.run_id))
 
 
+def run_folders(experiment: Path) -> list[Path]:
+    """The run folders in an experiment folder (a link to one is followed): real folders
+    carrying a recsys marker made at exactly that place."""
+    if not experiment.is_dir():
+        return []
+    return sorted(p for p in experiment.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+                  and is_recsys_folder(p, f"{experiment.name}/{p.name}", "run"))
+
+
+def check_name(name: str) -> None:
+    """An experiment name is one folder name: not empty, no separator, not `.`/`..` nor hidden."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or Path(name).name != name:
+        raise InputError(f"{name!r} is not an experiment name (one folder name in the runs folder, "
+                         "like quickstart)")
+
+
 def check_experiment(runs_dir: Path, name: str) -> None:
-    if not (Path(runs_dir) / name).is_dir():
+    check_name(name)
+    if name not in experiment_names(runs_dir):
         known = ", ".join(experiment_names(runs_dir)) or "none"
         raise InputError(f"no runs of an experiment named {name!r} (experiments: {known})", path=runs_dir)
 
 
 def experiment_names(runs_dir: Path) -> list[str]:
+    """Experiment folders of the runs folder: those a recsys store made (its marker)."""
     if not Path(runs_dir).is_dir():
         return []
     return sorted(p.name for p in Path(runs_dir).iterdir()
-                  if p.is_dir() and p.name != STORE_DIR and not p.name.startswith("."))
+                  if p.is_dir() and p.name != STORE_DIR and not p.name.startswith(".")
+                  and is_recsys_folder(p, p.name, "experiment"))
 
 
 def resolve_run(runs_dir: Path, reference: str) -> RunRecord:
     """A run by folder path, `NAME/RUN_ID`, or `NAME` (its latest complete run)."""
+    from recsys_cli.store.runs import check_manifest, read_run_record
+
     candidates = [Path(reference), Path(runs_dir) / reference, Path(runs_dir) / reference / "latest"]
     for candidate in candidates:
         if (candidate / "manifest.json").is_file():
-            record = read_run(candidate.resolve())
-            if record is not None:
-                return record
+            path = candidate.resolve()
+            check_manifest(path)
+            read_run_record(path, "metrics.json")  # names a damaged one
+            return read_run(path)
     raise InputError(f"no run folder {reference!r}: give a run folder, NAME/RUN_ID or an experiment NAME "
                      f"(its latest complete run)", path=runs_dir)
 
@@ -158,6 +199,45 @@ def history(records: list[RunRecord], metric: str) -> list[dict]:
     return rows
 
 
+PLOT_SOFTWARE = "recsys runs history"  # the PNG's Software text: how a plot we made is told from others
+
+
+def check_plot_target(path: Path) -> None:
+    """Refuse (InputError, exit 2) a `--plot` path that is a folder, a link or a file recsys did
+    not draw: only a missing file or an earlier history plot is replaced."""
+    path = Path(path)
+    if path.is_symlink():
+        raise InputError("is a symbolic link; give a new file name for the plot", path=path)
+    if path.is_dir():
+        raise InputError("is a folder; give a file name for the plot, e.g. "
+                         f"{path / 'history.png'}", path=path)
+    if path.exists() and not _is_our_plot(path):
+        raise InputError("exists and is not a plot `recsys runs history` drew; refusing to replace it: "
+                         "give a new file name", path=path)
+
+
+def _is_our_plot(path: Path) -> bool:
+    """Whether `path` is a PNG carrying our Software text before its image data."""
+    import struct
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    if not head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return False
+    at = 8
+    while at + 8 <= len(head):
+        length, kind = struct.unpack(">I", head[at:at + 4])[0], head[at + 4:at + 8]
+        if kind == b"tEXt" and head[at + 8:at + 8 + length] == b"Software\x00" + PLOT_SOFTWARE.encode():
+            return True
+        if kind == b"IDAT":
+            return False
+        at += 12 + length
+    return False
+
+
 def plot_history(rows: list[dict], metric: str, experiment: str, path: Path) -> Path:
     import matplotlib
 
@@ -178,97 +258,6 @@ def plot_history(rows: list[dict], metric: str, experiment: str, path: Path) -> 
     axis.legend(loc="best", fontsize="small")
     figure.autofmt_xdate()
     figure.tight_layout()
-    write_atomically(path, lambda tmp: figure.savefig(tmp, format="png"))
+    write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", metadata={"Software": PLOT_SOFTWARE}))
     plt.close(figure)
     return path
-
-
-@dataclass
-class PrunePlan:
-    runs: list[RunRecord]
-    artifacts: list[Path]
-    datasets: list[Path]  # stored dataset versions no kept run and no name uses
-    bytes_freed: int
-
-    def as_dict(self) -> dict:
-        return {"runs": [str(r.path) for r in self.runs], "artifacts": [str(p) for p in self.artifacts],
-                "datasets": [str(p) for p in self.datasets], "bytes_freed": self.bytes_freed}
-
-
-def plan_prune(runs_dir: Path, name: str | None, keep_last: int | None, newer_than: str | None) -> PrunePlan:
-    """Which run folders go (older than the last `keep_last` of each experiment and not newer
-    than `newer_than`; never the `latest` run nor a running one) and which store artifacts
-    then have no run left that links to them, with the bytes that frees (each inode once)."""
-    if keep_last is None and newer_than is None:
-        raise InputError("say what to keep: --keep N (the last N runs) and/or --newer-than DATE")
-    if newer_than is not None:
-        try:
-            datetime.fromisoformat(newer_than)
-        except ValueError:
-            raise InputError(f"--newer-than {newer_than!r}: expected a date like 2026-11-30 or 2026-11-30T12:00") from None
-    if name is not None:
-        check_experiment(runs_dir, name)
-    every = experiment_runs(runs_dir)  # all experiments: any kept run keeps its dataset version
-    doomed = []
-    for experiment in ([name] if name else experiment_names(runs_dir)):
-        records = [r for r in every if r.path.parent.name == experiment]
-        latest = (Path(runs_dir) / experiment / "latest").resolve()
-        kept_by_count = {r.run_id for r in records[-keep_last:]} if keep_last else set()
-        for record in records:
-            keep = record.run_id in kept_by_count
-            if newer_than is not None and record.started_at[:len(newer_than)] >= newer_than:
-                keep = True
-            if record.path == latest or record.status == "running":
-                keep = True
-            if not keep:
-                doomed.append(record)
-
-    def inodes(paths):
-        for root in paths:
-            for f in [root] if root.is_file() else root.rglob("*"):
-                if f.is_file() and not f.is_symlink():
-                    yield f.stat()
-
-    removed_links: dict[tuple[int, int], list] = {}
-    for info in inodes([r.path for r in doomed]):
-        removed_links.setdefault((info.st_dev, info.st_ino), [0, info.st_nlink, info.st_size])[0] += 1
-    store = ArtifactStore.for_runs(runs_dir)
-    artifacts = []
-    for _, _, path in store.entries():
-        files = list(inodes([path]))
-        # An artifact goes when every link to each of its files is in it or in a doomed run.
-        if all(removed_links.get((f.st_dev, f.st_ino), [0])[0] + 1 >= f.st_nlink for f in files):
-            artifacts.append(path)
-            for f in files:
-                removed_links.setdefault((f.st_dev, f.st_ino), [0, f.st_nlink, f.st_size])[0] += 1
-    artifacts += [path for _, _, path, _ in store.unreferenced() if ".tmp-" in path.name]
-    freed = sum(size for count, links, size in removed_links.values() if count >= links)
-    charts = store.root / CHARTS_DIR  # a cache of drawn charts (report/html/chart_cache.py)
-    if charts.is_dir():
-        artifacts.append(charts)
-        freed += tree_bytes(charts)
-    datasets = _unused_datasets(every, doomed)
-    return PrunePlan(doomed, artifacts, datasets, freed + sum(tree_bytes(p) for p in datasets))
-
-
-def _unused_datasets(every: list[RunRecord], doomed: list[RunRecord]) -> list[Path]:
-    """Dataset versions in the stores the runs read from that only doomed runs (or no run)
-    read and that no dataset name points at."""
-    from recsys_cli.data.dataset_store import unused_versions
-
-    gone = {r.path for r in doomed}
-    every = [r for r in every if r.dataset is not None]
-    return unused_versions(seen=[r.dataset for r in every],
-                           used=[r.dataset for r in every if r.path not in gone])
-
-
-def apply_prune(plan: PrunePlan) -> None:
-    """Remove the plan's runs, artifacts and dataset versions; a version a run reads at
-    this moment is left (and dropped from the plan)."""
-    from recsys_cli.data.dataset_store import remove_if_idle
-
-    for record in plan.runs:
-        shutil.rmtree(record.path, ignore_errors=True)
-    for path in plan.artifacts:
-        shutil.rmtree(path, ignore_errors=True)
-    plan.datasets = [path for path in plan.datasets if remove_if_idle(path)]

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 from recsys_cli import __version__
 from recsys_cli.core import interrupts
 from recsys_cli.core.atomic import read_json, write_json
-from recsys_cli.core.errors import InputError
+from recsys_cli.core.errors import DamagedFile, InputError
 from recsys_cli.core.locks import held, write_holder
 
 
@@ -79,8 +79,18 @@ class Run:
 
     @classmethod
     def open_or_resume(cls, runs_dir: Path, name: str, config_fingerprint: str, seed: int, threads: int) -> "Run":
+        from recsys_cli.core.trash import finish_removals
+        from recsys_cli.store.identity import STORE_DIR, StoreIdentity, read_marker
+
+        identity = StoreIdentity.open(runs_dir, create=True)
+        finish_removals(Path(runs_dir) / STORE_DIR)  # what a killed prune had set aside
         experiment = runs_dir / name
-        for candidate in sorted((p for p in experiment.glob("*") if p.is_dir() and not p.is_symlink()), reverse=True):
+        if read_marker(experiment) is None:
+            identity.mark(experiment, "experiment")
+        for candidate in sorted((p for p in experiment.iterdir() if p.is_dir() and not p.is_symlink()
+                                 and not p.name.startswith(".")), reverse=True):
+            if not identity.owns(candidate, f"{name}/{candidate.name}", "run"):
+                continue  # not a run of this store: never resumed, never written into
             manifest = read_json(candidate / "manifest.json")
             if manifest is None:
                 continue
@@ -98,6 +108,7 @@ class Run:
             suffix += 1
             path = experiment / f"{run_id}-{suffix}"
         path.mkdir(parents=True)
+        identity.mark(path, "run")  # before anything else: the folder is this store's from the start
         run = cls(path, {
             "name": name, "run_id": path.name, "status": "running", "started_at": _now(),
             "config_fingerprint": config_fingerprint, "seed": seed, "threads": threads,
@@ -179,4 +190,77 @@ def resolve_run_dir(path: Path) -> Path:
     if not (path / "manifest.json").is_file():
         raise InputError("not a run folder (no manifest.json); give runs/<experiment>/<run-id> or runs/<experiment>",
                          path=path)
+    check_manifest(path)
     return path
+
+
+def check_manifest(run_path: Path) -> dict:
+    """The run's manifest, or DamagedFile (exit 2) naming it when it cannot be read."""
+    manifest = read_json(Path(run_path) / "manifest.json")
+    if manifest is None or not isinstance(manifest.get("stages", {}), dict):
+        raise DamagedFile(Path(run_path) / "manifest.json", f"the manifest of run {Path(run_path).name}",
+                          "truncated, empty or not a JSON object",
+                          f"check it with `recsys runs verify {run_path}`; the run's files are still there, "
+                          "re-run its experiment to make a new run")
+    return manifest
+
+
+def read_run_record(run_path: Path, name: str) -> dict | None:
+    """A run's metrics.json (or another JSON record): None when it is not there, DamagedFile
+    (exit 2) naming it when it cannot be read."""
+    path = Path(run_path) / name
+    if not path.exists():
+        return None
+    payload = read_json(path)
+    if payload is None:
+        raise DamagedFile(path, f"{name} of run {Path(run_path).name}", "truncated, empty or not a JSON object",
+                          f"check the run with `recsys runs verify {run_path}`; re-run its experiment to write it again")
+    return payload
+
+
+def read_run_config(run_path: Path) -> dict:
+    """A run's resolved config.yaml ({} when it has none), DamagedFile when it cannot be read."""
+    import yaml
+
+    path = Path(run_path) / "config.yaml"
+    if not path.exists():
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise DamagedFile(path, f"the config of run {Path(run_path).name}", type(error).__name__,
+                          f"check the run with `recsys runs verify {run_path}`") from error
+    if not isinstance(config, dict):
+        raise DamagedFile(path, f"the config of run {Path(run_path).name}", "not a mapping",
+                          f"check the run with `recsys runs verify {run_path}`")
+    return config
+
+
+def trained_models(run_path: Path, manifest: dict) -> dict[str, str]:
+    """Model name -> model type of every model the run finished training."""
+    trained = {}
+    for stage, entry in manifest.get("stages", {}).items():
+        if stage.startswith("train/") and isinstance(entry, dict) and entry.get("status") == "done":
+            if not isinstance(entry.get("type"), str):
+                raise DamagedFile(Path(run_path) / "manifest.json", f"the manifest of run {Path(run_path).name}",
+                                  f"stage {stage} names no model type", f"check it with `recsys runs verify {run_path}`")
+            trained[stage.split("/", 1)[1]] = entry["type"]
+    return trained
+
+
+def check_model_files(run_path: Path, manifest: dict, model: str) -> None:
+    """DamagedFile (exit 2) when a saved model's files in a run folder differ from the
+    checksums its store recorded (a run outside a runs folder has nothing to compare with)."""
+    from recsys_cli.store.artifacts import ArtifactStore
+    from recsys_cli.store.identity import STORE_DIR
+
+    run_path = Path(run_path)
+    entry = manifest.get("stages", {}).get(f"train/{model}", {})
+    store_root = run_path.parent.parent / STORE_DIR
+    if not isinstance(entry, dict) or not isinstance(entry.get("artifact"), str) or not store_root.is_dir():
+        return
+    damage = ArtifactStore(store_root).damaged_in(run_path, entry["artifact"])
+    if damage:
+        raise DamagedFile(damage[0].path, f"the saved model {model!r} of run {run_path.parent.name}/{run_path.name}",
+                          damage[0].reason, f"check the run with `recsys runs verify {run_path}`; re-running its "
+                          "experiment trains the model again (the damaged stored copy is set aside)")

@@ -16,8 +16,10 @@ import polars as pl
 
 from recsys_cli.data.tables import (
     SourceTables,
+    checked_integer_id,
     checked_time,
     collect,
+    ensure_integer_ids,
     require_columns,
     scan_parquet,
 )
@@ -65,7 +67,7 @@ def read(
         files.append(product_file)
         products = collect(scan_parquet(product_file), product_file)
         require_columns(products.columns, ["product_id"], product_file)
-        items = products.rename({"product_id": "item_id"}).with_columns(pl.col("item_id").cast(pl.Int64))
+        items = ensure_integer_ids(products, "product_id", product_file).rename({"product_id": "item_id"})
         items = items.unique("item_id", keep="first")
     return SourceTables(events=pl.concat(parts, how="vertical"), items=items, files=files, stats=stats)
 
@@ -81,8 +83,8 @@ def _orders(file: Path, weight: float) -> pl.LazyFrame:
     frame = scan_parquet(file)
     require_columns(frame.collect_schema().names(), ["user_id", "product_id", "date"], file)
     return frame.select(
-        pl.col("user_id").cast(pl.Int64),
-        pl.col("product_id").cast(pl.Int64).alias("item_id"),
+        checked_integer_id(frame, "user_id", file).alias("user_id"),
+        checked_integer_id(frame, "product_id", file).alias("item_id"),
         pl.lit(weight, dtype=pl.Float32).alias("weight"),
         checked_time(frame, "date", file).alias("timestamp"),
     )
@@ -111,8 +113,8 @@ def _actions(file: Path, weights: dict[str, float]) -> tuple[pl.LazyFrame, dict[
         file,
     ).row(0, named=True)
     events = frame.filter(pl.col("product_id").is_not_null()).select(
-        pl.col("user_id").cast(pl.Int64),
-        pl.col("product_id").cast(pl.Int64).alias("item_id"),
+        checked_integer_id(frame, "user_id", file).alias("user_id"),
+        checked_integer_id(frame, "product_id", file).alias("item_id"),
         pl.col("action_type").replace_strict(weights, default=0.0, return_dtype=pl.Float32).alias("weight"),
         checked_time(frame, "timestamp", file).alias("timestamp"),
     ).filter(pl.col("weight") > 0)

@@ -18,8 +18,10 @@ import polars as pl
 
 from recsys_cli.data.tables import (
     SourceTables,
+    checked_integer_id,
     checked_time,
     collect,
+    ensure_integer_ids,
     first_existing,
     require_columns,
     scan_parquet,
@@ -44,8 +46,8 @@ def read(path: Path) -> SourceTables:
         # A stable sort keeps listening order inside a day for leave-last-out and ties.
         frame = frame.sort("user_id", "started_at", "track_seq", maintain_order=True)
     events = frame.select(
-        pl.col("user_id").cast(pl.Int64),
-        pl.col(item_column).cast(pl.Int64).alias("item_id"),
+        checked_integer_id(frame, "user_id", events_file).alias("user_id"),
+        checked_integer_id(frame, item_column, events_file).alias("item_id"),
         pl.lit(1.0, dtype=pl.Float32).alias("weight"),
         checked_time(frame, "started_at", events_file).alias("timestamp"),
     )
@@ -57,12 +59,13 @@ def read(path: Path) -> SourceTables:
         files.append(items_file)
         items = collect(scan_parquet(items_file), items_file)
         require_columns(items.columns, ["item_id"], items_file)
+        items = ensure_integer_ids(items, "item_id", items_file)
     elif tracks_file is not None:
         names_file = first_existing(folder, ["catalog_names.parquet"])
         files += [tracks_file] + ([names_file] if names_file else [])
         items = _resolve_tracks(tracks_file, names_file)
     if items is not None:
-        items = items.with_columns(pl.col("item_id").cast(pl.Int64)).unique("item_id", keep="first")
+        items = items.unique("item_id", keep="first")
     return SourceTables(events=events, items=items, files=files)
 
 
@@ -70,12 +73,12 @@ def _resolve_tracks(tracks_file: Path, names_file: Path | None) -> pl.DataFrame:
     """tracks (id lists) + catalog_names (id, type, name) -> item_id, name, genres, artists, albums."""
     tracks = collect(scan_parquet(tracks_file), tracks_file)
     require_columns(tracks.columns, ["track_id"], tracks_file)
-    tracks = tracks.rename({"track_id": "item_id"})
+    tracks = ensure_integer_ids(tracks, "track_id", tracks_file).rename({"track_id": "item_id"})
     if names_file is None:
         return tracks
     names = collect(scan_parquet(names_file), names_file)
     require_columns(names.columns, ["id", "type", "name"], names_file)
-    names = names.with_columns(pl.col("id").cast(pl.Int64))
+    names = ensure_integer_ids(names, "id", names_file)
     track_names = names.filter(pl.col("type") == "track").select(
         pl.col("id").alias("item_id"), "name"
     ).unique("item_id", keep="first")
@@ -86,10 +89,9 @@ def _resolve_tracks(tracks_file: Path, names_file: Path | None) -> pl.DataFrame:
         lookup = names.filter(pl.col("type") == kind).select(
             pl.col("id").alias("_ref"), pl.col("name").alias("_name")
         ).unique("_ref", keep="first")
+        references = ensure_integer_ids(items.select("item_id", column).explode(column), column, tracks_file)
         resolved = (
-            items.select("item_id", pl.col(column).alias("_ref"))
-            .explode("_ref")
-            .with_columns(pl.col("_ref").cast(pl.Int64))
+            references.rename({column: "_ref"})
             .join(lookup, on="_ref", how="left")
             .group_by("item_id", maintain_order=True)
             .agg(pl.col("_name").drop_nulls().alias(column))

@@ -5,7 +5,8 @@ is most of a re-run's time (matplotlib's import and SVG rendering). So each char
 stored under `<runs_dir>/.store/charts/<key>.svg`, the key hashing the chart function, its
 arguments, its id on the page and the chart code itself; a cached chart is read back without
 importing matplotlib. Run folders outside a runs folder (no `.store` beside them) draw every
-time. `recsys runs prune` empties the cache: it only ever saves time.
+time. `recsys runs prune` empties the cache: it only ever saves time. Each cached SVG ends in
+a comment holding the sha256 of the rest; a cached chart that does not match it is drawn again.
 """
 
 from __future__ import annotations
@@ -43,12 +44,14 @@ class ChartCache:
         path = self._path(chart_id, draw, args, kwargs)
         if path is not None:
             try:
-                return path.read_text(encoding="utf-8")
-            except OSError:
-                pass
+                cached = _checked(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                cached = None
+            if cached is not None:
+                return cached
         text = charts.to_svg(draw(*args, **kwargs), chart_id)
         if path is not None:
-            write_text(path, text)
+            write_text(path, f"{text}{SEAL}{hashlib.sha256(text.encode()).hexdigest()} -->")
         return text
 
     def _path(self, chart_id: str, draw: Callable, args, kwargs) -> Path | None:
@@ -61,3 +64,14 @@ class ChartCache:
         except (pickle.PicklingError, TypeError, AttributeError):
             return None  # an argument that cannot be hashed: draw it
         return self.folder / f"{hashlib.sha256(payload).hexdigest()[:32]}.svg"
+
+
+SEAL = "\n<!-- recsys sha256 "
+
+
+def _checked(stored: str) -> str | None:
+    """The chart in a cached file, or None when its sha256 comment does not match it."""
+    text, marker, tail = stored.rpartition(SEAL)
+    if not marker or tail.removesuffix(" -->") != hashlib.sha256(text.encode()).hexdigest():
+        return None
+    return text

@@ -189,12 +189,15 @@ def _space_entries(custom: dict | None):
 
 
 def read_history(run_path: Path) -> list[dict]:
-    """Every run of the same experiment (runs/<name>/*/) that has metrics, oldest first:
-    run id, start time, status and its metrics.json models."""
+    """Every run of the same experiment (runs/<name>/*/, the folders a recsys store made
+    there, and this run) that has readable metrics, oldest first: run id, start time, status
+    and its metrics.json models. Another run's damaged record leaves that run out."""
+    from recsys_cli.core.atomic import read_json
+    from recsys_cli.store.history import run_folders
+
     rows = []
-    for folder in sorted(p for p in run_path.parent.iterdir() if p.is_dir() and not p.is_symlink()):
-        manifest = _json(folder / "manifest.json") if (folder / "manifest.json").is_file() else None
-        metrics = _json(folder / "metrics.json") if (folder / "metrics.json").is_file() else None
+    for folder in sorted({p.resolve() for p in run_folders(run_path.parent)} | {Path(run_path).resolve()}):
+        manifest, metrics = read_json(folder / "manifest.json"), read_json(folder / "metrics.json")
         if manifest is None or metrics is None:
             continue
         rows.append({"run_id": manifest.get("run_id", folder.name), "started_at": manifest.get("started_at"),
