@@ -126,6 +126,9 @@ class ExperimentRun:
             self.run.reached(f"{until} done")
         if until == "report" or first.tuned:
             report.html_report(env, first_split)
+        if until == "report" and experiment.tracking is not None:  # last: report.html is logged too
+            from recsys_cli.stages.track import track_run
+            track_run(env)
         return self.summary()
 
     def score_split(self, env: StageEnv, split: SplitData, index: int, evaluate_models: bool = True) -> SplitScores:

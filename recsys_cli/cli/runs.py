@@ -206,3 +206,35 @@ def history_command(
                       *[f"{row['values'][m]:.4f}" if m in row["values"] else "—" for m in models])
     out_console.print(table)
     out_console.print(f"plot: {escape(str(target))}")
+
+
+@runs_app.command("track")
+def track_command(
+    run: Annotated[str, typer.Argument(help="Run folder, NAME/RUN_ID, or NAME (its latest run).")],
+    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow tracking URI (default: the run config's tracking.mlflow).")] = None,
+    experiment: Annotated[Optional[str], typer.Option("--experiment", help="MLflow experiment (default: the config's tracking.experiment, else its name).")] = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    as_json: JsonOption = False,
+):
+    """Log a complete run to MLflow: what a run whose tracker was down could not log. A run
+    already tracked (same config, data and results) is not logged twice. Exit code 1 when
+    the tracker cannot be reached.
+
+    Example: recsys runs track nightly
+    """
+    from recsys_cli.cli.common import err_console, safe
+    from recsys_cli.stages.track import TrackingFailed, track_saved
+    from recsys_cli.store.history import resolve_run
+
+    record = resolve_run(runs_dir, run)
+    try:
+        outcome = track_saved(record.path, tracking_uri, experiment)
+    except TrackingFailed as failure:
+        err_console.print(f"[bold red]not tracked:[/] {safe(failure)}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        emit_json({"path": str(record.path), "status": outcome.status, "uri": outcome.uri,
+                   "experiment": outcome.experiment, "mlflow_run_id": outcome.mlflow_run_id, "key": outcome.key})
+        return
+    out_console.print(f"{outcome.status}: {escape(record.experiment)}/{record.run_id} as MLflow run "
+                      f"{outcome.mlflow_run_id} in experiment {escape(outcome.experiment)!r} at {escape(outcome.uri)}")
