@@ -55,7 +55,9 @@ def tracked(tmp_path_factory):
     git(folder, "init", "-q")
     git(folder, "add", config.name)
     git(folder, "commit", "-q", "-m", "nightly config")
-    assert main(["run", str(config), "--runs-dir", str(folder / "runs"), "--quiet"]) == 0
+    with pytest.MonkeyPatch.context() as patch:  # MLflow's default artifact root (./mlruns) lands here too
+        patch.chdir(folder)
+        assert main(["run", str(config), "--runs-dir", str(folder / "runs"), "--quiet"]) == 0
     run = (folder / "runs" / "ci-smoke" / "latest").resolve()
     client = mlflow.MlflowClient(f"sqlite:///{folder}/mlflow.db")
     return {"folder": folder, "config": config, "run": run, "client": client, "commit": git(folder, "rev-parse", "HEAD"),
@@ -113,6 +115,7 @@ class TestLoggedRun:
             child = by_number[trial["number"]]
             assert child.info.run_name == f"ials-trial-{trial['number']}"
             assert child.data.tags["optuna.state"] == trial["state"] == "COMPLETE"
+            assert child.data.tags["recsys.objective"] == "mrr@100 on validation"
             assert child.info.status == "FINISHED"
             assert child.data.metrics["value"] == pytest.approx(trial["value"], rel=1e-12)
             assert child.data.params == {"factors": str(trial["params_factors"]),
@@ -136,7 +139,9 @@ class TestLoggedRun:
 
     def test_a_rerun_that_reuses_everything_is_not_logged_again(self, tracked):
         folder = tracked["folder"]
-        assert main(["run", str(tracked["config"]), "--runs-dir", str(folder / "runs"), "--quiet"]) == 0
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(folder)
+            assert main(["run", str(tracked["config"]), "--runs-dir", str(folder / "runs"), "--quiet"]) == 0
         again = (folder / "runs" / "ci-smoke" / "latest").resolve()
         assert again != tracked["run"]  # a new run folder, every stage reused
         record = manifest(again)["tracking"]

@@ -216,11 +216,11 @@ def track_command(
     runs_dir: RunsDirOption = Path("runs"),
     as_json: JsonOption = False,
 ):
-    """Log a complete run to MLflow: what a run whose tracker was down could not log. A run
-    already tracked (same config, data and results) is not logged twice. Exit code 1 when
-    the tracker cannot be reached.
+    """Log a complete run to MLflow, e.g. one whose tracker was down.
 
-    Example: recsys runs track nightly
+    A run already tracked (same config, data, results, verdict) is not logged twice.
+
+    Exit code 1 when the tracker cannot be reached. Example: recsys runs track nightly
     """
     from recsys_cli.cli.common import err_console, safe
     from recsys_cli.stages.track import TrackingFailed, track_saved

@@ -280,7 +280,7 @@ class Experiment(Strict):
     backend: Literal["local", "ray"] = "local"
     ray: RayBlock = Field(default_factory=RayBlock)
     tracking: Optional[TrackingBlock] = None
-    _source: Optional[Path] = PrivateAttr(default=None)  # the experiment file (load_experiment): its git commit is tracked
+    _source: Optional[Path] = PrivateAttr(default=None)  # the experiment file (set by load_experiment)
     _validated_params: dict = PrivateAttr(default_factory=dict)  # model name -> ((type, params), Params)
 
     @field_validator("models")

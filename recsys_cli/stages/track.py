@@ -9,7 +9,8 @@ tune/<model>/trials.parquet, report.html, metrics.csv — so the run's own last 
   tracking servers (config.yaml itself is an artifact); a tuned model's chosen parameters as
   `tuned.<model>.<param>`;
 - metrics: `<model>.<metric>_at_<k>` for every metric at every K (MLflow names allow no `@`);
-- child runs: one per tuning trial — its parameters, its objective as `value`, its Optuna state;
+- child runs: one per tuning trial — its parameters, its objective as `value` (tag
+  recsys.objective says which metric), its Optuna state;
 - tags: recsys.run_id, recsys.key, the gate verdict (recsys.gate: passed, failed or none), the
   dataset fingerprint and the config file's git commit (recorded when the run ended);
 - artifacts: report.html, metrics.csv, config.yaml.
@@ -73,6 +74,7 @@ class RunContent:
     metrics: dict[str, float]
     tags: dict[str, str]
     trials: dict[str, list[dict]]  # model -> rows of tune/<model>/trials.parquet
+    objectives: dict[str, str]  # model -> the metric its trials' `value` is (mrr@100 on validation)
     artifacts: list[Path]
     started_ms: int | None
     finished_ms: int | None
@@ -80,13 +82,16 @@ class RunContent:
 
 # -- the driver's step and `recsys runs track` --------------------------------------------------
 def track_run(env: StageEnv) -> None:
-    """The run's last step: record where its config came from, then log the folder. A tracker
-    that fails is recorded and said ("not tracked: ..."), never raised."""
+    """The run's last step: record where its config came from, then log the folder. Whatever
+    fails here is recorded and said ("not tracked: ..."), never raised: the run is complete."""
     started = time.perf_counter()
     env.run.manifest["tracking"] = config_source(env.experiment._source)
     try:
         outcome = track_folder(env.run)
-    except TrackingFailed as failure:
+    except Exception as failure:  # noqa: BLE001 - the run is complete whatever happens to its tracking
+        if not isinstance(failure, TrackingFailed):  # track_folder records the tracker's own failures
+            env.run.manifest["tracking"].update(status="failed", reason=f"{type(failure).__name__}: {failure}")
+            env.run.save()
         env.run.log(f"not tracked: {failure}")
         env.reporter.message(f"not tracked: {failure}; log it later with `recsys runs track {env.run.path}`")
         return
@@ -115,7 +120,8 @@ def track_folder(run: Run, uri: str | None = None, experiment: str | None = None
         raise InputError("the run's config has no `tracking: {mlflow: URI}`; give --tracking-uri", path=run.path)
     experiment = experiment or block.get("experiment") or config.get("name") or run.path.parent.name
     content = run_content(run.path, run.manifest, config)
-    record = {k: v for k, v in (run.manifest.get("tracking") or {}).items() if k in ("config", "git_commit", "git_dirty")}
+    source = run.manifest.get("tracking") or {}  # where the config came from, recorded when the run ended
+    record = {k: source[k] for k in ("config", "git_commit", "git_dirty") if k in source}
     record.update(uri=redacted(uri), experiment=experiment, at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     try:
         outcome = log_content(content, uri, experiment, block.get("artifacts"))
@@ -171,7 +177,9 @@ def run_content(path: Path, manifest: dict, config: dict) -> RunContent:
         import polars as pl
 
         trials[file.parent.name] = pl.read_parquet(file).to_dicts()
-    return RunContent(path.name, key, params, metrics, tags, trials,
+    objectives = {model: f"{tuning.get('metric')} on validation"
+                  for model, tuning in (results.get("tuning") or {}).items()}
+    return RunContent(path.name, key, params, metrics, tags, trials, objectives,
                       [path / name for name in ARTIFACTS if (path / name).is_file()],
                       _millis(manifest.get("started_at")), _millis(manifest.get("finished_at")))
 
@@ -301,7 +309,7 @@ def _log(client, experiment_id: str, content: RunContent) -> str:
             client.log_artifact(run_id, str(file))
         for model, rows in content.trials.items():
             for row in rows:
-                _log_trial(client, experiment_id, run_id, model, row)
+                _log_trial(client, experiment_id, run_id, model, row, content.objectives.get(model))
         client.set_terminated(run_id, "FINISHED", end_time=content.finished_ms)
     except BaseException:
         with contextlib.suppress(Exception):  # a half-logged run never counts as tracked
@@ -310,13 +318,13 @@ def _log(client, experiment_id: str, content: RunContent) -> str:
     return run_id
 
 
-def _log_trial(client, experiment_id: str, parent: str, model: str, row: dict) -> None:
+def _log_trial(client, experiment_id: str, parent: str, model: str, row: dict, objective: str | None) -> None:
     from mlflow.entities import Metric, Param
 
     state = str(row.get("state"))
     child = client.create_run(experiment_id, run_name=f"{model}-trial-{row.get('number')}", tags={
         "mlflow.parentRunId": parent, "recsys.model": model, "recsys.trial": str(row.get("number")),
-        "optuna.state": state})
+        "optuna.state": state, **({"recsys.objective": objective} if objective else {})})
     now = int(time.time() * 1000)
     params = [Param(_legal(k.removeprefix("params_")), param_value(v)) for k, v in row.items()
               if k.startswith("params_") and v is not None]
