@@ -154,6 +154,10 @@ class ExperimentRun:
             self.run.reached(f"{until} done")
         if until == "report" or first.tuned:
             report.html_report(env, first_split)
+        if until == "report" and experiment.tracking is not None:  # last: report.html is logged too
+            from recsys_cli.stages.track import track_run
+
+            track_run(env)
         if verdict is not None and not verdict["passed"]:
             raise GateFailed("; ".join(verdict["failed"]), summary=self.summary())
         return self.summary()
@@ -231,7 +235,7 @@ class ExperimentRun:
             "status": manifest["status"], "metrics": results.summaries,
             "intervals_95": results.intervals if results.first.evaluations else {},
             "significantly_best": dict(results.best), "repeats": dict(results.repeats),
-            "gate": results.gate, "baseline": dict(results.baseline),
+            "gate": results.gate, "baseline": dict(results.baseline), "tracking": manifest.get("tracking"),
             "tuning": results.tuning_summary() if results.first.evaluations else {},
             "test_users": results.user_counts(),
             "cold_users": results.cold["summary"] if results.cold else None,

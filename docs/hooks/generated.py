@@ -333,6 +333,7 @@ GENERATORS = {
     "export-block": config_table("ExportBlock"),
     "compare-block": config_table("CompareBlock"),
     "ray-block": config_table("RayBlock"),
+    "tracking-block": config_table("TrackingBlock"),
     "split-strategies": split_strategies,
     "split-options": split_options,
     "metric-names": metric_names,

@@ -1,4 +1,4 @@
-"""`recsys runs list|show|diff|prune|history|verify`: the run folders of experiments over time."""
+"""`recsys runs list|show|diff|prune|history|verify|pin|track`: the run folders of experiments over time."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from recsys_cli.cli.common import JsonOption, emit_json, key_value_table, out_console
 
-runs_app = typer.Typer(help="Run folders over time: list, show, diff, prune, metric history, verify.\n\nExample: recsys runs list quickstart", no_args_is_help=True)
+runs_app = typer.Typer(help="Run folders over time: list, show, diff, prune, metric history, verify, pin, track.\n\nExample: recsys runs list quickstart", no_args_is_help=True)
 
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="The runs folder.")]
 MetricOption = Annotated[str, typer.Option("--metric", help="Headline metric, e.g. mrr@100.")]
@@ -31,10 +31,11 @@ def list_runs(
     runs_dir: RunsDirOption = Path("runs"),
     as_json: JsonOption = False,
 ):
-    """Runs with date, status, the best model on the headline metric and size on disk.
+    """Runs with date, status, the gate's verdict, every model's headline metric and size on disk.
 
     "own" is what only that run folder holds; the rest is shared with other runs through the
-    artifact store (hard links). Example: recsys runs list quickstart
+    artifact store (hard links). `latest`, `passed` and `pinned` mark the runs those links
+    point to. Example: recsys runs list quickstart
     """
     from rich.table import Table
 
@@ -45,21 +46,25 @@ def list_runs(
     for record in records:
         best = record.headline(metric)
         own, total = record.bytes()
+        models = {m: v[metric] for m, v in record.metrics.items() if v.get(metric) is not None}
         rows.append({"experiment": record.experiment, "run_id": record.run_id, "started_at": record.started_at,
-                     "status": record.status, "best_model": best[0] if best else None,
-                     metric: best[1] if best else None, "own_bytes": own, "bytes": total, "path": str(record.path)})
+                     "status": record.status, "gate": record.gate, "links": record.links,
+                     "best_model": best[0] if best else None, metric: best[1] if best else None,
+                     "models": models, "own_bytes": own, "bytes": total, "path": str(record.path)})
     if as_json:
         emit_json(rows)
         return
     table = Table(title=f"runs in {escape(str(runs_dir))}", title_justify="left")
-    for column in ("experiment", "run", "started (UTC)", "status", f"best {metric}", "model", "own", "total"):
-        table.add_column(column, justify="right" if column in ("own", "total", f"best {metric}") else "left")
+    for column in ("experiment", "run", "started (UTC)", "status", "gate", metric, "own", "total"):
+        table.add_column(column, justify="right" if column in ("own", "total") else "left")
     for row in rows:
-        value = row[metric]
-        table.add_row(escape(str(row["experiment"])), escape(row["run_id"]),
+        ranked = sorted(row["models"].items(), key=lambda kv: -kv[1])
+        scores = "\n".join(f"{escape(m)} {v:.4f}" for m, v in ranked) or "—"
+        run = escape(row["run_id"]) + "".join(f"\n[dim]{link}[/]" for link in row["links"])
+        table.add_row(escape(str(row["experiment"])), run,
                       escape(str(row["started_at"]).replace("T", " ").rstrip("Z")), escape(str(row["status"])),
-                      "—" if not isinstance(value, (int, float)) else f"{value:.4f}", escape(str(row["best_model"] or "—")),
-                      _size(row["own_bytes"]), _size(row["bytes"]))
+                      {"passed": "[green]passed[/]", "failed": "[bold red]failed[/]"}.get(row["gate"], "—"),
+                      scores, _size(row["own_bytes"]), _size(row["bytes"]))
     out_console.print(table)
 
 
@@ -249,3 +254,62 @@ def verify_command(
         out_console.print(f"checked {len(result.checked)} object(s): {verdict}")
     if result.damage:
         raise typer.Exit(2)
+
+
+@runs_app.command("track")
+def track_command(
+    run: Annotated[str, typer.Argument(help="Run folder, NAME/RUN_ID, or NAME (its latest run).")],
+    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow tracking URI (default: the run config's tracking.mlflow).")] = None,
+    experiment: Annotated[Optional[str], typer.Option("--experiment", help="MLflow experiment (default: the config's tracking.experiment, else its name).")] = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    as_json: JsonOption = False,
+):
+    """Log a complete run to MLflow, e.g. one whose tracker was down.
+
+    A run already tracked (same config, data, results, verdict) is not logged twice.
+
+    Exit code 1 when the tracker cannot be reached. Example: recsys runs track nightly
+    """
+    from recsys_cli.cli.common import err_console, safe
+    from recsys_cli.stages.track import TrackingFailed, track_saved
+    from recsys_cli.store.history import resolve_run
+
+    record = resolve_run(runs_dir, run)
+    try:
+        outcome = track_saved(record.path, tracking_uri, experiment)
+    except TrackingFailed as failure:
+        err_console.print(f"[bold red]not tracked:[/] {safe(failure)}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        emit_json({"path": str(record.path), "status": outcome.status, "uri": outcome.uri,
+                   "experiment": outcome.experiment, "mlflow_run_id": outcome.mlflow_run_id, "key": outcome.key})
+        return
+    out_console.print(f"{outcome.status}: {escape(record.experiment)}/{record.run_id} as MLflow run "
+                      f"{outcome.mlflow_run_id} in experiment {escape(outcome.experiment)!r} at {escape(outcome.uri)}")
+
+
+@runs_app.command("pin")
+def pin_command(
+    run: Annotated[str, typer.Argument(help="Run folder or NAME/RUN_ID to compare every later run of its experiment with.")],
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the pin: the gate compares with the last run that passed again.")] = False,
+    runs_dir: RunsDirOption = Path("runs"),
+):
+    """Pin a run as its experiment's baseline: the gate compares tonight with it instead of
+    the last run that passed, until `recsys runs pin NAME --clear`.
+
+    Example: recsys runs pin nightly-music/20261201-020000
+    """
+    from recsys_cli.core.errors import InputError
+    from recsys_cli.store.baseline import PINNED, point, unpoint
+    from recsys_cli.store.history import resolve_run
+
+    if clear:
+        experiment = Path(runs_dir) / run if (Path(runs_dir) / run).is_dir() else resolve_run(runs_dir, run).path.parent
+        removed = unpoint(experiment, PINNED)
+        out_console.print(f"{'unpinned' if removed else 'no pin in'} {escape(experiment.name)}")
+        return
+    record = resolve_run(runs_dir, run)
+    if record.status != "complete":
+        raise InputError(f"is {record.status}, not complete: only a finished run can be a baseline", path=record.path)
+    point(record.path.parent, PINNED, record.path)
+    out_console.print(f"pinned: {escape(record.experiment)}/{escape(record.run_id)} is the baseline of its experiment's gate")

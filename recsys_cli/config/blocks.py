@@ -1,5 +1,5 @@
 """The blocks of an experiment file as typed pydantic models: dataset (ingest), split, models
-and their tune blocks, metrics, export, compare, ray. Option lists come from the registries.
+and their tune blocks, metrics, export, compare, ray, tracking. Option lists come from the registries.
 
 Relative paths in the file are relative to the working directory, like the CLI's own paths
 (run cron jobs from the project folder).
@@ -243,6 +243,30 @@ class RayBlock(Strict):
     storage: Optional[str] = Field(None, description="Optuna RDB URL; default: a journal file under tune/")
 
 
+class TrackingBlock(Strict):
+    """`tracking: {mlflow: sqlite:///mlflow.db}`: each complete run logged as an MLflow run
+    (stages/track.py); a tracker that is down never fails the run (`recsys runs track` logs it later)."""
+
+    mlflow: str = Field(min_length=1, description="MLflow tracking URI (sqlite:///mlflow.db, http://host:5000, ...)")
+    experiment: Optional[str] = Field(None, min_length=1, description="MLflow experiment (default: the config's name)")
+    artifacts: Optional[str] = Field(None, min_length=1, description="artifact root of a new MLflow experiment "
+                                     "(default: the tracking server's)")
+
+    def absolute(self) -> "TrackingBlock":
+        """The block with a relative SQLite file or folder resolved against the working
+        directory, so `recsys runs track` finds the same store from anywhere."""
+        return self.model_copy(update={"mlflow": _absolute_uri(self.mlflow),
+                                       "artifacts": self.artifacts and _absolute_uri(self.artifacts)})
+
+
+def _absolute_uri(uri: str) -> str:
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).absolute())
+    if "://" not in uri and uri != "databricks":
+        return str(Path(uri).absolute())
+    return uri
+
+
 class Experiment(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     dataset: Union[Path, IngestBlock]
@@ -257,6 +281,8 @@ class Experiment(Strict):
     ray: RayBlock = Field(default_factory=RayBlock)
     # Conditions a run must meet (config/gate.py's grammar), e.g. "ials.mrr@100 >= baseline - 0.005".
     gate: list[str] = Field(default_factory=list)
+    tracking: Optional[TrackingBlock] = None
+    _source: Optional[Path] = PrivateAttr(default=None)  # the experiment file (set by load_experiment)
     _validated_params: dict = PrivateAttr(default_factory=dict)  # model name -> ((type, params), Params)
 
     @field_validator("models")

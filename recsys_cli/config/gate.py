@@ -77,10 +77,15 @@ class Condition:
         """'baseline 0.1156 - 0.005', '0.98 * baseline 0.1156', or the number."""
         if not self.relative:
             return f"{self.offset:g}"
-        base = "baseline" if baseline is None else f"baseline {baseline:.4f}"
+        base = "baseline" if baseline is None else f"baseline {format_number(baseline)}"
         if self.scale != 1.0:
             return f"{self.scale:g} * {base}" + (f" {'+' if self.offset > 0 else '-'} {abs(self.offset):g}" if self.offset else "")
         return base + (f" {'+' if self.offset > 0 else '-'} {abs(self.offset):g}" if self.offset else "")
+
+
+def format_number(value: float) -> str:
+    """Counts with thousands separators (81,553), metrics and shares to four places (0.1156)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
 
 
 def parse_condition(text: str) -> Condition:

@@ -14,13 +14,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from recsys_cli.config.blocks import (
-    ExportBlock, Experiment, IngestBlock, MetricsBlock, ModelEntry, RayBlock, SplitBlock, short_value)
+    ExportBlock, Experiment, IngestBlock, MetricsBlock, ModelEntry, RayBlock, SplitBlock, TrackingBlock, short_value)
 from recsys_cli.core.errors import InputError
 from recsys_cli.data.split_strategies import time_strategies
 from recsys_cli.models.registry import model_class
 from recsys_cli.tuning.space import is_integer_param, space_for
 
-BLOCKS = {"ray": RayBlock, "split": SplitBlock, "metrics": MetricsBlock, "export": ExportBlock, "models": ModelEntry}
+BLOCKS = {"ray": RayBlock, "split": SplitBlock, "metrics": MetricsBlock, "export": ExportBlock, "models": ModelEntry,
+          "tracking": TrackingBlock}
 
 
 def _is_union_tag(part) -> bool:
@@ -154,7 +155,9 @@ def load_experiment(path: str | Path) -> tuple[Experiment, dict]:
 
     path = Path(path)
     raw = load_yaml(path)  # duplicate keys, alias bombs, non-UTF-8: refused there
-    return parse_experiment(raw, str(path)), raw
+    experiment = parse_experiment(raw, str(path))
+    experiment._source = path.absolute()
+    return experiment, raw
 
 
 def with_absolute_paths(experiment: Experiment) -> Experiment:
@@ -170,7 +173,8 @@ def with_absolute_paths(experiment: Experiment) -> Experiment:
     split = experiment.split
     if split.path is not None:
         split = split.model_copy(update={"path": split.path.absolute()})
-    return experiment.model_copy(update={"dataset": dataset, "split": split})
+    tracking = experiment.tracking and experiment.tracking.absolute()
+    return experiment.model_copy(update={"dataset": dataset, "split": split, "tracking": tracking})
 
 
 def with_gates(experiment: Experiment, gates: list[str], source: str | Path) -> Experiment:
@@ -179,6 +183,8 @@ def with_gates(experiment: Experiment, gates: list[str], source: str | Path) -> 
     raw = experiment.model_dump(mode="json")
     raw["gate"] = [*raw.get("gate", []), *gates]
     try:
-        return parse_experiment(raw, f"{source} with --gate")
+        gated = parse_experiment(raw, f"{source} with --gate")
     except InputError as error:
         raise InputError(str(error)) from None
+    gated._source = experiment._source
+    return gated

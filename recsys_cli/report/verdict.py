@@ -3,14 +3,12 @@ since the baseline run with its interval — in the terminal, report.md and repo
 
 from __future__ import annotations
 
+from recsys_cli.config.gate import format_number
+
 
 def _signed(value: float) -> str:
     return f"{value:+.4f}"
 
-
-def _number(value: float) -> str:
-    """Counts with thousands separators, shares and metrics to four places."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}".rstrip("0").rstrip(".") or "0"
 
 
 def change_rows(baseline: dict) -> list[dict]:
@@ -54,7 +52,7 @@ def check_figures(check: dict) -> str:
     """A check's value against its threshold, its interval where it has one, and its note."""
     if check.get("value") is None or check.get("threshold") is None:
         return check.get("note") or check.get("message") or "not checked"
-    text = f"{_number(check['value'])} against {_number(check['threshold'])}"
+    text = f"{format_number(check['value'])} against {format_number(check['threshold'])}"
     if check.get("ci95"):
         low, high = check["ci95"]
         text += f" (difference {_signed(check['difference'])}, 95% [{_signed(low)}, {_signed(high)}], {check['how'].split(':')[0]})"

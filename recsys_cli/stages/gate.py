@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from recsys_cli.config.gate import Condition, parse_condition
+from recsys_cli.config.gate import Condition, format_number, parse_condition
 from recsys_cli.core.atomic import read_json
 from recsys_cli.stages.env import StageEnv
 from recsys_cli.stages.records import frozen_mapping
@@ -94,9 +94,9 @@ def check_data(env: StageEnv, dataset_dir: Path) -> Mapping | None:
         else:
             check.update(passed=condition.holds(value, base))
             if not check["passed"]:
-                check["message"] = (f"{condition.measure} {value:g} {_negated(condition.op)} "
-                                    f"{condition.describe_threshold(base)}" + (f" = {check['threshold']:g}"
-                                                                               if condition.relative else ""))
+                check["message"] = (f"{condition.measure} {format_number(value)} {_negated(condition.op)} "
+                                    f"{condition.describe_threshold(base)}"
+                                    + (f" = {format_number(check['threshold'])}" if condition.relative else ""))
         checks.append(check)
     return _verdict("data", checks, run, kind, figures=now)
 

@@ -41,6 +41,19 @@ class RunRecord:
     def status(self) -> str:
         return "damaged" if self.damaged else self.manifest.get("status", "unknown")
 
+    @property
+    def gate(self) -> str | None:
+        """"passed" or "failed" when the run had a gate."""
+        gate = self.manifest.get("gate")
+        return None if not isinstance(gate, dict) else ("passed" if gate.get("passed") else "failed")
+
+    @property
+    def links(self) -> list[str]:
+        """The links of its experiment folder that point to it (latest, passed, pinned)."""
+        here = self.path.resolve()
+        return [name for name in ("latest", "passed", "pinned")
+                if (self.path.parent / name).is_symlink() and (self.path.parent / name).resolve() == here]
+
     def headline(self, metric: str) -> tuple[str, float] | None:
         """(model, value) of the best model on `metric`, or None."""
         values = [(model, row[metric]) for model, row in self.metrics.items() if row.get(metric) is not None]
