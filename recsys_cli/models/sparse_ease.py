@@ -1,0 +1,174 @@
+"""Sparse EASE for catalogues whose dense items x items inverse does not fit (the Dzen shape:
+104,503 items, 43 GB per float32 copy): EASE with each item's regressors restricted to its
+`neighbors` most co-occurring items, solved exactly under that restriction.
+
+EASE's objective ||X - X B||^2 + l2 ||B||^2 with diag(B) = 0 is a sum of independent
+problems, one per column j of B. Allowing column j non-zeros only on the set N(j) (its top
+co-occurring items, j excluded) leaves one ridge regression per item:
+
+    B[N(j), j] = (G[N, N] + l2 I)^-1 G[N, j],   G = X^T X,
+
+which is also what dense EASE's -P_Nj / P_jj is when N(j) holds every other item (the block
+inverse identity), so neighbors -> n_items gives EASE exactly. The cost is k^3 per item and
+the memory O(n_items * k), never n_items^2: the neighbour lists come from X^T X a block of
+rows at a time (sparse), and each batch of items gets its k x k systems from the dense Gram
+block of the union U of its neighbour sets, G[U, U] = X[:, U]^T X[:, U] (a batch is halved
+until |U| fits UNION_BUDGET). The systems are solved batched in float32 (numpy's gesv).
+
+Why not the `sansa` package (Spisak et al., RecSys 2023): sansa 1.1.0 needs scikit-sparse,
+which PyPI has only as a source archive that compiles against SuiteSparse's CHOLMOD headers
+(a system package and a C toolchain), so it does not install into a fresh virtualenv.
+
+The expected peak memory is computed before anything is allocated (`estimate`), shown on the
+progress line ("... expected peak X MiB") and in report_details, and a fit that would not
+fit in 80% of the available memory is refused with the figure.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+
+from recsys_cli.core.errors import InputError
+from recsys_cli.models.base import Recommender, csr_from_state, csr_state
+from recsys_cli.models.ease import available_memory_bytes
+from recsys_cli.models.item_knn import sparse_row_topk
+from recsys_cli.models.topk import SCORE_BUDGET_BYTES, in_batches, rows_per_batch
+
+UNION_BUDGET = 8192  # items in one batch's dense Gram block G[U, U] (256 MiB of float32)
+SYSTEM_BUDGET_BYTES = 256 * 2**20  # one batch's k x k systems, with LAPACK's LU copy
+NEIGHBOR_ROW_BYTES = 24  # per stored entry of a block of X^T X rows: value, index, sort keys
+
+
+class SparseEASEParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    l2: float = Field(300.0, gt=0, description="L2 regularisation on the item-item weights (as EASE's)")
+    neighbors: int = Field(200, ge=1, le=5000, description="regressors per item: its top co-occurring items")
+    neighbor_by: Literal["cooccurrence", "cosine"] = Field(
+        "cooccurrence", description="how the regressors are chosen: raw X^T X counts, or their cosine")
+
+
+def estimate(n_items: int, neighbors: int) -> dict:
+    """What a fit costs, before anything is allocated: float32 weights with int32 indices
+    (x2 while the CSR is assembled), the neighbour lists, one block of X^T X rows, one batch's
+    Gram block and systems."""
+    k = min(neighbors, max(n_items - 1, 1))
+    union = min(UNION_BUDGET, n_items) + 1
+    parts = {
+        "weights": 2 * n_items * k * 8,
+        "neighbor_lists": n_items * k * 4,
+        "neighbor_search": min(neighbor_rows(n_items), n_items) * n_items * NEIGHBOR_ROW_BYTES,
+        "gram_block": union * union * 4,
+        "systems": items_per_batch(n_items, k) * k * k * 8,
+    }
+    return {"n_items": n_items, "neighbors": k, "peak_bytes": int(sum(parts.values())), "parts": parts,
+            "dense_ease_bytes": 3 * 4 * n_items * n_items}
+
+
+def items_per_batch(n_items: int, k: int) -> int:
+    """Items whose k x k float32 systems (and LAPACK's copies) fit SYSTEM_BUDGET_BYTES."""
+    return max(1, min(n_items, SYSTEM_BUDGET_BYTES // (8 * k * k)))
+
+
+def neighbor_rows(n_items: int) -> int:
+    """Rows of X^T X computed at once while choosing neighbours."""
+    return max(1, SCORE_BUDGET_BYTES // (NEIGHBOR_ROW_BYTES * max(1, n_items)))
+
+
+def check_fits(cost: dict, available: int | None = None) -> None:
+    available = available_memory_bytes() if available is None else available
+    if cost["peak_bytes"] > 0.8 * available:
+        raise InputError(
+            f"sparse EASE with {cost['neighbors']} neighbours needs about {cost['peak_bytes'] / 2**30:.1f} GiB for "
+            f"{cost['n_items']:,} items and {available / 2**30:.1f} GiB is available: lower `neighbors`")
+
+
+def neighbor_lists(x, by_items, k: int, by: str) -> np.ndarray:
+    """(n_items, k) int32: each item's top-k co-occurring items (itself excluded, ties by
+    index), -1 where it co-occurs with fewer than k items."""
+    n_items = x.shape[1]
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    scale = 1.0 / np.sqrt(np.maximum(counts, 1.0)).astype(np.float32)
+    step = neighbor_rows(n_items)
+
+    def block(items):
+        rows = (by_items[items] @ x).tocsr()
+        if by == "cosine":
+            rows = sp.diags(scale[items]) @ rows @ sp.diags(scale)
+        return sparse_row_topk(rows, items, k)
+
+    ids, _ = in_batches(block, np.arange(n_items), step)
+    return ids
+
+
+def solve_columns(by_items, items: np.ndarray, neighbors: np.ndarray, l2: float) -> np.ndarray:
+    """(len(items), k) float32: the ridge weights of each item on its neighbours; padding
+    (-1) gets weight 0 (its row and column of the system are zero but for l2 on the diagonal)."""
+    union = np.union1d(neighbors[neighbors >= 0], items)
+    block = by_items[union]
+    gram = np.zeros((len(union) + 1, len(union) + 1), dtype=np.float32)  # last row/column: padding
+    gram[:-1, :-1] = (block @ block.T).toarray()
+    at = np.where(neighbors >= 0, np.searchsorted(union, neighbors), len(union))
+    systems = gram[at[:, :, None], at[:, None, :]]
+    systems[:, np.arange(at.shape[1]), np.arange(at.shape[1])] += np.float32(l2)
+    targets = gram[at, np.searchsorted(union, items)[:, None]]
+    return np.linalg.solve(systems, targets[:, :, None])[:, :, 0]
+
+
+class SparseEASE(Recommender):
+    Params = SparseEASEParams
+    has_similar_items = True
+    input_kind = "binary"
+    tune_space = {
+        "l2": {"low": 1.0, "high": 10_000.0, "log": True},
+        "neighbors": {"low": 50, "high": 1000, "log": True, "type": "int"},
+    }
+
+    def fit(self, train):
+        self.n_items = n_items = train.shape[1]
+        p = self.params
+        self.cost = estimate(n_items, p.neighbors)
+        check_fits(self.cost)
+        k = self.cost["neighbors"]
+        by_items = train.T.tocsr()
+        batch = items_per_batch(n_items, k)
+        self.report_progress(0, n_items, f"neighbour lists (expected peak {self.cost['peak_bytes'] / 2**20:,.0f} MiB)")
+        neighbors = neighbor_lists(train, by_items, k, p.neighbor_by)
+        values = np.zeros(neighbors.shape, dtype=np.float32)
+        pending = [np.arange(start, min(start + batch, n_items)) for start in range(0, n_items, batch)]
+        done = 0
+        while pending:
+            items = pending.pop()
+            wanted = np.union1d(neighbors[items][neighbors[items] >= 0], items)
+            if len(wanted) > UNION_BUDGET and len(items) > 1:  # halve until the Gram block fits
+                pending += np.array_split(items, 2)
+                continue
+            values[items] = solve_columns(by_items, items, neighbors[items], p.l2)
+            done += len(items)
+            self.report_progress(done, n_items, "item regressions")
+        keep = neighbors >= 0
+        columns = np.repeat(np.arange(n_items, dtype=np.int32), k).reshape(n_items, k)
+        # weights[i, j]: how much having item i adds to item j's score (column j regresses on N(j)).
+        self.weights = sp.csr_matrix((values[keep], (neighbors[keep], columns[keep])), shape=(n_items, n_items),
+                                     dtype=np.float32)
+        return self
+
+    def report_details(self) -> dict:
+        return {"estimate": self.cost, "weights_nnz": int(self.weights.nnz)}
+
+    def score(self, users, history):
+        return ((history > 0).astype(np.float32) @ self.weights).toarray()
+
+    def similar_items(self, items, k):
+        return in_batches(lambda batch: sparse_row_topk(self.weights[batch], batch, k), np.asarray(items),
+                          rows_per_batch(self.n_items))
+
+    def state(self):
+        return csr_state(self.weights, "weights")
+
+    def set_state(self, arrays):
+        self.weights = csr_from_state(arrays, "weights")
+        self.cost = estimate(self.weights.shape[0], self.params.neighbors)
