@@ -28,9 +28,9 @@ from benchmarks.common import BENCH, ROOT  # noqa: E402
 
 GRIDS = {
     "ease": {"l2": [300.0]},
-    "dlae": {"dropout": [0.1, 0.25, 0.5, 0.75], "l2": [1.0, 30.0, 300.0]},
-    "edlae": {"dropout": [0.1, 0.25, 0.5, 0.75], "l2": [1.0, 30.0, 300.0]},
-    "sparse-ease": {"neighbor_by": ["cooccurrence", "cosine"], "neighbors": [50, 100, 200, 500]},
+    "dlae": {"dropout": [0.5, 0.75], "l2": [300.0, 1000.0]},
+    "edlae": {"dropout": [0.1, 0.25, 0.5], "l2": [10.0, 100.0, 300.0]},
+    "sparse-ease": {"neighbor_by": ["cooccurrence", "cosine"], "neighbors": [50, 100, 200]},
 }
 SETS = ("ml-small-ge4", "ml-small-all", "ml1m-synthetic", "lastfm-style")
 

@@ -91,14 +91,19 @@ def test_sparse_ease_with_every_neighbour_is_ease():
     assert sparse == pytest.approx(model_class("ease")({"l2": 2.0}).fit(train).weights, abs=1e-5)
 
 
-def test_sparse_ease_columns_are_ridge_regressions_on_the_top_cooccurring_items():
+def test_sparse_ease_columns_are_ridge_regressions_on_the_nearest_items():
     train = likes(6)
     x, g = train.toarray().astype(np.float64), gram(train)
-    model = model_class("sparse-ease")({"l2": 4.0, "neighbors": 3}).fit(train)
-    weights = model.weights.toarray()
+    cosine = g / np.sqrt(np.outer(np.diag(g), np.diag(g)))
+    for by, closeness in (("cooccurrence", g), ("cosine", cosine)):
+        weights = model_class("sparse-ease")({"l2": 4.0, "neighbors": 3, "neighbor_by": by}).fit(train).weights
+        check_columns(weights.toarray(), closeness, x, g)
+
+
+def check_columns(weights, closeness, x, g):
     for j in range(9):
-        counts = np.where(np.arange(9) == j, -1, g[:, j])
-        top = np.lexsort((np.arange(9), -counts))[:3]  # most co-occurring, ties by index
+        counts = np.where(np.arange(9) == j, -1, closeness[:, j])
+        top = np.lexsort((np.arange(9), -counts))[:3]  # nearest first, ties by index
         column = np.linalg.solve(g[np.ix_(top, top)] + 4.0 * np.eye(3), x[:, top].T @ x[:, j])
         assert weights[top, j] == pytest.approx(column, abs=1e-5)
         assert np.count_nonzero(weights[:, j]) <= 3 and weights[j, j] == 0

@@ -1,6 +1,7 @@
 """Sparse EASE for catalogues whose dense items x items inverse does not fit (the Dzen shape:
 104,503 items, 43 GB per float32 copy): EASE with each item's regressors restricted to its
-`neighbors` most co-occurring items, solved exactly under that restriction.
+`neighbors` nearest items (by cosine of their user sets, or by raw co-occurrence), solved
+exactly under that restriction.
 
 EASE's objective ||X - X B||^2 + l2 ||B||^2 with diag(B) = 0 is a sum of independent
 problems, one per column j of B. Allowing column j non-zeros only on the set N(j) (its top
@@ -13,7 +14,9 @@ inverse identity), so neighbors -> n_items gives EASE exactly. The cost is k^3 p
 the memory O(n_items * k), never n_items^2: the neighbour lists come from X^T X a block of
 rows at a time (sparse), and each batch of items gets its k x k systems from the dense Gram
 block of the union U of its neighbour sets, G[U, U] = X[:, U]^T X[:, U] (a batch is halved
-until |U| fits UNION_BUDGET). The systems are solved batched in float32 (numpy's gesv).
+until |U| fits UNION_BUDGET). The systems (symmetric positive definite) are solved batched in
+float32 by Cholesky (scipy's batched solve, assume_a="pos": half the time of numpy's LU), on one
+BLAS thread.
 
 Why not the `sansa` package (Spisak et al., RecSys 2023): sansa 1.1.0 needs scikit-sparse,
 which PyPI has only as a source archive that compiles against SuiteSparse's CHOLMOD headers
@@ -29,39 +32,43 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.core.errors import InputError
 from recsys_cli.models.base import Recommender, csr_from_state, csr_state
-from recsys_cli.models.ease import available_memory_bytes
+from recsys_cli.models.ease import available_memory_bytes, gram
+from recsys_cli.models.factorization import single_threaded_blas
 from recsys_cli.models.item_knn import sparse_row_topk
-from recsys_cli.models.topk import SCORE_BUDGET_BYTES, in_batches, rows_per_batch
+from recsys_cli.models.topk import SCORE_BUDGET_BYTES, in_batches, rows_per_batch, topk
 
 UNION_BUDGET = 8192  # items in one batch's dense Gram block G[U, U] (256 MiB of float32)
 SYSTEM_BUDGET_BYTES = 256 * 2**20  # one batch's k x k systems, with LAPACK's LU copy
-NEIGHBOR_ROW_BYTES = 24  # per stored entry of a block of X^T X rows: value, index, sort keys
+NEIGHBOR_ROW_BYTES = 24  # per entry of a dense block of X^T X rows: value, its copy, top-k's keys
 
 
 class SparseEASEParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     l2: float = Field(300.0, gt=0, description="L2 regularisation on the item-item weights (as EASE's)")
     neighbors: int = Field(200, ge=1, le=5000, description="regressors per item: its top co-occurring items")
+    # cosine: at every neighbour count measured (50, 100, 200; benchmarks/README.md) it came
+    # closer to dense EASE than raw counts, which favour popular items.
     neighbor_by: Literal["cooccurrence", "cosine"] = Field(
-        "cooccurrence", description="how the regressors are chosen: raw X^T X counts, or their cosine")
+        "cosine", description="how the regressors are chosen: their cosine, or raw X^T X counts")
 
 
 def estimate(n_items: int, neighbors: int) -> dict:
     """What a fit costs, before anything is allocated: float32 weights with int32 indices
-    (x2 while the CSR is assembled), the neighbour lists, one block of X^T X rows, one batch's
-    Gram block and systems."""
+    (x2 while the CSR is assembled), the neighbour lists, one dense block of X^T X rows, one
+    batch's Gram block (a catalogue within UNION_BUDGET: the whole G, once) and systems."""
     k = min(neighbors, max(n_items - 1, 1))
     union = min(UNION_BUDGET, n_items) + 1
     parts = {
         "weights": 2 * n_items * k * 8,
         "neighbor_lists": n_items * k * 4,
         "neighbor_search": min(neighbor_rows(n_items), n_items) * n_items * NEIGHBOR_ROW_BYTES,
-        "gram_block": union * union * 4,
+        "gram_block": (2 if n_items <= UNION_BUDGET else 1) * union * union * 4,  # small: G kept, and padded
         "systems": items_per_batch(n_items, k) * k * k * 8,
     }
     return {"n_items": n_items, "neighbors": k, "peak_bytes": int(sum(parts.values())), "parts": parts,
@@ -86,36 +93,61 @@ def check_fits(cost: dict, available: int | None = None) -> None:
             f"{cost['n_items']:,} items and {available / 2**30:.1f} GiB is available: lower `neighbors`")
 
 
-def neighbor_lists(x, by_items, k: int, by: str) -> np.ndarray:
+class GramRows:
+    """Rows and blocks of G = X^T X: from one dense copy when the catalogue fits the union
+    budget (computed once), else from sparse products of the needed items' columns."""
+
+    def __init__(self, train):
+        self.by_items = train.T.tocsr()
+        self.dense = gram(train) if train.shape[1] <= UNION_BUDGET else None
+
+    def rows(self, items) -> np.ndarray:
+        if self.dense is not None:
+            return self.dense[items]
+        return (self.by_items[items] @ self.by_items.T).toarray()
+
+    def block(self, union) -> np.ndarray:
+        """G[union, union] with one more zero row and column (where padding points)."""
+        out = np.zeros((len(union) + 1, len(union) + 1), dtype=np.float32)
+        if self.dense is not None:
+            out[:-1, :-1] = self.dense[np.ix_(union, union)]
+        else:
+            part = self.by_items[union]
+            out[:-1, :-1] = (part @ part.T).toarray()
+        return out
+
+
+def neighbor_lists(grams: GramRows, k: int, by: str) -> np.ndarray:
     """(n_items, k) int32: each item's top-k co-occurring items (itself excluded, ties by
     index), -1 where it co-occurs with fewer than k items."""
-    n_items = x.shape[1]
-    counts = np.asarray(x.sum(axis=0)).ravel()
-    scale = 1.0 / np.sqrt(np.maximum(counts, 1.0)).astype(np.float32)
-    step = neighbor_rows(n_items)
+    counts = np.asarray(grams.by_items.sum(axis=1)).ravel()
+    scale = (1.0 / np.sqrt(np.maximum(counts, 1.0))).astype(np.float32)
+    n_items = len(counts)
 
     def block(items):
-        rows = (by_items[items] @ x).tocsr()
+        rows = grams.rows(items).astype(np.float32, copy=True)
         if by == "cosine":
-            rows = sp.diags(scale[items]) @ rows @ sp.diags(scale)
-        return sparse_row_topk(rows, items, k)
+            rows *= scale[items, None] * scale[None, :]
+        rows[np.arange(len(items)), items] = -np.inf
+        ids, values = topk(rows, k)
+        return np.where(values > 0, ids, -1).astype(np.int32), values
 
-    ids, _ = in_batches(block, np.arange(n_items), step)
+    ids, _ = in_batches(block, np.arange(n_items), neighbor_rows(n_items))
     return ids
 
 
-def solve_columns(by_items, items: np.ndarray, neighbors: np.ndarray, l2: float) -> np.ndarray:
-    """(len(items), k) float32: the ridge weights of each item on its neighbours; padding
-    (-1) gets weight 0 (its row and column of the system are zero but for l2 on the diagonal)."""
-    union = np.union1d(neighbors[neighbors >= 0], items)
-    block = by_items[union]
-    gram = np.zeros((len(union) + 1, len(union) + 1), dtype=np.float32)  # last row/column: padding
-    gram[:-1, :-1] = (block @ block.T).toarray()
+def solve_columns(gram_block: np.ndarray, union: np.ndarray, items: np.ndarray, neighbors: np.ndarray,
+                  l2: float) -> np.ndarray:
+    """(len(items), k) float32: the ridge weights of each item on its neighbours, from the Gram
+    block of `union` (sorted, holding items and neighbours); padding (-1) gets weight 0 (its row
+    and column of the system are zero but for l2 on the diagonal)."""
     at = np.where(neighbors >= 0, np.searchsorted(union, neighbors), len(union))
-    systems = gram[at[:, :, None], at[:, None, :]]
+    systems = gram_block[at[:, :, None], at[:, None, :]]
     systems[:, np.arange(at.shape[1]), np.arange(at.shape[1])] += np.float32(l2)
-    targets = gram[at, np.searchsorted(union, items)[:, None]]
-    return np.linalg.solve(systems, targets[:, :, None])[:, :, 0]
+    targets = gram_block[at, np.searchsorted(union, items)[:, None]]
+    with single_threaded_blas():  # many small systems: a BLAS thread pool only spins (100x slower)
+        return scipy.linalg.solve(systems, targets[:, :, None], assume_a="pos", overwrite_a=True,
+                                  check_finite=False)[:, :, 0]
 
 
 class SparseEASE(Recommender):
@@ -124,7 +156,7 @@ class SparseEASE(Recommender):
     input_kind = "binary"
     tune_space = {
         "l2": {"low": 1.0, "high": 10_000.0, "log": True},
-        "neighbors": {"low": 50, "high": 1000, "log": True, "type": "int"},
+        "neighbors": {"low": 50, "high": 500, "log": True, "type": "int"},
     }
 
     def fit(self, train):
@@ -133,10 +165,11 @@ class SparseEASE(Recommender):
         self.cost = estimate(n_items, p.neighbors)
         check_fits(self.cost)
         k = self.cost["neighbors"]
-        by_items = train.T.tocsr()
         batch = items_per_batch(n_items, k)
         self.report_progress(0, n_items, f"neighbour lists (expected peak {self.cost['peak_bytes'] / 2**20:,.0f} MiB)")
-        neighbors = neighbor_lists(train, by_items, k, p.neighbor_by)
+        grams = GramRows(train)
+        neighbors = neighbor_lists(grams, k, p.neighbor_by)
+        whole = grams.block(np.arange(n_items)) if grams.dense is not None else None
         values = np.zeros(neighbors.shape, dtype=np.float32)
         pending = [np.arange(start, min(start + batch, n_items)) for start in range(0, n_items, batch)]
         done = 0
@@ -146,7 +179,10 @@ class SparseEASE(Recommender):
             if len(wanted) > UNION_BUDGET and len(items) > 1:  # halve until the Gram block fits
                 pending += np.array_split(items, 2)
                 continue
-            values[items] = solve_columns(by_items, items, neighbors[items], p.l2)
+            if whole is not None:
+                values[items] = solve_columns(whole, np.arange(n_items), items, neighbors[items], p.l2)
+            else:
+                values[items] = solve_columns(grams.block(wanted), wanted, items, neighbors[items], p.l2)
             done += len(items)
             self.report_progress(done, n_items, "item regressions")
         keep = neighbors >= 0
