@@ -117,7 +117,7 @@ def test_sparse_ease_pads_an_item_with_few_cooccurring_items():
 
 
 def test_sparse_ease_states_and_checks_its_memory_before_fitting():
-    cost = sparse_ease.estimate(104_503, 200)
+    cost = sparse_ease.estimate(104_503, 200, 5_900_000)
     assert cost["parts"]["weights"] == 2 * 104_503 * 200 * 8
     assert cost["peak_bytes"] < cost["dense_ease_bytes"] / 50  # the Dzen shape: ~1 GiB against 122 GiB
     with pytest.raises(InputError, match="lower `neighbors`"):

@@ -45,7 +45,7 @@ from recsys_cli.models.topk import SCORE_BUDGET_BYTES, in_batches, rows_per_batc
 
 UNION_BUDGET = 8192  # items in one batch's dense Gram block G[U, U] (256 MiB of float32)
 SYSTEM_BUDGET_BYTES = 256 * 2**20  # one batch's k x k systems, with LAPACK's LU copy
-NEIGHBOR_ROW_BYTES = 24  # per entry of a dense block of X^T X rows: value, its copy, top-k's keys
+NEIGHBOR_ROW_BYTES = 32  # per entry of a block of X^T X rows: sparse product, dense value, top-k's keys
 
 
 class SparseEASEParams(BaseModel):
@@ -58,17 +58,19 @@ class SparseEASEParams(BaseModel):
         "cosine", description="how the regressors are chosen: their cosine, or raw X^T X counts")
 
 
-def estimate(n_items: int, neighbors: int) -> dict:
+def estimate(n_items: int, neighbors: int, nnz: int = 0) -> dict:
     """What a fit costs, before anything is allocated: float32 weights with int32 indices
-    (x2 while the CSR is assembled), the neighbour lists, one dense block of X^T X rows, one
-    batch's Gram block (a catalogue within UNION_BUDGET: the whole G, once) and systems."""
+    (x2 while the CSR is assembled), the transposed train matrix (`nnz` likes), the neighbour
+    lists, one block of X^T X rows, one batch's Gram block (from a sparse product: 16 bytes an
+    entry; a catalogue within UNION_BUDGET: the whole G once, and its padded copy) and systems."""
     k = min(neighbors, max(n_items - 1, 1))
     union = min(UNION_BUDGET, n_items) + 1
     parts = {
         "weights": 2 * n_items * k * 8,
+        "train_by_items": nnz * 8 + (n_items + 1) * 8,
         "neighbor_lists": n_items * k * 4,
         "neighbor_search": min(neighbor_rows(n_items), n_items) * n_items * NEIGHBOR_ROW_BYTES,
-        "gram_block": (2 if n_items <= UNION_BUDGET else 1) * union * union * 4,  # small: G kept, and padded
+        "gram_block": (2 if n_items <= UNION_BUDGET else 4) * union * union * 4,
         "systems": items_per_batch(n_items, k) * k * k * 8,
     }
     return {"n_items": n_items, "neighbors": k, "peak_bytes": int(sum(parts.values())), "parts": parts,
@@ -162,7 +164,7 @@ class SparseEASE(Recommender):
     def fit(self, train):
         self.n_items = n_items = train.shape[1]
         p = self.params
-        self.cost = estimate(n_items, p.neighbors)
+        self.cost = estimate(n_items, p.neighbors, train.nnz)
         check_fits(self.cost)
         k = self.cost["neighbors"]
         batch = items_per_batch(n_items, k)
