@@ -31,6 +31,7 @@ GRIDS = {
     "dlae": {"dropout": [0.5, 0.75], "l2": [300.0, 1000.0]},
     "edlae": {"dropout": [0.1, 0.25, 0.5], "l2": [10.0, 100.0, 300.0]},
     "sparse-ease": {"neighbor_by": ["cooccurrence", "cosine"], "neighbors": [50, 100, 200]},
+    "blend": {"normalise": ["zscore", "minmax"]},
 }
 SETS = ("ml-small-ge4", "ml-small-all", "ml1m-synthetic", "lastfm-style")
 
