@@ -29,8 +29,8 @@ MODELS = {
     "dlae": {"type": "dlae"},
     "edlae": {"type": "edlae"},
     "sparse-ease": {"type": "sparse-ease"},
-    "blend": {"type": "blend"},  # its default components
-    "blend-ials": {"type": "blend", "params": {"components": [{"type": "edlae"}, {"type": "ials-rendle"}]}},
+    "blend": {"type": "blend"},  # its default components: edlae + ials-rendle
+    "blend-rp3beta": {"type": "blend", "params": {"components": [{"type": "edlae"}, {"type": "rp3beta"}]}},
 }
 
 

@@ -54,6 +54,7 @@ PARAMS = {
     "als": IALS, "ials": IALS, "ials-rendle": IALS, "bpr": {"factors": 16, "iterations": 50}, "lmf": {"factors": 16, "iterations": 15},
     "warp": {"factors": 16, "epochs": 20, "learning_rate": 0.02}, "pure-svd": {"factors": 16},
     "slim": {"candidates": 20, "max_iter": 30},
+    "blend": {"components": [{"type": "edlae"}, {"type": "ials-rendle", "params": IALS}]},
     "rerank": {"generators": [{"type": "ials", "params": IALS, "candidates": 30},
                               {"type": "item-knn", "candidates": 30}, {"type": "popular", "candidates": 10}],
                "n_estimators": 30},
