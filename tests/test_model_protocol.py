@@ -22,6 +22,7 @@ PARAMS = {
     "bpr": {"factors": 4, "iterations": 10}, "lmf": {"factors": 4, "iterations": 5},
     "warp": {"factors": 4, "epochs": 3}, "funk-svd": {"factors": 3, "epochs": 5},
     "als-explicit": {"factors": 3, "iterations": 3}, "pure-svd": {"factors": 3},
+    "blend": {"components": [{"type": "edlae"}, {"type": "ials-rendle", "params": {"factors": 4, "iterations": 3}}]},
     "rerank": {"generators": [{"type": "item-knn", "candidates": 8}, {"type": "popular", "candidates": 5}],
                "n_estimators": 10, "min_child_samples": 2},
 }

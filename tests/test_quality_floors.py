@@ -6,7 +6,8 @@ Data: the `small` synthetic preset, a 30% x 30% debug slice (~1,200 users x 600 
 leave-one-random over 30% of users. Parameters are small so the module runs in seconds.
 Measured MRR@100 when the floors were set (popularity 0.056): item-knn 0.21, als 0.22,
 ials 0.21, ials-rendle 0.20, bpr 0.16, lmf 0.15, ease 0.24, slim 0.22, pure-svd 0.21, warp 0.16,
-content 0.21, rerank 0.22, rp3beta 0.21, random 0.009.
+content 0.21, rerank 0.22, rp3beta 0.21, random 0.009; (issue 27) dlae 0.22, edlae 0.24, sparse-ease
+0.24, blend 0.24.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ FLOOR = {
     "bpr": 2.0,
     "lmf": 1.8,
     "ease": 3.0,
+    "dlae": 3.0,
+    "edlae": 3.0,
+    "sparse-ease": 3.0,
+    "blend": 3.0,
     "rp3beta": 2.5,
     "slim": 2.5,
     "pure-svd": 2.5,
@@ -49,6 +54,7 @@ PARAMS = {
     "als": IALS, "ials": IALS, "ials-rendle": IALS, "bpr": {"factors": 16, "iterations": 50}, "lmf": {"factors": 16, "iterations": 15},
     "warp": {"factors": 16, "epochs": 20, "learning_rate": 0.02}, "pure-svd": {"factors": 16},
     "slim": {"candidates": 20, "max_iter": 30},
+    "blend": {"components": [{"type": "edlae"}, {"type": "ials-rendle", "params": IALS}]},
     "rerank": {"generators": [{"type": "ials", "params": IALS, "candidates": 30},
                               {"type": "item-knn", "candidates": 30}, {"type": "popular", "candidates": 10}],
                "n_estimators": 30},

@@ -19,6 +19,9 @@ MODELS = {
     "bpr": "recsys_cli.models.bpr:BPR",
     "lmf": "recsys_cli.models.lmf:LMF",
     "ease": "recsys_cli.models.ease:EASE",
+    "dlae": "recsys_cli.models.dlae:DLAE",
+    "edlae": "recsys_cli.models.edlae:EDLAE",
+    "sparse-ease": "recsys_cli.models.sparse_ease:SparseEASE",
     "slim": "recsys_cli.models.slim:SLIM",
     "pure-svd": "recsys_cli.models.pure_svd:PureSVD",
     "funk-svd": "recsys_cli.models.explicit:FunkSVD",
@@ -26,6 +29,7 @@ MODELS = {
     "warp": "recsys_cli.models.warp:WARP",
     "content": "recsys_cli.models.content:Content",
     "rerank": "recsys_cli.models.rerank:Rerank",
+    "blend": "recsys_cli.models.blend:Blend",
 }
 
 
