@@ -116,7 +116,15 @@ def test_run_writes_a_self_contained_report_that_says_why_sections_are_empty(cli
             assert re.search(rf'class="best"><span class="mean">{metrics[winner][column]:.4f}', html), column
     assert html.count("<svg") >= 3 and (run / "report.md").is_file()
 
-    # a second run: the history chart appears; `recsys report` on the experiment folder re-renders it
+    # an unchanged re-run adds no point: its results are the first run's, so nothing is charted yet
+    rerun = Path(cli("run", "smoke.yaml", "--json").json()["path"])
+    assert 'data-chart="run-history"' not in (rerun / "report.html").read_text()
+    assert "have the same results: nothing to chart yet" in (rerun / "report.html").read_text()
+    # a second run with other results: the history chart appears; `recsys report` on the
+    # experiment folder re-renders it
+    config = yaml.safe_load((project / "smoke.yaml").read_text())
+    config["models"][2]["params"]["factors"] = 8
+    (project / "smoke.yaml").write_text(yaml.safe_dump(config))
     second = Path(cli("run", "smoke.yaml", "--json").json()["path"])
     (second / "report.html").unlink()
     again = cli("report", project / "runs" / "ci-smoke", "--json")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys_cli.evaluation.repeats import t_interval
+from recsys_cli.evaluation.statistics import t_interval
 
 RESAMPLES = 2000
 

@@ -334,11 +334,25 @@ class _Page:
         rows = [r for r in data.history if metric and any(metric in m for m in r["models"].values())]
         out = {"experiment": data.manifest.get("name"), "metric": metric, "runs": len(rows)}
         if len(rows) >= 2:
-            # Not cached: every run adds a point, so no two pages share this chart.
-            out["chart"] = self.chart(charts.run_history, rows, metric, self.colors, cached=False)
+            points = distinct_results(rows)
+            # A re-run that changed nothing adds no point, so its page reuses the cached chart.
+            out["chart"] = self.chart(charts.run_history, points, metric, self.colors) if len(points) >= 2 else None
+            out["repeated"] = len(rows) - len(points)
             out["table"] = [{"run_id": r["run_id"], "started_at": r["started_at"], "status": r["status"],
                              "current": r["current"], "best": _best_of(r["models"], metric)} for r in rows[::-1]]
         return out
+
+
+def distinct_results(rows: list[dict]) -> list[dict]:
+    """The runs whose results differ from the run before them (a streak of identical results
+    is one point, at its first run, marked current when the current run is in the streak)."""
+    points: list[dict] = []
+    for row in rows:
+        if points and points[-1]["models"] == row["models"]:
+            points[-1] = {**points[-1], "current": points[-1]["current"] or row["current"]}
+        else:
+            points.append(dict(row))
+    return points
 
 
 def _warm_cold(protocol: dict) -> dict[str, int]:
