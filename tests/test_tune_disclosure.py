@@ -48,7 +48,7 @@ def test_tune_shows_default_and_best_on_validation_and_test(cli, project):
     recorded = json.loads((run / "metrics.json").read_text())["tuning"]["ease"]
     assert recorded["default_test"] == t["default_test"] and recorded["complete"] == t["complete"]
     report = (run / "report.md").read_text()  # a tune-only run folder has its report
-    assert "## Tuning" in report and f"{t['default_test']:.4f}" in report and "best parameters: l2=" in report
+    assert "## Tuning" in report and f"{t['default_test']:.4f}" in report and "trained parameters: l2=" in report
 
 
 def test_the_default_is_evaluated_on_test_once_even_when_a_trial_beats_it(project):

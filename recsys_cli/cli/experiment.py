@@ -135,23 +135,29 @@ def _print_tuning(summary: dict) -> None:
     import polars as pl
     from rich.table import Table
 
-    from recsys_cli.report.tuning import spread_text, worse_on_test_warning
+    from recsys_cli.report.tuning import (
+        chosen_label, selection_text, spread_text, stop_text, time_text, worse_on_test_warning)
 
-    table = Table(title="tuning: searched on validation; test touched once by the best, once by the default",
+    table = Table(title="tuning: searched on validation; test touched once by the tuned model, once by the default",
                   title_justify="left")
-    for column in ("model", "metric", "folds", "valid\ndefault", "valid\nbest", "test\ndefault", "test\nbest",
-                   "trials", "pruned", "failed", "saved\nseconds"):
-        table.add_column(column, justify="left" if column in ("model", "metric") else "right")
+    for column in ("model", "metric", "folds", "valid\ndefault", "valid\nbest", "trained", "test\ndefault",
+                   "test\ntuned", "trials", "pruned", "failed", "time", "saved\nseconds"):
+        table.add_column(column, justify="left" if column in ("model", "metric", "trained") else "right")
     for name, t in summary["tuning"].items():
         fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
         best_test = fmt(t["test"]) if not t.get("worse_on_test") else f"[bold red]{fmt(t['test'])}[/]"
+        trials = str(t["complete"] + t["pruned"]) + (f"/{t['target']}" if t.get("stopped_by") == "timeout" else "")
         table.add_row(safe(name), t["metric"], str(t.get("folds", 1)), fmt(t["default_validation"]), fmt(t["best_validation"]),
-                      fmt(t.get("default_test")), best_test, str(t["complete"] + t["pruned"]), str(t["pruned"]),
-                      str(t["failed"]), f"{t['seconds_saved_by_pruning']:.0f}")
+                      chosen_label(t), fmt(t.get("default_test")), best_test, trials, str(t["pruned"]),
+                      str(t["failed"]), time_text(t), f"{t['seconds_saved_by_pruning']:.0f}")
     out_console.print(table)
     for name, t in summary["tuning"].items():
         params = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["best_params"].items())
-        out_console.print(f"  [bold]{safe(name)}[/] best: {safe(params)}")
+        out_console.print(f"  [bold]{safe(name)}[/] trained: {safe(params)}")
+        if selection_text(t):
+            out_console.print(f"  [bold]{safe(name)}[/] {safe(selection_text(t))}")
+        if stop_text(t):
+            err_console.print(f"[bold yellow]warning:[/] {safe(name)}: {stop_text(t)}")
         spread = spread_text(t.get("validation_spread", {}).get("best", {}))
         if spread:
             out_console.print(f"  [bold]{safe(name)}[/] validation best: {spread}")

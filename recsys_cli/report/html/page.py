@@ -23,6 +23,7 @@ from recsys_cli.report.html.collect import RunData, item_labels, read_run, summa
 from recsys_cli.report.html.examples_view import examples_section
 from recsys_cli.report.html.repeats_view import repeats_section
 from recsys_cli.report.html.text import duration, filter_seen_text, human_bytes, unreachable
+from recsys_cli.report.tuning import chosen_label, selection_text, stop_text, time_text
 
 STRATA_ORDER = ("top", "head", "torso", "tail")
 
@@ -218,6 +219,8 @@ class _Page:
                 "best_params": {k: summary_value(v) for k, v in (record.get("best_params") or {}).items()},
                 "complete": record.get("complete"), "pruned": record.get("pruned"), "failed": record.get("failed"),
                 "seconds": record.get("seconds"), "saved": record.get("seconds_saved_by_pruning"),
+                "trained": chosen_label(record), "selection": selection_text(record), "stopped": stop_text(record),
+                "time": time_text(record),
                 "history": self.chart(charts.tuning_history, trials, metric, tune.model),
                 "importances": self.chart(charts.importance_bars,
                     tune.importances, f"{tune.model}: parameter importances (fANOVA)") if tune.importances else None,
