@@ -54,12 +54,13 @@ class SessionClock:
         self.study = study
         self.before = float(study.user_attrs.get(SECONDS_ATTR, 0.0))
         self.started = time.perf_counter()
+        self.stopped: float | None = None
         self._lock = threading.Lock()
         study.set_user_attr(SESSIONS_ATTR, int(study.user_attrs.get(SESSIONS_ATTR, 0)) + 1)
 
     @property
     def session_seconds(self) -> float:
-        return time.perf_counter() - self.started
+        return (self.stopped or time.perf_counter()) - self.started
 
     @property
     def total_seconds(self) -> float:
@@ -68,6 +69,11 @@ class SessionClock:
     def record(self) -> None:
         with self._lock:  # trials finish on several threads with `jobs` > 1
             self.study.set_user_attr(SECONDS_ATTR, round(self.total_seconds, 3))
+
+    def stop(self) -> None:
+        """The session's end: its time frozen and added to the study's."""
+        self.stopped = time.perf_counter()
+        self.record()
 
 
 def stopped_by(done: int, target: int, budget: float | None, session_seconds: float) -> str:

@@ -298,7 +298,7 @@ def run_study(
 
     chosen = selection.select(study, defaults, per_user, [validation, *extra_folds], confirm_folds,
                               clock.total_seconds)
-    clock.record()
+    clock.stop()
     return _outcome(study, clock, chosen, folds=1 + len(extra_folds), target=target, stopped_by=stopped)
 
 
