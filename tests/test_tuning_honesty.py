@@ -134,8 +134,8 @@ def test_a_resumed_study_never_proposes_a_finished_point_and_adds_up_its_time(tm
     assert trials.height == 8 and trials["state"].to_list() == ["COMPLETE"] * 8
     assert trials["params_l2"].n_unique() == 8  # no proposal repeated
     assert second.sessions == 2 and first.sessions == 1
-    assert second.seconds == pytest.approx(first.seconds + second.session_seconds, abs=1e-3)
-    assert second.seconds > second.session_seconds
+    assert second.study_seconds == pytest.approx(first.study_seconds + second.session_seconds, abs=1e-3)
+    assert second.study_seconds > second.session_seconds
     assert sessions.sampler_seed(3, 0) == 3 and sessions.sampler_seed(3, 4) != sessions.sampler_seed(3, 5)
 
 
@@ -161,4 +161,4 @@ def test_a_study_cut_short_by_its_timeout_says_so(tmp_path):
     full = _study(tmp_path, "ease", {"l2": 50.0}, {"l2": {"low": 1.0, "high": 1000.0, "log": True}}, trials=3,
                   name="other")
     assert full.stopped_by == "trials" and stop_text({**full.record()}) == ""
-    assert time_text({"seconds": 12.0, "sessions": 3}) == "12.0 s over 3 runs"
+    assert time_text({"study_seconds": 12.0, "sessions": 3}) == "12.0 s over 3 runs"

@@ -110,8 +110,18 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
 
         for table in repeats_tables(summary["repeats"], summary["name"]):
             out_console.print(table)
-        out_console.print("[dim]Bold: significantly best over the repeats (paired t-test against every other model, "
-                          "Holm-adjusted, 5%); per-repeat values and every metric's paired comparisons in metrics.json, report.md.[/]")
+        repeats = summary["repeats"]
+        test = repeats.get("test", "paired t-test")
+        out_console.print(f"[dim]Bold: significantly best over the {repeats['kind']} against every other model, "
+                          f"Holm-adjusted, 5%, by the test over the splits: {safe(test)}; per-split values and every "
+                          "metric's paired comparisons in metrics.json, report.md.[/]")
+        for row in repeats.get("tuned_vs_default") or []:
+            pooled = row.get("pooled")
+            per_user = (f"; per user over {pooled['users']:,}: {pooled['difference']:+.4f} "
+                        f"[{pooled['ci95'][0]:+.4f}, {pooled['ci95'][1]:+.4f}]" if pooled else "")
+            out_console.print(f"  [bold]{safe(row['model'])}[/] tuned - default {row['metric']} over the "
+                              f"{repeats['kind']}: {row['difference']:+.4f} (defaults kept on {row['kept_defaults']} "
+                              f"of {row['splits']}){per_user}: {safe(row['verdict'])}")
     if summary.get("tuning"):
         _print_tuning(summary)
     out_console.print(f"[green]{safe(summary['status'])}:[/] {safe(summary['path'])}")
@@ -168,7 +178,7 @@ def _print_tuning(summary: dict) -> None:
         trials = Path(summary["path"]) / "tune" / name / "trials.parquet"
         if trials.exists():
             top = (pl.read_parquet(trials).filter(pl.col("state") == "COMPLETE").sort("value", descending=True)
-                   .head(5).drop("state", "iterations_done"))
+                   .head(5).drop("state", "iterations_done", "duplicate_of", strict=False))
             detail = Table(title=f"{name}: top trials", title_justify="left")
             for column in top.columns:
                 detail.add_column(column.removeprefix("params_"), justify="right")

@@ -58,8 +58,8 @@ def stop_text(tuned: dict) -> str:
 
 
 def time_text(tuned: dict) -> str:
-    """The study's wall time over every run that added to it."""
-    seconds, sessions = tuned.get("seconds"), tuned.get("sessions") or 1
+    """The study's wall time over every run that added to it (older records: the stage's)."""
+    seconds, sessions = tuned.get("study_seconds", tuned.get("seconds")), tuned.get("sessions") or 1
     if seconds is None:
         return ""
     return f"{seconds:.1f} s" + (f" over {sessions} runs" if sessions > 1 else "")

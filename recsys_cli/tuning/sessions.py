@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
+from recsys_cli.core.seeds import stream_seed
 
 RESUME_STREAM = 0x7E5A3  # tags the sampler seeds of resumed sessions
 SECONDS_ATTR = "seconds_spent"
@@ -31,10 +31,7 @@ SESSIONS_ATTR = "sessions"
 
 def sampler_seed(seed: int, trials_before: int) -> int:
     """The TPE seed of a session that opens a study holding `trials_before` trials."""
-    if trials_before == 0:
-        return seed
-    sequence = np.random.SeedSequence(entropy=seed, spawn_key=(RESUME_STREAM, trials_before))
-    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+    return seed if trials_before == 0 else stream_seed(seed, RESUME_STREAM, trials_before)
 
 
 def duplicate_of(study, number: int, params: dict) -> int | None:

@@ -91,13 +91,13 @@ class TuneOutcome:
     folds: int
     best_spread: dict  # {"fold_values", "sd"} over folds, or {"ci95": [low, high]} over users
     default_spread: dict
-    seconds: float  # every session's wall time together
+    study_seconds: float  # every session's wall time together (the stage record's `seconds` is this stage's)
     seconds_saved_by_pruning: float
     selection: dict  # tuning/selection.py: kept_defaults, rule, reason, the paired test
     stopped_by: str  # "trials", "timeout" or "failures" (tuning/sessions.py)
     target: int  # finished trials asked for
     sessions: int  # how many runs added to the study
-    session_seconds: float  # this run's share of `seconds`
+    session_seconds: float  # this run's share of `study_seconds`
     duplicates: int  # proposals equal to a finished trial, not fitted again
     trials: Any = field(repr=False)  # polars DataFrame
 
@@ -358,7 +358,7 @@ def _outcome(study, clock, chosen: dict, *, folds: int, target: int, stopped_by:
         pruned=sum(t.state == TrialState.PRUNED for t in study.trials),
         failed=sum(t.state == TrialState.FAIL for t in study.trials),
         folds=folds, best_spread=_spread(best), default_spread=_spread(first) if first_done else {},
-        seconds=round(clock.total_seconds, 3), seconds_saved_by_pruning=round(saved, 3),
+        study_seconds=round(clock.total_seconds, 3), seconds_saved_by_pruning=round(saved, 3),
         selection={k: v for k, v in chosen.items() if k != "params"},
         stopped_by=stopped_by, target=target, sessions=int(study.user_attrs.get(sessions.SESSIONS_ATTR, 1)),
         session_seconds=round(clock.session_seconds, 3),
