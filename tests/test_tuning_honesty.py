@@ -32,12 +32,12 @@ def _communities(users: int = 240, items: int = 40, seed: int = 0) -> tuple:
 
 
 def _study(tmp_path, model_type, params, space, trials, name="s", timeout=None, seed=3, validation=None,
-           confirm_folds=None):
+           confirm_folds=None, extra_folds=()):
     block = TuneBlock(trials=trials, metric="mrr@10", pruner="none")
     return run_study(model_type=model_type, base_params=params, block=block,
                      space={k: SpaceEntry(**v) for k, v in space.items()}, storage_path=tmp_path / "study.db",
                      study_name=name, validation=validation or _communities(), filter_seen=True, seed=seed,
-                     threads=1, trials=trials, timeout=timeout, confirm_folds=confirm_folds)
+                     threads=1, trials=trials, timeout=timeout, confirm_folds=confirm_folds, extra_folds=extra_folds)
 
 
 # -- the keep-defaults rule -------------------------------------------------------------------
@@ -98,6 +98,38 @@ def test_a_search_that_clearly_beats_the_defaults_replaces_them(tmp_path):
     assert chosen["users"] == 120  # one validation like for half of the 240 users
     text = selection_text({"selection": chosen})
     assert text.startswith("best trial used: the best trial beats the defaults") and "Rule:" in text
+    assert outcome.record()["kept_defaults"] is False
+
+
+def test_with_tune_folds_the_users_of_every_fold_are_paired(tmp_path):
+    outcome = _study(tmp_path, "item-knn", {"similarity": "cosine", "neighbors": 1},
+                     {"neighbors": {"low": 20, "high": 39, "type": "int"}}, trials=2,
+                     extra_folds=[_communities(seed=5)])
+    assert outcome.selection["folds"] == 2 and outcome.selection["users"] == 2 * 120
+    assert "over 2 folds" in outcome.selection["reason"] and "confirm" not in outcome.selection
+
+
+def test_a_run_that_keeps_the_defaults_trains_and_tests_the_default_model(project):
+    """The kept defaults are the trained model: its spec is the default's, so the default
+    is not trained again and its test score is the tuned one."""
+    import json
+
+    import yaml
+
+    from recsys_cli.run import run_experiment
+
+    config = yaml.safe_load((project / "smoke.yaml").read_text())
+    config["models"] = [{"name": "ease", "type": "ease", "params": {"l2": 50.0},
+                         "tune": {"trials": 3, "space": {"l2": {"low": 50.0, "high": 50.05}}}}]
+    (project / "keep.yaml").write_text(yaml.safe_dump(config))
+    summary = run_experiment(project / "keep.yaml", project / "runs")
+    tuned = summary["tuning"]["ease"]
+    assert tuned["selection"]["kept_defaults"] and tuned["best_params"] == {"l2": 50.0}
+    assert tuned["default_test"] == tuned["test"] and "evaluate/ease@default" not in summary["stages"]
+    manifest = json.loads((project / "runs" / "ci-smoke" / "latest" / "manifest.json").read_text())
+    assert manifest["stages"]["tune/ease"]["kept_defaults"] is True
+    assert manifest["stages"]["train/ease"]["params"]["l2"] == 50.0
+    assert "ease: defaults kept" in (project / "runs" / "ci-smoke" / "latest" / "report.md").read_text()
 
 
 @pytest.mark.parametrize("share", [1e9, 0.0])

@@ -102,7 +102,9 @@ class TuneOutcome:
     trials: Any = field(repr=False)  # polars DataFrame
 
     def record(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "trials"}
+        """The tune stage's record: every field but the trials, and `kept_defaults` on top."""
+        return {**{k: v for k, v in self.__dict__.items() if k != "trials"},
+                "kept_defaults": self.selection.get("kept_defaults")}
 
 
 def warmup_iterations(report_every: int, max_iterations: int) -> int:
