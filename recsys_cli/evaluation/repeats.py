@@ -300,7 +300,7 @@ def tuning_markdown(summary: dict) -> str:
     rows = summary.get("tuned_vs_default") or []
     if rows:
         text += ("\n### Tuned against default\n\nThe untuned defaults trained and tested on every split beside the "
-                 f"tuned model; tuned - default over the splits by the test above, Holm over the models"
+                 "tuned model; tuned - default over the splits by the test above, Holm over the models"
                  + (", and per user pooled over the folds (95% t-interval, paired t-test)" if "pooled" in rows[0] else "")
                  + ".\n\n| model | metric | default | tuned | tuned - default | defaults kept | p Holm "
                  + ("| users | pooled per user | 95% interval | p pooled " if "pooled" in rows[0] else "")
