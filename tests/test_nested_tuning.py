@@ -117,6 +117,8 @@ def test_every_split_tunes_on_its_own_validation_part(project, extra):
         tuning = _binary(f"{folder}/valid_train.npz") + _binary(f"{folder}/valid.npz")
         assert tuning.multiply(test).nnz == 0  # no test pair of this split in its tuning data
         assert (tuning - tuning.multiply(train)).nnz == 0  # the tuning data is this split's train
+        valid_users = np.count_nonzero(np.diff(_binary(f"{folder}/valid.npz").indptr))
+        assert valid_users == np.count_nonzero(np.diff(train.indptr) >= 2)  # every train user with 2+, not a fold
     assert set(repeats["tuned_params"]) == {"0", "1"} and all(p["knn"]["neighbors"] >= 20 for p in repeats["tuned_params"].values())
     assert "own validation part" in repeats["tuned_on"]
     row = repeats["tuned_vs_default"][0]

@@ -15,14 +15,14 @@ recomputed at the end.
 
 Confirming on more folds. With one validation part the test sees one draw of validation
 users; scoring the defaults and the best on two more seeded folds (data/folds.py) triples
-the pairs, at the price of 2 x 2 = 4 extra fits. Whether that is cheap is measured, per
-study: trial 0's duration (the first fit, which pays any warm-up a model caches for later
-trials, such as EASE's one Gram decomposition) stands for the cost of one fit on a new
-fold, and the study confirms only when the 4 fits would cost at most a quarter of the time
-the study has spent. Measured (benchmarks/README.md, "Nested tuning"): iALS-style models,
-whose trials each cost one fit, pass once a study has 16 or more trials; EASE, whose
-later trials reuse trial 0's decomposition and cost a fraction of it, does not, and its
-decision rests on the one validation part.
+the pairs, at the price of 2 x 2 = 4 extra fits. Whether that is cheap is measured per
+study: its slowest finished trial stands for one fit on a new fold, and the study confirms
+only when the 4 fits would cost at most a quarter of the time it has spent (so a study of
+like-priced trials confirms from about 16 trials on; a few-trial study decides on its one
+part). The estimate is low for EASE after its Gram decomposition is cached (a trial is then
+a rescale and one product, a fit on a new fold a full inverse), which the quarter absorbs.
+The record says what was estimated and decided (`confirm`); benchmarks/nested_tuning.py
+prints it per fold.
 """
 
 from __future__ import annotations
@@ -47,15 +47,15 @@ def decode(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float64)
 
 
-def confirm_cost(first_trial_seconds: float) -> float:
+def confirm_cost(fit_seconds: float) -> float:
     """Seconds the confirming fits are expected to take: the defaults and the best on each extra fold."""
-    return 2 * (CONFIRM_FOLDS - 1) * first_trial_seconds
+    return 2 * (CONFIRM_FOLDS - 1) * fit_seconds
 
 
-def worth_confirming(first_trial_seconds: float | None, study_seconds: float) -> bool:
-    if first_trial_seconds is None:
+def worth_confirming(fit_seconds: float | None, study_seconds: float) -> bool:
+    if fit_seconds is None:
         return False
-    return confirm_cost(first_trial_seconds) <= CONFIRM_SHARE * study_seconds
+    return confirm_cost(fit_seconds) <= CONFIRM_SHARE * study_seconds
 
 
 def one_sided_paired_t(diff: np.ndarray, alpha: float = ALPHA) -> dict:
