@@ -194,3 +194,20 @@ def test_a_study_cut_short_by_its_timeout_says_so(tmp_path):
                   name="other")
     assert full.stopped_by == "trials" and stop_text({**full.record()}) == ""
     assert time_text({"study_seconds": 12.0, "sessions": 3}) == "12.0 s over 3 runs"
+
+
+def test_a_study_without_stored_per_user_values_recomputes_them(tmp_path):
+    """A study begun before per-user values were kept: the two needed are refitted, and the
+    verdict is the one the stored values gave."""
+    import sqlite3
+
+    space = {"neighbors": {"low": 20, "high": 39, "type": "int"}}
+    stored = _study(tmp_path, "item-knn", {"similarity": "cosine", "neighbors": 1}, space, trials=3)
+    with sqlite3.connect(tmp_path / "study.db") as connection:  # Optuna forbids editing finished trials
+        assert connection.execute("delete from trial_user_attributes where key = ?",
+                                  (selection.PER_USER_ATTR,)).rowcount >= 2
+    again = _study(tmp_path, "item-knn", {"similarity": "cosine", "neighbors": 1}, space, trials=3)
+    assert again.complete == 3 and again.sessions == 2  # no new trial
+    for key in ("kept_defaults", "users", "best_trial"):
+        assert again.selection[key] == stored.selection[key]
+    assert again.selection["difference"] == pytest.approx(stored.selection["difference"], abs=1e-6)
