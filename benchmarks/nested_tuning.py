@@ -94,12 +94,12 @@ def report(title: str, summary: dict, args, seconds: float) -> None:
         name = row["model"]
         valid_default, valid_tuned, records = validation(manifest, name, args.folds)
         pair = against_ease[(REFERENCE, name)]  # ease - model: turned round to model - ease
-        low, high = pair["ci95"]
+        difference, low, high = 0.0 - pair["difference"], 0.0 - pair["ci95"][1], 0.0 - pair["ci95"][0]
         own = row["pooled"]
         print(f"{name:18s} {valid_default:13.4f} {valid_tuned:11.4f} {row['default']:12.4f} {row['tuned']:10.4f} "
               f"{row['kept_defaults']:>3d}/{row['splits']:<2d}  "
               f"{own['difference']:+.4f} [{own['ci95'][0]:+.4f}, {own['ci95'][1]:+.4f}] p {own['p_value']:.3f}"
-              f"    {-pair['difference']:+.4f} [{-high:+.4f}, {-low:+.4f}] p {pair['p_value']:.3f}")
+              f"    {difference:+.4f} [{low:+.4f}, {high:+.4f}] p {pair['p_value']:.3f}")
         for fold, record in enumerate(records):
             confirm = record["selection"].get("confirm") or {}
             trials = record["complete"] + record["pruned"]
@@ -107,8 +107,8 @@ def report(title: str, summary: dict, args, seconds: float) -> None:
             decided = ("kept (the best trial)" if "p_value" not in chosen else
                        f"{'kept' if chosen['kept_defaults'] else 'replaced'} (p {chosen['p_value']:.3f})")
             cheap = (f"confirm on 3 folds: {'yes' if confirm['done'] else 'no'}, ~{confirm['estimated_seconds']:.0f} s "
-                     f"of fits against {confirm['study_seconds']:.0f} s of study" if confirm else "")
-            print(f"    fold {fold}: {trials} trials in {record['study_seconds']:.0f} s, defaults {decided}; {cheap}; "
+                     f"of fits against {confirm['study_seconds']:.0f} s of study; " if confirm else "")
+            print(f"    fold {fold}: {trials} trials in {record['study_seconds']:.0f} s, defaults {decided}; {cheap}"
                   + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                               for k, v in record["best_params"].items()))
 

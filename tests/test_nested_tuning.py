@@ -119,13 +119,15 @@ def test_every_split_tunes_on_its_own_validation_part(project, extra):
         assert (tuning - tuning.multiply(train)).nnz == 0  # the tuning data is this split's train
         valid_users = np.count_nonzero(np.diff(_binary(f"{folder}/valid.npz").indptr))
         assert valid_users == np.count_nonzero(np.diff(train.indptr) >= 2)  # every train user with 2+, not a fold
-    assert set(repeats["tuned_params"]) == {"0", "1"} and all(p["knn"]["neighbors"] >= 20 for p in repeats["tuned_params"].values())
+    assert set(repeats["tuned_params"]) == {"0", "1"}
+    assert all(p["knn"]["neighbors"] >= 20 for p in repeats["tuned_params"].values())
     assert "own validation part" in repeats["tuned_on"]
     row = repeats["tuned_vs_default"][0]
     assert row["model"] == "knn" and row["splits"] == 2 and row["kept_defaults"] == 0  # one neighbour is beaten
-    default = [manifest["stages"][f"{prefix}evaluate/knn@default"]["summary"]["mrr@100"] for prefix in ("", "repeats/1/")]
+    default = [manifest["stages"][f"{prefix}evaluate/knn@default"]["summary"]["mrr@100"]
+               for prefix in ("", "repeats/1/")]
     assert row["default"] == pytest.approx(np.mean(default)) and row["difference"] > 0
-    assert (run / "per_user" / "knn@default.parquet").exists() and (run / "repeats/1/per_user/knn@default.parquet").exists()
+    assert all((run / prefix / "per_user" / "knn@default.parquet").exists() for prefix in ("", "repeats/1"))
     report = (run / "report.md").read_text()
     assert "### Tuned against default" in report and "### Tuned on each split" in report
     html = (run / "report.html").read_text()

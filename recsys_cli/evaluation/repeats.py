@@ -196,7 +196,8 @@ def summarise(per_repeat: list[dict[str, dict[str, float]]], seeds: list[int], p
     return block
 
 
-def tuned_against_default(models: dict[str, dict], ratio: float | None, folds: bool, alpha: float = ALPHA) -> list[dict]:
+def tuned_against_default(models: dict[str, dict], ratio: float | None, folds: bool,
+                          alpha: float = ALPHA) -> list[dict]:
     """Per tuned model (`models`: name -> {metric, tuned, default: values over the splits,
     kept: whether each split kept the defaults, pooled: per-user tuned - default over all
     folds or None}): the mean difference tuned - default over the splits with the test of
@@ -219,7 +220,8 @@ def tuned_against_default(models: dict[str, dict], ratio: float | None, folds: b
     for row, adjusted in zip(rows, holm(np.array([r["p_value"] for r in rows]))):
         judged = row.get("pooled") or {"p_value": adjusted, "difference": row["difference"]}
         row["p_holm"] = float(adjusted)
-        row["verdict"] = ("the same model: the defaults were kept on every split" if row["kept_defaults"] == row["splits"]
+        same = row["kept_defaults"] == row["splits"]
+        row["verdict"] = ("the same model: the defaults were kept on every split" if same
                           else "not significant" if judged["p_value"] >= alpha
                           else "tuned better" if judged["difference"] > 0 else "default better")
     return rows
@@ -292,16 +294,18 @@ def tuning_markdown(summary: dict) -> str:
     default over the splits (and per user over all folds)."""
     text = ""
     if summary.get("tuned_params"):
-        text += f"\n### Tuned on each split\n\nTuned on {summary['tuned_on']}.\n\n| split | model | parameters |\n|---|---|---|\n"
+        text += (f"\n### Tuned on each split\n\nTuned on {summary['tuned_on']}.\n\n"
+                 "| split | model | parameters |\n|---|---|---|\n")
         for index, models in summary["tuned_params"].items():
             for model, params in models.items():
                 shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
                 text += f"| {index} | {model} | {shown} |\n"
     rows = summary.get("tuned_vs_default") or []
+    pooled_note = ", and per user pooled over the folds (95% t-interval, paired t-test)"
     if rows:
         text += ("\n### Tuned against default\n\nThe untuned defaults trained and tested on every split beside the "
                  "tuned model; tuned - default over the splits by the test above, Holm over the models"
-                 + (", and per user pooled over the folds (95% t-interval, paired t-test)" if "pooled" in rows[0] else "")
+                 + (pooled_note if "pooled" in rows[0] else "")
                  + ".\n\n| model | metric | default | tuned | tuned - default | defaults kept | p Holm "
                  + ("| users | pooled per user | 95% interval | p pooled " if "pooled" in rows[0] else "")
                  + "| verdict |\n|" + "---|" * (12 if "pooled" in rows[0] else 8) + "\n")

@@ -20,15 +20,16 @@ def per_user_path(prefix: str, name: str) -> str:
     return f"{prefix}per_user/{name}.parquet"
 
 
-def per_user_values(run_path: Path, name: str | list[str], prefixes: list[str], columns: list[str] | None = None) -> dict:
+def per_user_values(run_path: Path, name: str | list[str], prefixes: list[str],
+                    columns: list[str] | None = None) -> dict:
     """metric@k -> a model's per-user values from the per_user files of `prefixes` together
     (disjoint users: the folds of a split), in user order; `name` may name each prefix's file
     apart; `columns` (default: every metric@k column) that a file lacks are left out."""
     import polars as pl
 
     names = [name] * len(prefixes) if isinstance(name, str) else name
-    frame = pl.concat([pl.read_parquet(run_path / per_user_path(prefix, file)) for file, prefix in zip(names, prefixes)],
-                      how="diagonal").sort("user_idx")
+    frames = [pl.read_parquet(run_path / per_user_path(prefix, file)) for file, prefix in zip(names, prefixes)]
+    frame = pl.concat(frames, how="diagonal").sort("user_idx")
     wanted = columns if columns is not None else [c for c in frame.columns if "@" in c]
     return {c: frame[c].to_numpy() for c in wanted if c in frame.columns}
 

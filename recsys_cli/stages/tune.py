@@ -56,4 +56,5 @@ def tune(env: StageEnv, entry, split: SplitData) -> TuneResult:
         record.update(outcome.record(), metric=block.metric, study=study_name, storage=str(storage), files=files,
                       objective=f"{block.metric} on {where} (valid_train -> valid); test untouched")
 
-    return TuneResult(entry.name, env.timed(f"{env.prefix}tune/{entry.name}", fp([study_key, target, "keep-defaults"]), [folder], work))
+    key = fp([study_key, target, "keep-defaults"])  # records before the keep-defaults rule are redone
+    return TuneResult(entry.name, env.timed(f"{env.prefix}tune/{entry.name}", key, [folder], work))

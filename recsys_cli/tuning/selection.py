@@ -15,14 +15,17 @@ recomputed at the end.
 
 Confirming on more folds. With one validation part the test sees one draw of validation
 users; scoring the defaults and the best on two more seeded folds (data/folds.py) triples
-the pairs, at the price of 2 x 2 = 4 extra fits. Whether that is cheap is measured per
-study: its slowest finished trial stands for one fit on a new fold, and the study confirms
-only when the 4 fits would cost at most a quarter of the time it has spent (so a study of
-like-priced trials confirms from about 16 trials on; a few-trial study decides on its one
-part). The estimate is low for EASE after its Gram decomposition is cached (a trial is then
-a rescale and one product, a fit on a new fold a full inverse), which the quarter absorbs.
-The record says what was estimated and decided (`confirm`); benchmarks/nested_tuning.py
-prints it per fold.
+the pairs, at the price of 2 x 2 = 4 extra fits. Measured (benchmarks/confirm_cost.py,
+benchmarks/README.md "Nested tuning"): drawing the two folds is nothing (0.03 s on
+ml-latest-small, 0.6 s on the ML-1M shape) and the four fits cost 3.6 to 4.9 trials of EASE
+and iALS-Rendle; so it is cheap only beside a long study, and whether it is cheap is
+measured per study: its slowest finished trial stands for one fit on a new fold, and the
+study confirms only when the 4 fits would cost at most a quarter of the time it has spent
+(a study of like-priced trials confirms from about 16 trials on; a few-trial study decides
+on its one part). The estimate is low for EASE once its Gram decomposition is cached (a
+trial is then a rescale and one product, a fit on a new fold a full inverse), which the
+quarter absorbs. The record says what was estimated and decided (`confirm`);
+benchmarks/nested_tuning.py prints it per fold.
 """
 
 from __future__ import annotations
@@ -116,7 +119,8 @@ def select(study, defaults: dict, per_user, folds: list[tuple], confirm_folds, s
     confirm = {}
     if len(folds) == 1 and confirm_folds is not None and default_values is not None and best_values is not None:
         slowest = max(t.duration.total_seconds() for t in complete if t.duration is not None)
-        confirm = {"folds": CONFIRM_FOLDS, "estimated_seconds": round(confirm_cost(slowest), 3), "study_seconds": round(study_seconds, 3),
+        confirm = {"folds": CONFIRM_FOLDS, "estimated_seconds": round(confirm_cost(slowest), 3),
+                   "study_seconds": round(study_seconds, 3),
                    "done": worth_confirming(slowest, study_seconds)}
         if confirm["done"]:
             more = confirm_folds(CONFIRM_FOLDS)
