@@ -248,8 +248,8 @@ def markdown(summary: dict, best: dict[str, str | None]) -> str:
     metrics = list(dict.fromkeys(m for model in models for m in stats[model]))
     shared = summary.get("shared_test_users")
     text = (f"\n## Repeated evaluation ({summary['count']} {kind})\n\n"
-            f"Every model tuned (on that split's own validation part), trained and scored on each of "
-            f"{summary['count']} {kind} ({summary['how']}). Mean ± sample sd over them; bold: significantly best "
+            f"Every model trained and scored on each of {summary['count']} {kind} ({summary['how']}), "
+            "a tuned one tuned on that split's own validation part. Mean ± sample sd over them; bold: significantly best "
             f"against every other model, Holm-adjusted, 5%, by the test over the splits: "
             f"{summary.get('test', 'paired t-test over the repeats')}. The Metrics table above is the first split "
             "alone.\n\n")
