@@ -212,20 +212,29 @@ class ExperimentRun:
     def _repeats(self, env: StageEnv, splits: list[SplitScores]) -> dict:
         """The aggregate over repeated splits (`split: {repeats: R}` / `{folds: F}`), with
         every model pair compared per user over all folds together when the folds partition
-        the users."""
+        the users, and each tuned model against its defaults (evaluation/repeats.py)."""
+        import numpy as np
+
         from recsys_cli.evaluation import repeats
         from recsys_cli.evaluation.metrics import lower_is_better
 
         if len(splits) < 2:
             return {}
         block = self.experiment.split
+        tuned_params = {str(s.index): {name: t.best_params for name, t in s.tuned.items()} for s in splits if s.tuned}
         summary = repeats.summarise([s.summaries for s in splits], [s.split.info["seed"] for s in splits],
-                                    [str(s.split.path) for s in splits], [len(s.split.test_users) for s in splits],
-                                    folds=block.folds, seed=env.seeds["split"], lower_is_better=lower_is_better())
+                                    [str(s.split.path) for s in splits], [s.split.test_users for s in splits],
+                                    [np.flatnonzero(np.diff(s.split.train.indptr)) for s in splits],
+                                    folds=block.folds, seed=env.seeds["split"], lower_is_better=lower_is_better(),
+                                    tuned_params=tuned_params)
         if block.folds is not None:  # every user is in one fold: pair the models over all of them
             prefixes = [s.prefix for s in splits]
             per_user = {name: evaluate.per_user_values(self.run.path, name, prefixes) for name in splits[0].evaluations}
             summary["pooled"] = repeats.pooled_over_folds(per_user, lower_is_better=lower_is_better())
+        compared = evaluate.tuned_and_default(self.run.path, splits, pooled=block.folds is not None)
+        if compared:
+            summary["tuned_vs_default"] = repeats.tuned_against_default(
+                compared, summary.get("n_test_over_n_train"), folds=block.folds is not None)
         return summary
 
     def summary(self) -> dict:

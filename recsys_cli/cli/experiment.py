@@ -123,8 +123,18 @@ def _print_summary(summary: dict) -> None:
 
         for table in repeats_tables(summary["repeats"], summary["name"]):
             out_console.print(table)
-        out_console.print("[dim]Bold: significantly best over the repeats (paired t-test against every other model, "
-                          "Holm-adjusted, 5%); per-repeat values and every metric's paired comparisons in metrics.json, report.md.[/]")
+        repeats = summary["repeats"]
+        test = repeats.get("test", "paired t-test")
+        out_console.print(f"[dim]Bold: significantly best over the {repeats['kind']} against every other model, "
+                          f"Holm-adjusted, 5%, by the test over the splits: {safe(test)}; per-split values and every "
+                          "metric's paired comparisons in metrics.json, report.md.[/]")
+        for row in repeats.get("tuned_vs_default") or []:
+            pooled = row.get("pooled")
+            per_user = (f"; per user over {pooled['users']:,}: {pooled['difference']:+.4f} "
+                        f"[{pooled['ci95'][0]:+.4f}, {pooled['ci95'][1]:+.4f}]" if pooled else "")
+            out_console.print(f"  [bold]{safe(row['model'])}[/] tuned - default {row['metric']} over the "
+                              f"{repeats['kind']}: {row['difference']:+.4f} (defaults kept on {row['kept_defaults']} "
+                              f"of {row['splits']}){per_user}: {safe(row['verdict'])}")
     if summary.get("tuning"):
         _print_tuning(summary)
     _print_baseline(summary)
@@ -159,23 +169,29 @@ def _print_tuning(summary: dict) -> None:
     import polars as pl
     from rich.table import Table
 
-    from recsys_cli.report.tuning import spread_text, worse_on_test_warning
+    from recsys_cli.report.tuning import (
+        chosen_label, selection_text, spread_text, stop_text, time_text, worse_on_test_warning)
 
-    table = Table(title="tuning: searched on validation; test touched once by the best, once by the default",
+    table = Table(title="tuning: searched on validation; test touched once by the tuned model, once by the default",
                   title_justify="left")
-    for column in ("model", "metric", "folds", "valid\ndefault", "valid\nbest", "test\ndefault", "test\nbest",
-                   "trials", "pruned", "failed", "saved\nseconds"):
-        table.add_column(column, justify="left" if column in ("model", "metric") else "right")
+    for column in ("model", "metric", "folds", "valid\ndefault", "valid\nbest", "trained", "test\ndefault",
+                   "test\ntuned", "trials", "pruned", "failed", "time", "saved\nseconds"):
+        table.add_column(column, justify="left" if column in ("model", "metric", "trained") else "right")
     for name, t in summary["tuning"].items():
         fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
         best_test = fmt(t["test"]) if not t.get("worse_on_test") else f"[bold red]{fmt(t['test'])}[/]"
+        trials = str(t["complete"] + t["pruned"]) + (f"/{t['target']}" if t.get("stopped_by") == "timeout" else "")
         table.add_row(safe(name), safe(t["metric"]), str(t.get("folds", 1)), fmt(t["default_validation"]), fmt(t["best_validation"]),
-                      fmt(t.get("default_test")), best_test, str(t["complete"] + t["pruned"]), str(t["pruned"]),
-                      str(t["failed"]), f"{t['seconds_saved_by_pruning']:.0f}")
+                      chosen_label(t), fmt(t.get("default_test")), best_test, trials, str(t["pruned"]),
+                      str(t["failed"]), time_text(t), f"{t['seconds_saved_by_pruning']:.0f}")
     out_console.print(table)
     for name, t in summary["tuning"].items():
         params = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["best_params"].items())
-        out_console.print(f"  [bold]{safe(name)}[/] best: {safe(params)}")
+        out_console.print(f"  [bold]{safe(name)}[/] trained: {safe(params)}")
+        if selection_text(t):
+            out_console.print(f"  [bold]{safe(name)}[/] {safe(selection_text(t))}")
+        if stop_text(t):
+            err_console.print(f"[bold yellow]warning:[/] {safe(name)}: {stop_text(t)}")
         spread = spread_text(t.get("validation_spread", {}).get("best", {}))
         if spread:
             out_console.print(f"  [bold]{safe(name)}[/] validation best: {spread}")
@@ -186,7 +202,7 @@ def _print_tuning(summary: dict) -> None:
         trials = Path(summary["path"]) / "tune" / name / "trials.parquet"
         if trials.exists():
             top = (pl.read_parquet(trials).filter(pl.col("state") == "COMPLETE").sort("value", descending=True)
-                   .head(5).drop("state", "iterations_done"))
+                   .head(5).drop("state", "iterations_done", "duplicate_of", strict=False))
             detail = Table(title=f"{safe(name)}: top trials", title_justify="left")
             for column in top.columns:
                 detail.add_column(safe(column.removeprefix("params_")), justify="right")

@@ -4,7 +4,11 @@
 debug slice, bootstrap intervals, compare's anchor sample and tests) is spawned from the
 experiment seed with numpy's `SeedSequence`, unless the config sets it explicitly, so one
 `seed:` moves everything and no two purposes share a stream (the validation split is
-spawned from the split seed, not `seed + 1`). The run manifest records every seed used.
+spawned from the split seed, not `seed + 1`). Numbered parts of one purpose (the splits of
+`split: {repeats: R}`, the extra validation folds of `tune: {folds: F}`) take
+`stream_seed(seed, STREAM, index)`: a stream tagged by its purpose, so that no part's seed
+equals another purpose's (a plain `SeedSequence(seed).spawn(n)` would give repeat 1 the
+validation seed of split 0). The run manifest records every seed used.
 """
 
 from __future__ import annotations
@@ -27,3 +31,12 @@ def validation_seed(split_seed: int) -> int:
     import numpy as np
 
     return int(np.random.SeedSequence(split_seed).spawn(1)[0].generate_state(1, np.uint32)[0])
+
+
+def stream_seed(seed: int, stream: int, index: int) -> int:
+    """Seed number `index` of the stream tagged `stream` under `seed` (a SeedSequence spawn
+    key of its own, apart from the `spawn()` children above)."""
+    import numpy as np
+
+    sequence = np.random.SeedSequence(entropy=seed, spawn_key=(stream, index))
+    return int(sequence.generate_state(1, np.uint32)[0])

@@ -211,7 +211,10 @@ def validation_params(name: str, params: dict, labels: np.ndarray | None) -> dic
     date would leave train with no test, so temporal validation cuts the same share by time;
     a rolling window (`last`) is the same window before train's own last timestamp.
     Leave-one-random validates on every train user with two or more interactions, not a
-    share of them: a fifth of the users makes a noisy objective for tuning."""
+    share of them: a fifth of the users makes a noisy objective for tuning. The user folds
+    of `split: {folds: F}` (`folds`, `fold`) partition the test users of the outer split;
+    the validation part carved from one fold's train is not a fold of it."""
+    params = {k: v for k, v in params.items() if k not in ("folds", "fold")}
     if name == "temporal" and params.get("before") is not None:
         import numpy as np
 

@@ -29,6 +29,42 @@ def worse_on_test_warning(name: str, tuned: dict) -> str | None:
             "the validation part (try tune.folds, more validation users or a narrower space)")
 
 
+def chosen_label(tuned: dict) -> str:
+    """'defaults' when the study kept them, 'best trial' when the best replaced them."""
+    kept = (tuned.get("selection") or {}).get("kept_defaults")
+    return "—" if kept is None else "defaults" if kept else "best trial"
+
+
+def selection_text(tuned: dict) -> str:
+    """The keep-defaults rule and what it decided, in one sentence ('' for older records)."""
+    selection = tuned.get("selection") or {}
+    if "kept_defaults" not in selection:
+        return ""
+    decided = "defaults kept" if selection["kept_defaults"] else "best trial used"
+    confirm = selection.get("confirm") or {}
+    extra = ""
+    if confirm and not confirm.get("done"):
+        extra = (f"; not confirmed on {confirm['folds']} folds (about {confirm['estimated_seconds']:.0f} s of fits, "
+                 f"more than a quarter of the study's {confirm['study_seconds']:.0f} s)")
+    return f"{decided}: {selection['reason']}{extra}. Rule: {selection['rule']}."
+
+
+def stop_text(tuned: dict) -> str:
+    """'stopped by its time budget at 3 of 10 trials' for a study its timeout cut short."""
+    if tuned.get("stopped_by") != "timeout":
+        return ""
+    done = (tuned.get("complete") or 0) + (tuned.get("pruned") or 0)
+    return f"stopped by its time budget at {done} of {tuned.get('target')} trials"
+
+
+def time_text(tuned: dict) -> str:
+    """The study's wall time over every run that added to it (older records: the stage's)."""
+    seconds, sessions = tuned.get("study_seconds", tuned.get("seconds")), tuned.get("sessions") or 1
+    if seconds is None:
+        return ""
+    return f"{seconds:.1f} s" + (f" over {sessions} runs" if sessions > 1 else "")
+
+
 def _number(value) -> str:
     return "—" if value is None else f"{value:.4f}"
 
@@ -39,27 +75,34 @@ def tuning_markdown(tuning: dict) -> str:
         return ""
     lines = [
         "\n## Tuning\n",
-        "Searched on validation only (valid_train -> valid); test was touched once by the tuned best and once "
-        "by the untuned default, each trained on the whole train part.\n",
-        "| model | metric | objective | trials complete | pruned | failed | valid default | valid best "
-        "| test default | test best | worse on test |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "Searched on validation only (valid_train -> valid); test was touched once by the tuned model and once "
+        "by the untuned default, each trained on the whole train part. The defaults are trial 0 and stay unless "
+        "the best trial beats them beyond noise (a one-sided paired t-test over the validation users, 5%); "
+        "`trained` says which the run trained.\n",
+        "| model | metric | objective | trials | pruned | failed | time | valid default | valid best "
+        "| trained | test default | test tuned | worse on test |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, t in tuning.items():
         worse = {True: "**yes**", False: "no", None: "—"}[t.get("worse_on_test")]
+        done = t["complete"] + t["pruned"]
+        trials = f"{done}" + (f" of {t['target']} (timeout)" if t.get("stopped_by") == "timeout" else "")
         lines.append(
-            f"| {name} | {t['metric']} | {t.get('objective') or ''} | {t['complete']} | {t['pruned']} | {t['failed']} "
-            f"| {_number(t['default_validation'])} | {_number(t['best_validation'])} "
-            f"| {_number(t.get('default_test'))} | {_number(t['test'])} | {worse} |")
+            f"| {name} | {t['metric']} | {t.get('objective') or ''} | {trials} | {t['pruned']} | {t['failed']} "
+            f"| {time_text(t)} | {_number(t['default_validation'])} | {_number(t['best_validation'])} "
+            f"| {chosen_label(t)} | {_number(t.get('default_test'))} | {_number(t['test'])} | {worse} |")
     lines.append("")
     for name, t in tuning.items():
+        for text in (selection_text(t), stop_text(t)):
+            if text:
+                lines.append(f"- {name}: {text}")
         spreads = t.get("validation_spread", {})
         for which in ("default", "best"):
             text = spread_text(spreads.get(which, {}))
             if text:
                 lines.append(f"- {name}, validation {which}: {text}")
         params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["best_params"].items())
-        lines.append(f"- {name}, best parameters: {params}")
+        lines.append(f"- {name}, trained parameters: {params}")
         warning = worse_on_test_warning(name, t)
         if warning:
             lines.append(f"- **warning** — {warning}")

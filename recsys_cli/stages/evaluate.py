@@ -20,14 +20,16 @@ def per_user_path(prefix: str, name: str) -> str:
     return f"{prefix}per_user/{name}.parquet"
 
 
-def per_user_values(run_path: Path, name: str, prefixes: list[str], columns: list[str] | None = None) -> dict:
+def per_user_values(run_path: Path, name: str | list[str], prefixes: list[str],
+                    columns: list[str] | None = None) -> dict:
     """metric@k -> a model's per-user values from the per_user files of `prefixes` together
-    (disjoint users: the folds of a split), in user order; `columns` (default: every
-    metric@k column) that a file lacks are left out."""
+    (disjoint users: the folds of a split), in user order; `name` may name each prefix's file
+    apart; `columns` (default: every metric@k column) that a file lacks are left out."""
     import polars as pl
 
-    frame = pl.concat([pl.read_parquet(run_path / per_user_path(prefix, name)) for prefix in prefixes],
-                      how="diagonal").sort("user_idx")
+    names = [name] * len(prefixes) if isinstance(name, str) else name
+    frames = [pl.read_parquet(run_path / per_user_path(prefix, file)) for file, prefix in zip(names, prefixes)]
+    frame = pl.concat(frames, how="diagonal").sort("user_idx")
     wanted = columns if columns is not None else [c for c in frame.columns if "@" in c]
     return {c: frame[c].to_numpy() for c in wanted if c in frame.columns}
 
@@ -76,23 +78,49 @@ def evaluate(env: StageEnv, trained: TrainedModel, split: SplitData) -> ModelEva
 def evaluate_default(env: StageEnv, default: ModelSpec, tuned: ModelSpec, tuned_evaluation: ModelEvaluation,
                      split: SplitData) -> DefaultEvaluation:
     """The untuned parameters (`default`), trained on train and scored on test once, beside
-    the tuned best: a search that only wins on validation (overfitting it) shows here."""
+    the tuned best: a search that only wins on validation (overfitting it) shows here. Its
+    per-user values go to per_user/<name>@default.parquet, for the paired tuned-vs-default
+    comparison over repeats and folds; when the search kept the defaults the model is the
+    same one and its per_user file is the tuned model's."""
     from recsys_cli.core.atomic import fingerprint as fp
+    from recsys_cli.core.atomic import write_parquet
+    from recsys_cli.report.tables import with_user_ids
 
     if default.params == tuned.params:  # the search kept the default: same model, same scores
         return DefaultEvaluation(default.name, tuned_evaluation.summary, same_as_best=True)
     train_key = default.key(split.info["fingerprint"], env.experiment.seed, env.experiment.threads)
-    key = fp([train_key, env.config["metrics"], default.filter_seen])
+    key = fp([train_key, env.config["metrics"], default.filter_seen, "per_user"])
+    path = per_user_path(env.prefix, f"{default.name}@default")
 
     def work(record):
         model = env.build_model(default)
         model.fit(split.train)
         result = _backend_evaluate(env, model, split, split.test, split.history, filter_seen=default.filter_seen,
                                    fold_in=split.fold_in)
+        write_parquet(env.run.path / path, with_user_ids(result.per_user, env.dataset.users))
         record.update(summary=result.summary, intervals=result.intervals, params=default.params.model_dump())
 
-    record = env.timed(f"{env.prefix}evaluate/{default.name}@default", key, [], work)
+    record = env.timed(f"{env.prefix}evaluate/{default.name}@default", key, [path], work)
     return DefaultEvaluation(default.name, frozen_mapping(record["summary"]), same_as_best=False)
+
+
+def tuned_and_default(run_path: Path, splits, pooled: bool) -> dict[str, dict]:
+    """Per tuned model, what evaluation/repeats.tuned_against_default pairs: its tuning
+    metric on every split tuned and default, whether each split kept the defaults, and
+    with `pooled` (user folds) the per-user tuned - default over all folds."""
+    compared = {}
+    for name, tuned in splits[0].tuned.items():
+        metric, prefixes = tuned.metric, [s.prefix for s in splits]
+        kept = [s.defaults[name].same_as_best for s in splits]
+        difference = None
+        if pooled:
+            default_files = [name if same else f"{name}@default" for same in kept]
+            difference = (per_user_values(run_path, name, prefixes, [metric])[metric]
+                          - per_user_values(run_path, default_files, prefixes, [metric])[metric])
+        compared[name] = {"metric": metric, "tuned": [s.evaluations[name].summary[metric] for s in splits],
+                          "default": [s.defaults[name].summary[metric] for s in splits], "kept": kept,
+                          "pooled": difference}
+    return compared
 
 
 def evaluate_cold(env: StageEnv, split: SplitData) -> Mapping | None:

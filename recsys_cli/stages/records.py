@@ -225,5 +225,7 @@ class RunResults:
                 "best_params": record["best_params"], "complete": record["complete"], "pruned": record["pruned"],
                 "failed": record["failed"], "seconds": record["seconds"],
                 "seconds_saved_by_pruning": record["seconds_saved_by_pruning"],
+                **{key: record.get(key) for key in ("selection", "stopped_by", "target", "sessions", "study_seconds",
+                                                "duplicates")},
             }
         return out

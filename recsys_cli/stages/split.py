@@ -54,8 +54,10 @@ def _split_locked(dataset_dir, strategy, out, params, seed, validation, force) -
     from recsys_cli.data.dataset import Dataset
 
     dataset = Dataset.open(dataset_dir)
+    # 2: validation on every user; 3 (user folds only): their validation is not itself a fold
+    version = 3 if validation and "folds" in params else 2
     key = fingerprint({"dataset": dataset.fingerprint, "strategy": strategy, "params": params,
-                       "seed": seed, "validation": validation, "version": 2})  # 2: validation on every user
+                       "seed": seed, "validation": validation, "version": version})
     previous = read_json(out / "split.json")
     if not force and previous is not None and previous.get("fingerprint") == key:
         return StageResult(out, previous, skipped=True)

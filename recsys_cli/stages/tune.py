@@ -30,10 +30,13 @@ def tune(env: StageEnv, entry, split: SplitData) -> TuneResult:
 
     def work(record):
         from recsys_cli.data.folds import extra_folds
+        from recsys_cli.data.split_strategies import time_strategies
         from recsys_cli.report.tuning import write_outputs
 
-        folds = extra_folds(split.train, split.info["strategy"], split.info["params"], split.info["seed"],
-                            block.folds) if block.folds > 1 else []
+        def draw(count: int) -> list[tuple]:
+            return extra_folds(split.train, split.info["strategy"], split.info["params"], split.info["seed"], count)
+
+        folds = draw(block.folds) if block.folds > 1 else []
         advance = env.reporter.progress(f"tune {entry.name}", target)
         outcome = env.backend.run_study(
             model_type=entry.type, base_params=entry.params, block=block, space=space,
@@ -41,6 +44,7 @@ def tune(env: StageEnv, entry, split: SplitData) -> TuneResult:
             filter_seen=filter_seen, seed=env.experiment.seed,
             threads=env.experiment.threads, jobs=env.jobs, trials=target, timeout=env.tune_timeout,
             build_options=env.build_options(entry.use_weights), extra_folds=folds,
+            confirm_folds=None if split.info["strategy"] in time_strategies() else draw,
             on_trial=lambda n, best: advance(n, f"tune {entry.name} (best {block.metric} {best:.4f})"
                                              if best is not None else None),
         )
@@ -52,4 +56,5 @@ def tune(env: StageEnv, entry, split: SplitData) -> TuneResult:
         record.update(outcome.record(), metric=block.metric, study=study_name, storage=str(storage), files=files,
                       objective=f"{block.metric} on {where} (valid_train -> valid); test untouched")
 
-    return TuneResult(entry.name, env.timed(f"{env.prefix}tune/{entry.name}", fp([study_key, target]), [folder], work))
+    key = fp([study_key, target, "keep-defaults"])  # records before the keep-defaults rule are redone
+    return TuneResult(entry.name, env.timed(f"{env.prefix}tune/{entry.name}", key, [folder], work))

@@ -6,8 +6,10 @@
   metric, seed, pruner), so the same command resumes it: `trials` is the number of finished
   trials the study should reach. Trials left RUNNING by a killed process are marked FAIL
   when the study reopens (the experiment lock guarantees nobody else is running them).
-- The sampler is TPE, seeded; the model's parameters from the config (or the model's
-  defaults) are enqueued as trial 0, so the best is never worse than them on validation.
+- The sampler is TPE, seeded per session (tuning/sessions.py: a resumed study never replays
+  its proposals, and its time is every session's). The model's parameters from the config
+  (or the model's defaults) are enqueued as trial 0 and are what the study hands on unless
+  the best trial beats them on validation beyond noise (tuning/selection.py).
 - Iterative models (als, ials, bpr, lmf) report the metric every `report_every` iterations
   through implicit's fit callback, and a median or Hyperband pruner stops hopeless trials.
   Reports are keyed by the iteration count, so a trial is only ever compared with the others
@@ -24,8 +26,6 @@
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,6 +33,8 @@ import numpy as np
 
 from recsys_cli.core import interrupts
 from recsys_cli.models.registry import build_model, model_class
+from recsys_cli.tuning import selection, sessions
+from recsys_cli.tuning.outcome import TuneOutcome, outcome
 from recsys_cli.tuning.space import is_integer_param, space_for  # noqa: F401  (space_for: the tuner's API)
 
 
@@ -76,25 +78,6 @@ def _max_iterations(space: dict, base) -> int:
     if spec is None:
         return getattr(base, "iterations", 1)
     return int(max(spec.choices)) if spec.choices is not None else int(spec.high)
-
-
-@dataclass
-class TuneOutcome:
-    best_params: dict
-    best_value: float
-    default_value: float | None
-    complete: int
-    pruned: int
-    failed: int
-    folds: int
-    best_spread: dict  # {"fold_values", "sd"} over folds, or {"ci95": [low, high]} over users
-    default_spread: dict
-    seconds: float
-    seconds_saved_by_pruning: float
-    trials: Any = field(repr=False)  # polars DataFrame
-
-    def record(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "trials"}
 
 
 def warmup_iterations(report_every: int, max_iterations: int) -> int:
@@ -141,10 +124,13 @@ def run_study(
     trials: int | None = None, timeout: float | None = None,
     on_trial: Callable[[int, float | None], None] | None = None,
     build_options: dict | None = None, optimize: Callable | None = None, extra_folds: list[tuple] = (),
+    confirm_folds: Callable[[int], list[tuple]] | None = None,
 ) -> TuneOutcome:
     """`build_options` are build_model's dataset options (items, rated, use_weights).
     `optimize(study, objective, suggest, **study.optimize's options)`, when given, runs the
-    trials instead of study.optimize (the Ray backend: one task per trial)."""
+    trials instead of study.optimize (the Ray backend: one task per trial). `confirm_folds(n)`
+    draws validation folds 1..n-1 for confirming the keep-defaults test (tuning/selection.py);
+    None where the split has no other folds (a time-based validation part)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -154,62 +140,69 @@ def run_study(
     # CLI says "interrupted" in one line and the reasons stay in the study (fail_reason).
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     cls = model_class(model_type)
-    valid_train, valid, history, fold_in = validation
+    valid_train = validation[0]
     metric_name, k = block.metric.split("@")
     storage = open_storage(storage_path)
     start = cls.Params.model_validate(base_params).model_dump()
     space = include_start(space, start)
+    defaults = {name: start[name] for name in space if name in start}
     max_iterations = _max_iterations(space, cls.Params.model_validate(base_params))
     study = optuna.create_study(
         storage=storage, study_name=study_name, direction="maximize", load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=_pruner(block.pruner if cls.iterative else "none", block.report_every, max_iterations),
     )
     for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         storage.set_trial_state_values(stale._trial_id, state=TrialState.FAIL)
+    study.sampler = optuna.samplers.TPESampler(seed=sessions.sampler_seed(seed, len(study.trials)))
     if not study.trials:
-        study.enqueue_trial({name: start[name] for name in space if name in start})
+        study.enqueue_trial(defaults)
         study.set_user_attr("metric", block.metric)  # for the plots' labels
         study.set_user_attr("model", model_type)
+    clock = sessions.SessionClock(study)
+    per_trial_threads = _threads_per_trial(threads, jobs)
 
-    def scored(model, fold: tuple = validation, interval: bool = False) -> tuple[float, list | None]:
-        """The fold's metric and, if asked, its 95% bootstrap interval over the fold's users."""
+    def fit(params: dict, train):
+        model = build_model(model_type, params, seed=seed, threads=per_trial_threads, **(build_options or {}))
+        model.fit(train)
+        return model
+
+    def scored(model, fold: tuple = validation, interval: bool = False) -> tuple[float, list | None, np.ndarray | None]:
+        """The fold's metric, its 95% bootstrap interval over the fold's users if asked, and
+        the per-user values (None for a metric without them, such as coverage)."""
         fold_train, fold_valid, fold_history, fold_fold_in = fold
         result = evaluate(model, fold_train, fold_valid, fold_history, [int(k)], [metric_name],
                           filter_seen=filter_seen, fold_in=fold_fold_in, seed=seed, bootstrap=interval)
         bounds = result.intervals.get(block.metric)
-        return result.summary[block.metric], None if bounds is None else [float(v) for v in bounds]
-
-    def score(model, fold: tuple = validation) -> float:
-        return scored(model, fold)[0]
-
-    per_trial_threads = _threads_per_trial(threads, jobs)
+        per_user = result.per_user[block.metric].to_numpy() if block.metric in result.per_user.columns else None
+        return (result.summary[block.metric], None if bounds is None else [float(v) for v in bounds], per_user)
 
     def objective(trial) -> float:
-        params = {**base_params, **suggest(trial, space, cls.Params)}
-        values = [fit_first_fold(trial, params)]
-        for fold in extra_folds:
-            model = build_model(model_type, params, seed=seed, threads=per_trial_threads, **(build_options or {}))
-            model.fit(fold[0])
-            values.append(score(model, fold))
+        proposed = suggest(trial, space, cls.Params)
+        twin = sessions.duplicate_of(trial.study, trial.number, proposed)
+        if twin is not None:  # a finished point: not fitted again
+            trial.set_user_attr("duplicate_of", twin)
+            raise optuna.TrialPruned(f"the parameters of trial {twin}")
+        params = {**base_params, **proposed}
+        results = [fit_first_fold(trial, params)]
+        results += [scored(fit(params, fold[0]), fold) for fold in extra_folds]
         if extra_folds:
-            trial.set_user_attr("fold_values", values)
-        return float(np.mean(values))
-
-    def final_score(trial, model) -> float:
-        """The fold-0 score; with a single fold, also its bootstrap interval over users."""
-        if extra_folds:
-            return score(model)
-        value, interval = scored(model, interval=True)
-        if interval is not None:
-            trial.set_user_attr("ci95", interval)
+            trial.set_user_attr("fold_values", [r[0] for r in results])
+        value = float(np.mean([r[0] for r in results]))
+        if all(r[2] is not None for r in results) and (trial.number == 0 or _at_least_best(trial.study, value)):
+            trial.set_user_attr(selection.PER_USER_ATTR, selection.encode(np.concatenate([r[2] for r in results])))
         return value
 
-    def fit_first_fold(trial, params) -> float:
-        model = build_model(model_type, params, seed=seed, threads=per_trial_threads, **(build_options or {}))
+    def final_score(trial, model) -> tuple:
+        """The fold-0 score; with a single fold, also its bootstrap interval over users."""
+        result = scored(model, interval=not extra_folds)
+        if result[1] is not None:
+            trial.set_user_attr("ci95", result[1])
+        return result
+
+    def fit_first_fold(trial, params) -> tuple:
         if not cls.iterative or block.pruner == "none":
-            model.fit(valid_train)
-            return final_score(trial, model)
+            return final_score(trial, fit(params, valid_train))
+        model = build_model(model_type, params, seed=seed, threads=per_trial_threads, **(build_options or {}))
         planned = model.params.iterations
         trial.set_user_attr("iterations_planned", planned)
 
@@ -217,7 +210,7 @@ def run_study(
             step = iteration + 1
             trial.set_user_attr("iterations_done", step)
             if step % block.report_every == 0 and step < planned:
-                trial.report(score(model), step)
+                trial.report(scored(model)[0], step)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
 
@@ -225,15 +218,14 @@ def run_study(
         return final_score(trial, model)
 
     def progress(study_, trial) -> None:
+        clock.record()
         if interrupts.pending() is not None:  # a Ctrl-C that landed where Python drops it
             raise interrupts.pending()
         if on_trial is not None:
-            best = study_.best_value if any(t.state == TrialState.COMPLETE for t in study_.trials) else None
-            on_trial(1, best)
+            on_trial(1, study_.best_value if _has_complete(study_) else None)
 
     target = trials if trials is not None else block.trials
     budget = timeout or block.timeout
-    started = time.perf_counter()
     catch = (ArithmeticError, np.linalg.LinAlgError)
 
     def run(n_trials: int, timeout: float | None, n_jobs: int) -> None:
@@ -265,10 +257,29 @@ def run_study(
         cls.expect_fits(valid_train, target - finished())
     if waiting and finished() < target:
         run(min(waiting, target - finished()), budget, 1)
-    left = None if budget is None else budget - (time.perf_counter() - started)
+    left = None if budget is None else budget - clock.session_seconds
     if finished() < target and (left is None or left > 0):
         run(target - finished(), left, jobs)
-    return _outcome(study, time.perf_counter() - started, folds=1 + len(extra_folds))
+    stopped = sessions.stopped_by(finished(), target, budget, clock.session_seconds)
+
+    def per_user(params: dict, trial, folds: list[tuple]) -> np.ndarray | None:
+        """A trial's stored per-user validation values, or (no trial, or one of a study begun
+        before they were stored) recomputed on `folds`."""
+        text = None if trial is None else trial.user_attrs.get(selection.PER_USER_ATTR)
+        if text is not None:
+            return selection.decode(text)
+        values = [scored(fit({**base_params, **params}, fold[0]), fold)[2] for fold in folds]
+        return None if any(v is None for v in values) else np.concatenate(values)
+
+    chosen = selection.select(study, defaults, per_user, [validation, *extra_folds], confirm_folds,
+                              clock.total_seconds)
+    clock.stop()
+    return outcome(study, clock, chosen, folds=1 + len(extra_folds), target=target, stopped_by=stopped)
+
+
+def _at_least_best(study, value: float) -> bool:
+    """Whether `value` is at least every completed trial's (True before any completed)."""
+    return not _has_complete(study) or value >= study.best_value
 
 
 def _interrupt_behind(error: BaseException) -> BaseException | None:
@@ -287,44 +298,6 @@ def _has_complete(study) -> bool:
     from optuna.trial import TrialState
 
     return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-
-
-def _spread(trial) -> dict:
-    """How sure the trial's objective is: the sd over folds, or the bootstrap interval."""
-    values = trial.user_attrs.get("fold_values")
-    if values and len(values) > 1:
-        return {"fold_values": values, "sd": float(np.std(values, ddof=1))}
-    interval = trial.user_attrs.get("ci95")
-    return {"ci95": interval} if interval else {}
-
-
-def _outcome(study, seconds: float, folds: int = 1) -> TuneOutcome:
-    import polars as pl
-    from optuna.trial import TrialState
-
-    rows = []
-    saved = 0.0
-    for t in study.trials:
-        duration = t.duration.total_seconds() if t.duration else None
-        done, planned = t.user_attrs.get("iterations_done"), t.user_attrs.get("iterations_planned")
-        if t.state == TrialState.PRUNED and duration and done and planned:
-            saved += duration * (planned / done - 1)
-        rows.append({"number": t.number, "state": t.state.name, "value": t.value, "duration_s": duration,
-                     "iterations_done": done, **{f"params_{k}": v for k, v in t.params.items()}})
-    frame = pl.DataFrame(rows, infer_schema_length=None)
-    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    if not complete:
-        raise RuntimeError("no trial completed; see log.txt")
-    first = study.trials[0]
-    return TuneOutcome(
-        best_params=dict(study.best_params), best_value=float(study.best_value),
-        default_value=float(first.value) if first.state == TrialState.COMPLETE else None,
-        complete=len(complete), pruned=sum(t.state == TrialState.PRUNED for t in study.trials),
-        failed=sum(t.state == TrialState.FAIL for t in study.trials),
-        folds=folds, best_spread=_spread(study.best_trial),
-        default_spread=_spread(first) if first.state == TrialState.COMPLETE else {},
-        seconds=round(seconds, 3), seconds_saved_by_pruning=round(saved, 3), trials=frame,
-    )
 
 
 def study_importances(study) -> tuple[dict[str, float] | None, str]:

@@ -206,6 +206,18 @@ def read_history(run_path: Path) -> list[dict]:
     return rows
 
 
+def distinct_results(rows: list[dict]) -> list[dict]:
+    """The runs whose results differ from the run before them (a streak of identical results
+    is one point, at its first run, marked current when the current run is in the streak)."""
+    points: list[dict] = []
+    for row in rows:
+        if points and points[-1]["models"] == row["models"]:
+            points[-1] = {**points[-1], "current": points[-1]["current"] or row["current"]}
+        else:
+            points.append(dict(row))
+    return points
+
+
 def item_labels(items: pl.DataFrame | None) -> pl.DataFrame | None:
     """item_id (as text) -> label (the name when the dataset has names, else the id)."""
     if items is None:

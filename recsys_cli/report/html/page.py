@@ -19,10 +19,11 @@ from recsys_cli.evaluation.metrics import lower_is_better
 from recsys_cli.report.html import charts
 from recsys_cli.report.html.chart_cache import ChartCache
 from recsys_cli.models.base import item_popularity
-from recsys_cli.report.html.collect import RunData, item_labels, read_run, summary_value
+from recsys_cli.report.html.collect import RunData, distinct_results, item_labels, read_run, summary_value
 from recsys_cli.report.html.examples_view import examples_section
 from recsys_cli.report.html.repeats_view import repeats_section, summary_section
 from recsys_cli.report.html.text import duration, filter_seen_text, human_bytes, unreachable
+from recsys_cli.report.tuning import chosen_label, selection_text, stop_text, time_text
 
 STRATA_ORDER = ("top", "head", "torso", "tail")
 
@@ -221,6 +222,8 @@ class _Page:
                 "best_params": {k: summary_value(v) for k, v in (record.get("best_params") or {}).items()},
                 "complete": record.get("complete"), "pruned": record.get("pruned"), "failed": record.get("failed"),
                 "seconds": record.get("seconds"), "saved": record.get("seconds_saved_by_pruning"),
+                "trained": chosen_label(record), "selection": selection_text(record), "stopped": stop_text(record),
+                "time": time_text(record),
                 "history": self.chart(charts.tuning_history, trials, metric, tune.model),
                 "importances": self.chart(charts.importance_bars,
                     tune.importances, f"{tune.model}: parameter importances (fANOVA)") if tune.importances else None,
@@ -341,18 +344,6 @@ class _Page:
             out["table"] = [{"run_id": r["run_id"], "started_at": r["started_at"], "status": r["status"],
                              "current": r["current"], "best": _best_of(r["models"], metric)} for r in rows[::-1]]
         return out
-
-
-def distinct_results(rows: list[dict]) -> list[dict]:
-    """The runs whose results differ from the run before them (a streak of identical results
-    is one point, at its first run, marked current when the current run is in the streak)."""
-    points: list[dict] = []
-    for row in rows:
-        if points and points[-1]["models"] == row["models"]:
-            points[-1] = {**points[-1], "current": points[-1]["current"] or row["current"]}
-        else:
-            points.append(dict(row))
-    return points
 
 
 def _warm_cold(protocol: dict) -> dict[str, int]:

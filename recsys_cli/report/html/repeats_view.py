@@ -1,8 +1,9 @@
 """The report page's opening summary (the gate's verdict, the best model, the changes since the
 baseline run) and its "Repeated evaluation" section, from metrics.json's `repeats` block
-(`split: {repeats: R}` or `{folds: F}`): mean ± sd over the splits, bold where the paired
-t-test over the splits calls a model best, and, for user folds, every pair compared per user
-over all folds together (`repeats.pooled`)."""
+(`split: {repeats: R}` or `{folds: F}`): mean ± sd over the splits, bold where the test over
+the splits (corrected for shared users when the splits are random draws) calls a model best,
+for user folds every pair compared per user over all folds together (`repeats.pooled`), and
+the tuning of every split: the parameters each chose and tuned against default."""
 
 from __future__ import annotations
 
@@ -19,8 +20,29 @@ def repeats_section(repeats: dict | None) -> dict | None:
                "p_holm": f"{r['p_holm']:.4f}", "verdict": r["verdict"],
                "kind": "same" if r["verdict"] == "not significant" else "win"}
               for r in repeats.get("pooled") or []]
+    shared = repeats.get("shared_test_users") if repeats["kind"] == "repeats" else None
     return {"count": repeats["count"], "kind": repeats["kind"], "how": repeats.get("how", ""),
-            "tuned_on": repeats.get("tuned_on"), "metrics": metrics, "rows": rows, "pooled": pooled}
+            "test": repeats.get("test"), "tuned_on": repeats.get("tuned_on"), "metrics": metrics, "rows": rows,
+            "pooled": pooled, "tuned_params": _tuned_params(repeats.get("tuned_params") or {}),
+            "tuned_vs_default": [_tuned_row(r) for r in repeats.get("tuned_vs_default") or []],
+            "shared": None if not shared else f"{shared['mean']:.0f} ({shared['share']:.1%} of a draw's test users)"}
+
+
+def _tuned_params(chosen: dict) -> list[dict]:
+    return [{"split": index, "model": model,
+             "params": ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())}
+            for index, models in chosen.items() for model, params in models.items()]
+
+
+def _tuned_row(r: dict) -> dict:
+    pooled = r.get("pooled")
+    return {"model": r["model"], "metric": r["metric"], "default": f"{r['default']:.4f}", "tuned": f"{r['tuned']:.4f}",
+            "difference": f"{r['difference']:+.4f}", "kept": f"{r['kept_defaults']} of {r['splits']}",
+            "p_holm": f"{r['p_holm']:.4f}", "verdict": r["verdict"],
+            "kind": "win" if r["verdict"] == "tuned better" else "loss" if r["verdict"] == "default better" else "same",
+            "pooled": None if not pooled else {
+                "users": pooled["users"], "difference": f"{pooled['difference']:+.4f}",
+                "interval": f"[{pooled['ci95'][0]:+.4f}, {pooled['ci95'][1]:+.4f}]", "p": f"{pooled['p_value']:.4f}"}}
 
 
 def _cell(entry: dict | None, best: bool) -> dict:
