@@ -11,8 +11,9 @@ that dataset (fingerprints agree), so a stale or foreign folder is refused, not 
 Users with no history in the split (cold users, or ids the dataset never saw) get the
 training popularity ranking, and every answer says which users that was.
 
-Imports are kept to numpy/scipy/polars on this path; a model's own library (implicit) is
-imported when that model is loaded, so `recsys recommend` starts fast.
+Imports are kept to numpy/scipy/polars on this path (no YAML unless the manifest lacks the
+input paths; a factor model answers a few users from its factors without importing implicit),
+so `recsys recommend` starts fast.
 """
 
 from __future__ import annotations
@@ -44,14 +45,14 @@ class ServedRun:
 
     @classmethod
     def open(cls, run_dir: Path, dataset_dir: Path | None = None) -> "ServedRun":
-        import yaml
-
         from recsys_cli.data.dataset import Dataset
         from recsys_cli.data.split_folder import load_split
 
         path = resolve_run_dir(run_dir)
         manifest = json.loads((path / "manifest.json").read_text())
-        config = yaml.safe_load((path / "config.yaml").read_text()) if (path / "config.yaml").exists() else {}
+        # The manifest records where the dataset and split were; the config (YAML) is read only
+        # where it does not, or where what it records is gone (the config names one more place).
+        config = {} if _records_inputs(manifest) else _read_config(path)
         metrics = path / "metrics.json"
         protocol = json.loads(metrics.read_text()).get("protocol", {}) if metrics.exists() else {}
         stages = manifest.get("stages", {})
@@ -64,6 +65,9 @@ class ServedRun:
             found = Path(dataset_dir)
         else:
             found = find_run_dataset(path, manifest, config)
+            if found is None and not config:
+                config = _read_config(path)
+                found = find_run_dataset(path, manifest, config)
             if found is None:
                 raise InputError(
                     f"the dataset this run was trained on ({' = '.join(recorded_datasets(manifest, config))}) is "
@@ -72,6 +76,9 @@ class ServedRun:
         dataset = Dataset.open(found)
 
         split_dir = find_run_split(path, manifest, config, dataset.path)
+        if split_dir is None and not config:
+            config = _read_config(path)
+            split_dir = find_run_split(path, manifest, config, dataset.path)
         if split_dir is None:
             raise InputError(f"the split this run was evaluated on ({recorded_split(manifest, config)}) is not there, nor under "
                              f"{dataset.path / 'splits'}; copy it along with the dataset", path=path)
@@ -207,6 +214,20 @@ class ServedRun:
         chosen = self.models(names)
         lists = {n: m.similar_items(np.asarray(items, dtype=np.int32), k) for n, m in chosen.items() if m.has_similar_items}
         return lists, [n for n, m in chosen.items() if not m.has_similar_items]
+
+
+def _records_inputs(manifest: dict) -> bool:
+    """Whether the manifest names the dataset and the split folder the run used."""
+    stages = manifest.get("stages", {})
+    return bool(stages.get("ingest", {}).get("dataset") and stages.get("split", {}).get("path"))
+
+
+def _read_config(path: Path) -> dict:
+    """The run's resolved config.yaml ({} when absent)."""
+    import yaml
+
+    file = path / "config.yaml"
+    return yaml.safe_load(file.read_text()) if file.exists() else {}
 
 
 def _lookup(table: pl.DataFrame, id_column: str, idx_column: str, ids: list[str]) -> np.ndarray:
