@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import ROOT, measure  # noqa: E402
+from benchmarks.common import ROOT, measure_cpu  # noqa: E402
 
 
 def main() -> None:
@@ -39,12 +39,14 @@ def main() -> None:
     runs = {name: [] for name in commands}
     for _ in range(args.repeat):
         for name, command in commands.items():
-            runs[name].append(measure(command))
-    base = min(seconds for seconds, _ in runs["bare imports"])
+            runs[name].append(measure_cpu(command))
+    base_wall = min(r[0] for r in runs["bare imports"])
+    base_cpu = min(r[2] for r in runs["bare imports"])
+    print(f"{'':34} {'wall s':>7} {'x wall':>7} {'CPU s':>6} {'x CPU':>6} {'peak MiB':>9}")
     for name, figures in runs.items():
-        seconds, memory = min(s for s, _ in figures), min(m for _, m in figures)
+        wall, memory, cpu = (min(r[i] for r in figures) for i in range(3))
         target = "" if name == "bare imports" else "   target <= 1.5x"
-        print(f"{name:<34} {seconds:6.2f} s  {seconds / base:5.2f}x  {memory:6.0f} MiB{target}")
+        print(f"{name:<34} {wall:7.2f} {wall / base_wall:6.2f}x {cpu:6.2f} {cpu / base_cpu:5.2f}x {memory:9.0f}{target}")
     print(f"load after: {os.getloadavg()[0]:.2f}")
 
 
