@@ -77,8 +77,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for attempt in range(args.repeat):  # interleaved: a change of load hits every variant alike
             figures["bare implicit + numpy script"].append(measure([sys.executable, "-c", BARE, str(split)]))
-            for name, command in commands.items():
-                runs = f"{tmp}/runs-{len(figures[name])}-{attempt}-{name[:9].replace(' ', '')}"
+            for variant, (name, command) in enumerate(commands.items()):
+                runs = f"{tmp}/runs-{variant}-{attempt}"  # a fresh runs folder (and artifact store) each
                 figures[name].append(measure([*command, "run", str(config), "--runs-dir", runs, "--quiet"]))
     best = {name: (min(r[0] for r in rows), min(r[1] for r in rows)) for name, rows in figures.items()}
     report([(name, *values) for name, values in best.items()], baseline="bare implicit + numpy script")
