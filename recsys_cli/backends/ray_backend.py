@@ -164,7 +164,9 @@ class RayBackend:
         # Every task is a pure function of its inputs (a trial re-reports the same steps), so
         # a worker that dies (on a shared machine, mostly the kernel's OOM killer taking the
         # largest process) is retried; an exception raised by the task itself is not.
-        return _ray().remote(num_cpus=cpus, max_retries=WORKER_RETRIES)(func)
+        # SPREAD: blocks and trials go round the nodes that have a free CPU, instead of
+        # filling the driver's node first (Ray's default), so every node works from the start.
+        return _ray().remote(num_cpus=cpus, max_retries=WORKER_RETRIES, scheduling_strategy="SPREAD")(func)
 
     def _gather(self, futures: list, sizes: list[int], progress) -> list:
         """Results in submission order, advancing `progress` as shards finish."""
