@@ -90,8 +90,8 @@ class ImplicitFactorModel(Recommender):
         with single_threaded_blas():
             ids, scores = model.similar_items(items, N=min(k + 1, self.n_items))
         ids, scores = np.atleast_2d(ids), np.atleast_2d(scores)
-        # Move the anchor itself (usually first) to the end, then keep k.
-        order = np.argsort(ids == items[:, None], axis=1, kind="stable")[:, :k]
+        # Move the anchor itself (usually first) to the end, then keep k (never the anchor).
+        order = np.argsort(ids == items[:, None], axis=1, kind="stable")[:, :min(k, self.n_items - 1)]
         return ties_by_index(np.take_along_axis(ids, order, 1).astype(np.int32), np.take_along_axis(scores, order, 1))
 
     def _similar_with_numpy(self, items, k):
