@@ -18,11 +18,25 @@ MEASURE = (
 )
 
 
+MEASURE_CPU = MEASURE.replace(
+    "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+    "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+    "resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime)")
+
+
 def measure(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak resident memory (MiB) of `command`, run in a fresh process."""
     out = subprocess.run([sys.executable, "-c", MEASURE, *command], check=True, capture_output=True, text=True)
     seconds, peak_kib = out.stdout.split()
     return float(seconds), int(peak_kib) / 1024
+
+
+def measure_cpu(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak resident memory (MiB) and CPU seconds (user + system, every thread) of
+    `command` in a fresh process: on a loaded machine the CPU time is the steadier figure."""
+    out = subprocess.run([sys.executable, "-c", MEASURE_CPU, *command], check=True, capture_output=True, text=True)
+    seconds, peak_kib, cpu = out.stdout.split()
+    return float(seconds), int(peak_kib) / 1024, float(cpu)
 
 
 def best_of(command: list[str], repeat: int) -> tuple[float, float]:

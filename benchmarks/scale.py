@@ -15,6 +15,7 @@ Worker memory is the largest resident set among Ray's worker processes, sampled 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import threading
@@ -92,6 +93,10 @@ def measure(backend, model, train, test, valid_train, valid, trials: int, tmp: P
     started = time.perf_counter()
     result = backend.evaluate(model, train, test, train, [10, 100], ["mrr", "recall"], bootstrap=False)
     eval_seconds = time.perf_counter() - started
+    figures = {"users_per_s": len(result.users) / eval_seconds, "mrr": result.summary["mrr@100"],
+               "per_user": result.per_user, "eval_s": eval_seconds}
+    if trials == 0:
+        return figures
     space = bounded_space()
     block = TuneBlock(trials=trials, metric="mrr@100", pruner="none")
     started = time.perf_counter()
@@ -100,8 +105,7 @@ def measure(backend, model, train, test, valid_train, valid, trials: int, tmp: P
                       validation=(valid_train, valid, valid_train, False), filter_seen=True, seed=1, threads=0,
                       jobs=1, trials=trials)
     tune_seconds = time.perf_counter() - started
-    return {"users_per_s": len(result.users) / eval_seconds, "mrr": result.summary["mrr@100"],
-            "trials_per_hour": trials * 3600 / tune_seconds}
+    return {**figures, "trials_per_hour": trials * 3600 / tune_seconds}
 
 
 def main() -> None:
@@ -109,7 +113,7 @@ def main() -> None:
     parser.add_argument("--preset", default="dzen")
     parser.add_argument("--scale", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--cpus", type=int, default=2)
-    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--trials", type=int, default=4, help="tuning trials per backend (0: evaluation only)")
     parser.add_argument("--shard-users", type=int, default=8192)
     args = parser.parse_args()
 
@@ -120,8 +124,8 @@ def main() -> None:
     from recsys_cli.config.blocks import RayBlock
     from recsys_cli.models.item_knn import ItemKNN
 
-    print(f"preset {args.preset}, item-kNN, {args.cpus} Ray CPUs, shard {args.shard_users} users, "
-          f"{args.trials} tuning trials")
+    print(f"preset {args.preset}, item-kNN, {args.cpus} Ray CPUs, shards of at most {args.shard_users} users, "
+          f"{args.trials} tuning trials; load {os.getloadavg()[0]:.2f}")
     print(f"{'scale':>5s} {'users':>9s} {'backend':>7s} {'eval users/s':>13s} {'trials/h':>9s} "
           f"{'driver MiB':>11s} {'worker MiB':>11s}")
     for scale in args.scale:
@@ -139,11 +143,14 @@ def main() -> None:
         driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         for name, figures, worker in rows:
             print(f"{scale:>4d}x {train.shape[0]:>9,} {name:>7s} {figures['users_per_s']:>13,.0f} "
-                  f"{figures['trials_per_hour']:>9,.0f} {driver:>11,.0f} {worker:>11,.0f}")
+                  f"{figures.get('trials_per_hour', float('nan')):>9,.0f} {driver:>11,.0f} {worker:>11,.0f}")
         local_f, ray_f = rows[0][1], rows[1][1]
-        assert abs(local_f["mrr"] - ray_f["mrr"]) < 1e-12, "the backends disagree"
-        print(f"      ray / local: evaluation {ray_f['users_per_s'] / local_f['users_per_s']:.2f}x, "
-              f"tuning {ray_f['trials_per_hour'] / local_f['trials_per_hour']:.2f}x")
+        assert ray_f["per_user"].equals(local_f["per_user"]), "the backends' per-user metrics differ"
+        tuning = (f", tuning {ray_f['trials_per_hour'] / local_f['trials_per_hour']:.2f}x"
+                  if "trials_per_hour" in ray_f else "")
+        print(f"      ray / local: evaluation {ray_f['users_per_s'] / local_f['users_per_s']:.2f}x "
+              f"(target >= 0.8x; {local_f['eval_s']:.1f} s local, {ray_f['eval_s']:.1f} s ray; per-user metrics "
+              f"equal){tuning}; load {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -58,3 +58,10 @@ def dense(matrix) -> np.ndarray:
 
 
 from store_project import tiny, tiny_base  # noqa: E402,F401 - the copied tiny project of the store tests
+
+
+def pytest_collection_modifyitems(items):
+    """The two-node Ray cluster tests run first: a driver process that already ran and shut down
+    a local Ray cannot reliably reach another cluster afterwards (its objects' owner is reported
+    dead), and each pytest process is one driver."""
+    items.sort(key=lambda item: 0 if "test_ray_cluster.py" in item.nodeid else 1)

@@ -52,6 +52,11 @@ def test_a_damaged_run_file_is_named_with_what_to_do(cli, tiny, damage):
                  ["similar", run, "--item", "1", "-m", "ials", "-k", "3"],
                  ["compare", run, "--model", "ials", "--model", "i2i", "--anchors", "3", "--k", "3"]):
         result = cli(*args)
+        if relative == "config.yaml" and args[0] != "compare":
+            # The query verbs find the dataset and split in the manifest and never read the
+            # config: a file not read cannot mislead them, and they answer.
+            assert result.code == 0, (args, result.err)
+            continue
         assert result.code == 2, (args, result.err)
         assert "internal error" not in result.err
         assert str(run / relative) in result.err and "recsys runs verify" in result.err, result.err

@@ -1,10 +1,18 @@
 """`backend: ray`: all-user evaluation, exports and tuning trials on a Ray cluster.
 
 - Evaluation and exports are sharded by blocks of consecutive users: the fitted model,
-  train and history are put once in the object store; each task ranks its block (seen items
+  train and history are put in the object store once for the backend's life (`_share`: the
+  same object in evaluation, export and compare is one object-store entry, which each node
+  fetches once and its workers map without copying); each task ranks its block (seen items
   masked), takes the top K and computes the per-user metrics with the same `evaluate` as
   the local backend; the driver concatenates the blocks in user order and computes the
   means, coverage and intervals. Per-user results are therefore those of a local run.
+- Shard sizes (`shard_sizes`): guided self-scheduling (Polychronopoulos & Kuck, 1987). Each
+  block takes ceil(remaining / (2 x slots)) users, slots being the cluster's CPUs over
+  `task_cpus`, between MIN_SHARD_USERS (or `shard_users` if smaller) and `shard_users`: big
+  blocks first, so per-task costs (scheduling, a worker's fixed work per block, the result's
+  transfer) are paid rarely, and shrinking ones at the end, so no slot idles while another
+  finishes a big block. See docs/scaling.md for the measured per-task cost.
 - Tuning: each trial is a Ray task with `trial_cpus` CPUs. The driver keeps the one seeded
   sampler (ask, suggest, tell), so with one trial at a time the trials are the local ones;
   workers reopen the study from storage that every host can reach (an Optuna journal file
@@ -21,6 +29,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import time
 from pathlib import Path
@@ -39,6 +48,20 @@ def _ray():
 
 
 WORKER_RETRIES = 3  # attempts after the first when a worker process dies under a task
+MIN_SHARD_USERS = 512  # an evaluation block's fixed cost is ~20 ms (docs/scaling.md): >= 20x that of work
+SHARDS_PER_SLOT = 2  # guided self-scheduling's divisor: each block takes remaining / (2 x slots)
+
+
+def shard_sizes(n_users: int, slots: int, largest: int, smallest: int = MIN_SHARD_USERS) -> list[int]:
+    """Users per block, in order: ceil(remaining / (SHARDS_PER_SLOT x slots)) clamped to
+    [min(smallest, largest), largest] (the last block takes what is left)."""
+    floor = max(1, min(smallest, largest))
+    sizes, remaining = [], n_users
+    while remaining > 0:
+        size = min(remaining, largest, max(floor, -(-remaining // (SHARDS_PER_SLOT * max(slots, 1)))))
+        sizes.append(size)
+        remaining -= size
+    return sizes
 
 
 def _result(future):
@@ -102,6 +125,7 @@ class RayBackend:
         self.block = block
         self.verbose = os.environ.get("RECSYS_VERBOSE") == "1" if verbose is None else verbose
         self._started = False
+        self._shared: dict[int, tuple[object, object]] = {}  # id(value) -> (value, its object ref)
 
     # -- the cluster --------------------------------------------------------------------------
     def __enter__(self) -> "RayBackend":
@@ -124,6 +148,7 @@ class RayBackend:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._shared.clear()
         if self._started:
             _ray().shutdown()
             self._started = False
@@ -139,7 +164,9 @@ class RayBackend:
         # Every task is a pure function of its inputs (a trial re-reports the same steps), so
         # a worker that dies (on a shared machine, mostly the kernel's OOM killer taking the
         # largest process) is retried; an exception raised by the task itself is not.
-        return _ray().remote(num_cpus=cpus, max_retries=WORKER_RETRIES)(func)
+        # SPREAD: blocks and trials go round the nodes that have a free CPU, instead of
+        # filling the driver's node first (Ray's default), so every node works from the start.
+        return _ray().remote(num_cpus=cpus, max_retries=WORKER_RETRIES, scheduling_strategy="SPREAD")(func)
 
     def _gather(self, futures: list, sizes: list[int], progress) -> list:
         """Results in submission order, advancing `progress` as shards finish."""
@@ -155,8 +182,18 @@ class RayBackend:
         return results
 
     def _shards(self, users: np.ndarray) -> list[np.ndarray]:
-        size = self.block.shard_users
-        return [users[start:start + size] for start in range(0, len(users), size)]
+        """Consecutive blocks of `users`, sized by `shard_sizes` for this cluster."""
+        slots = int(_ray().cluster_resources().get("CPU", 1)) // self.block.task_cpus
+        bounds = np.cumsum([0, *shard_sizes(len(users), slots, self.block.shard_users)])
+        return [users[start:stop] for start, stop in itertools.pairwise(bounds)]
+
+    def _share(self, value):
+        """The object ref of `value`, put in the object store once for this backend's life (the
+        value is held with it, so its id is not reused while the ref is cached)."""
+        key = id(value)
+        if key not in self._shared:
+            self._shared[key] = (value, _ray().put(value))
+        return self._shared[key][1]
 
     # -- evaluation and exports -------------------------------------------------------------
     def evaluate(self, model, train, test, history, ks, names, *, filter_seen=True, fold_in=False, keep=0,
@@ -167,10 +204,9 @@ class RayBackend:
         from recsys_cli.evaluation.metrics import coverage
         from recsys_cli.evaluation.statistics import bootstrap_ci
 
-        ray = _ray()
         users = np.flatnonzero(np.diff(test.indptr)).astype(np.int32)
         shards = self._shards(users)
-        model_ref, train_ref, history_ref = ray.put(model), ray.put(train), ray.put(history)
+        model_ref, train_ref, history_ref = self._share(model), self._share(train), self._share(history)
         task = self._remote(_evaluate_shard, self.block.task_cpus)
         options = {"filter_seen": filter_seen, "fold_in": fold_in, "keep": keep, "seed": seed}
         futures = [task.remote(model_ref, train_ref, user_rows(test, int(s[0]), int(s[-1]) + 1), history_ref,
@@ -194,25 +230,23 @@ class RayBackend:
         return Evaluation(per_user, summary, intervals, users, top_ids, top_scores)
 
     def recommend(self, model, users: np.ndarray, history, k: int, *, filter_seen: bool, fold_in: bool):
-        ray = _ray()
         shards = self._shards(users)
         if not shards:
             return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
-        model_ref, history_ref = ray.put(model), ray.put(history)
+        model_ref, history_ref = self._share(model), self._share(history)
         task = self._remote(_recommend_shard, self.block.task_cpus)
         parts = self._gather([task.remote(model_ref, s, history_ref, k, filter_seen, fold_in) for s in shards],
                              [len(s) for s in shards], None)
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def map_user_blocks(self, function, users: np.ndarray, *shared, block: int | None = None) -> list:
-        """[function(users of a shard, *shared)] over shards of `shard_users` users, one Ray
-        task each, in user order; `shared` goes once into the object store. (`block`, the
-        local batch size, is unused: a task batches inside `function` if it needs to.)"""
-        ray = _ray()
+        """[function(users of a shard, *shared)] over the shards of `_shards`, one Ray task
+        each, in user order; `shared` goes once into the object store. (`block`, the local
+        batch size, is unused: a task batches inside `function` if it needs to.)"""
         shards = self._shards(users)
         if not shards:
             return []
-        refs = [ray.put(value) for value in shared]
+        refs = [self._share(value) for value in shared]
         task = self._remote(function, self.block.task_cpus)
         return self._gather([task.remote(s, *refs) for s in shards], [len(s) for s in shards], None)
 
@@ -241,7 +275,7 @@ class RayBackend:
         from optuna.trial import TrialState
 
         ray = _ray()
-        objective_ref = ray.put(objective)  # the validation matrices travel once
+        objective_ref = self._share(objective)  # the validation matrices travel once
         task = self._remote(_run_trial, self.block.trial_cpus)
         started, launched, running = time.perf_counter(), 0, {}
         while running or launched < n_trials:

@@ -26,7 +26,7 @@ def similar(
 
     Example: recsys similar runs/quickstart --item-name "Broken Echo #0" -m i2i -m ials
     """
-    from recsys_cli.serving.compare import resolve_anchor_items
+    from recsys_cli.serving.anchors import resolve_anchor_items
     from recsys_cli.core.errors import InputError
     from recsys_cli.serving.queries import ServedRun
 

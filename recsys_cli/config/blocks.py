@@ -236,7 +236,8 @@ class RayBlock(Strict):
 
     address: Optional[str] = None  # null: a local Ray for the run; auto: `ray start`'s; ray://host:10001
     num_cpus: Optional[int] = Field(None, ge=1, description="CPUs of the local Ray (null = all)")
-    shard_users: int = Field(8192, ge=1, description="users per evaluation / export task")
+    shard_users: int = Field(8192, ge=1, description="most users per evaluation / export task (blocks shrink "
+                             "towards the end, see backends/ray_backend.py)")
     task_cpus: int = Field(1, ge=1, description="CPUs per evaluation / export task")
     trial_cpus: int = Field(1, ge=1, description="CPUs (and model threads) per tuning trial")
     parallel_trials: Optional[int] = Field(None, ge=1, description="trials at once (null = cluster CPUs / trial_cpus)")

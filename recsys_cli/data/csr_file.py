@@ -44,19 +44,20 @@ def read_sparse(path: str | Path, *, allow_duplicates: bool = False, non_negativ
         _check_compressed(indices, indptr, len(data), major, minor, path, "column" if fmt == "csr" else "row")
         cls = sp.csr_matrix if fmt == "csr" else sp.csc_matrix
         matrix = cls((data.astype(np.float32, copy=False), indices, indptr), shape=shape)
+        _check_unique_compressed(matrix, path, fmt)
     elif fmt == "coo":
         row, col = _array(arrays, "row", path), _array(arrays, "col", path)
         if not (len(row) == len(col) == len(data)):
             raise InputError(f"row, col and data differ in length ({len(row)}, {len(col)}, {len(data)})", path=path)
         _check_range(row, shape[0], "row", path)
         _check_range(col, shape[1], "col", path)
-        if not allow_duplicates:
-            _check_unique(row.astype(np.int64), col.astype(np.int64), path)
         matrix = sp.coo_matrix((data.astype(np.float32, copy=False), (row, col)), shape=shape)
     else:
         raise InputError(f"sparse format {fmt!r} is not supported; save it as csr, csc or coo", path=path)
     matrix = matrix.tocsr()
     matrix.sum_duplicates()
+    if fmt == "coo" and not allow_duplicates and matrix.nnz != len(data):  # summing merged repeated pairs
+        _report_repeated_pair(row, col, path)
     return matrix
 
 
@@ -114,19 +115,35 @@ def _check_compressed(indices, indptr, nnz, major, minor, path, minor_name) -> N
         bad = int(np.argmax(steps < 0))
         raise InputError(f"indptr decreases at position {bad + 1} ({int(indptr[bad])} -> {int(indptr[bad + 1])})", path=path)
     _check_range(indices, minor, minor_name, path)
-    rows = np.repeat(np.arange(major, dtype=np.int64), steps)
-    _check_unique(rows, indices.astype(np.int64), path)
 
 
-def _check_unique(rows: np.ndarray, cols: np.ndarray, path: Path) -> None:
-    if rows.size < 2:
+def _check_unique_compressed(matrix, path: Path, fmt: str) -> None:
+    """Refuse a (row, column) pair stored twice, in time linear in the stored entries and with
+    no copy of the index arrays: rows whose indices are not sorted are sorted in place
+    (scipy's per-row sort, which a sorted file skips after its linear check), and in sorted rows
+    a repeat is two equal neighbours inside one row."""
+    if not matrix.has_sorted_indices:
+        matrix.sort_indices()
+    indices, indptr = matrix.indices, matrix.indptr
+    if len(indices) < 2:
         return
-    order = np.lexsort((cols, rows))
-    r, c = rows[order], cols[order]
-    repeated = (r[1:] == r[:-1]) & (c[1:] == c[:-1])
+    repeated = indices[1:] == indices[:-1]
+    row_starts = indptr[1:-1]
+    repeated[row_starts[(row_starts > 0) & (row_starts < len(indices))] - 1] = False  # across two rows
     if repeated.any():
         bad = int(np.argmax(repeated))
-        raise InputError(f"entry ({int(r[bad])}, {int(c[bad])}) is stored more than once", path=path)
+        major, minor = int(np.searchsorted(indptr, bad, side="right")) - 1, int(indices[bad])
+        row, col = (major, minor) if fmt == "csr" else (minor, major)
+        raise InputError(f"entry ({row}, {col}) is stored more than once", path=path)
+
+
+def _report_repeated_pair(rows: np.ndarray, cols: np.ndarray, path: Path) -> None:
+    """The InputError naming one repeated (row, col) of a COO file known to hold one (an error
+    path, so sorting is fine here)."""
+    order = np.lexsort((cols, rows))
+    r, c = rows[order], cols[order]
+    bad = int(np.argmax((r[1:] == r[:-1]) & (c[1:] == c[:-1])))
+    raise InputError(f"entry ({int(r[bad])}, {int(c[bad])}) is stored more than once", path=path)
 
 
 def _one_line(error: Exception) -> str:

@@ -15,6 +15,9 @@ USERS_PER_CHUNK = 65_536  # bounds the top-k lists held at once, whatever the us
 CELLS_PER_CHUNK = 1 << 23  # ...and users x K of a chunk, whatever K (8M ids + scores = 64 MB)
 
 
+POPULARITY_METRICS = {"novelty", "avg_popularity"}  # the metrics that read item popularity
+
+
 def users_per_chunk(depth: int) -> int:
     """Users per batch so that a batch's top-`depth` lists stay within CELLS_PER_CHUNK."""
     return max(1, min(USERS_PER_CHUNK, CELLS_PER_CHUNK // max(depth, 1)))
@@ -49,7 +52,7 @@ def evaluate(model, train, test, history, ks: list[int], names: list[str], *, fi
     """
     users = np.flatnonzero(np.diff(test.indptr)).astype(np.int32)
     depth = max(max(ks), keep)
-    popularity = item_popularity(train)
+    popularity = item_popularity(train) if POPULARITY_METRICS & set(names) else None
     n_train_users = int(np.count_nonzero(np.diff(train.indptr)))
     per_metric_names = [n for n in names if n != "coverage"]
     columns: dict[str, list[np.ndarray]] = {}

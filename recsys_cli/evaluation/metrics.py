@@ -36,12 +36,29 @@ from typing import Callable, Literal
 import numpy as np
 
 
+SHORT_ROWS = 4  # stored items per row up to which each is compared with its row's list
+CELLS_PER_CHUNK = 1 << 22  # compared (item, list entry) pairs at once
+
+
 def membership(top_ids: np.ndarray, rows) -> np.ndarray:
-    """hits[u, j] = top_ids[u, j] is in CSR row u (rows: CSR with one row per top_ids row)."""
-    n_items = rows.shape[1]
+    """hits[u, j] = top_ids[u, j] is in CSR row u (rows: CSR with one row per top_ids row).
+
+    Short rows (the held-out items of a test part) compare each stored item with its row's
+    list: stored items x K comparisons. Long rows (a history) are searched: the lists' keys in
+    the sorted (row, item) keys of the rows."""
+    n_rows, depth = top_ids.shape
     row_of = np.repeat(np.arange(rows.shape[0], dtype=np.int64), np.diff(rows.indptr))
+    if rows.nnz <= SHORT_ROWS * max(n_rows, 1):
+        hits = np.zeros(top_ids.shape, dtype=bool)
+        step = max(1, CELLS_PER_CHUNK // max(depth, 1))
+        for start in range(0, rows.nnz, step):
+            owner = row_of[start:start + step]
+            entry, position = np.nonzero(top_ids[owner] == rows.indices[start:start + step, None])
+            hits[owner[entry], position] = True
+        return hits
+    n_items = rows.shape[1]
     wanted = np.sort(row_of * n_items + rows.indices)
-    keys = np.arange(top_ids.shape[0], dtype=np.int64)[:, None] * n_items + top_ids
+    keys = np.arange(n_rows, dtype=np.int64)[:, None] * n_items + top_ids
     position = np.minimum(np.searchsorted(wanted, keys), max(len(wanted) - 1, 0))
     return (wanted[position] == keys) if len(wanted) else np.zeros(keys.shape, dtype=bool)
 
@@ -55,7 +72,7 @@ class Batch:
         self.top_ids = top_ids
         self.test_rows, self.train_rows = test_rows, train_rows
         self.valid = np.ones(top_ids.shape, dtype=bool) if valid is None else valid
-        self.popularity = np.asarray(popularity, dtype=np.float64)
+        self.popularity = None if popularity is None else np.asarray(popularity, dtype=np.float64)
         self.n_train_users = n_train_users
 
     @functools.cached_property
@@ -196,14 +213,15 @@ def per_user_metrics(
     top_ids: np.ndarray,
     test_rows,
     train_rows,
-    popularity: np.ndarray,
+    popularity: np.ndarray | None,
     n_train_users: int,
     ks: list[int],
     names: list[str],
     valid: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """`name@k` -> per-user values for one batch (top_ids rows align with test/train rows).
-    `valid[u, j]`: whether top_ids[u, j] is a real recommendation (finite score); default all."""
+    `valid[u, j]`: whether top_ids[u, j] is a real recommendation (finite score); default all.
+    `popularity` (users per item in train) is needed by novelty and avg_popularity only."""
     batch = Batch(top_ids, test_rows, train_rows, popularity, n_train_users, valid)
     out: dict[str, np.ndarray] = {}
     for k in ks:

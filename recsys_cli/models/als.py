@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.factorization import ImplicitFactorModel
-from recsys_cli.models.weighting import WeightingParams, item_totals, weigh
+from recsys_cli.models.weighting import WeightingParams, confidence_matrix, item_totals, weigh
 
 
 class ALSParams(BaseModel):
@@ -61,9 +61,7 @@ class IALS(ALS):
         return super().fit(train, callback)
 
     def prepare(self, train):
-        confidence = weigh(self.params, train, self.item_totals).astype(np.float32, copy=True)
-        confidence.data = 1.0 + np.float32(self.params.alpha) * confidence.data
-        return confidence
+        return confidence_matrix(weigh(self.params, train, self.item_totals), self.params.alpha)
 
     def state(self):
         return {**super().state(), "item_totals": self.item_totals}

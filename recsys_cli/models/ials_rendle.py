@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, cosine_similar_items
 from recsys_cli.models.factorization import single_threaded_blas
+from recsys_cli.models.weighting import confidence_matrix
 
 
 class IALSRendleParams(BaseModel):
@@ -158,10 +159,8 @@ class IALSRendle(Recommender):
         "alpha0": {"low": 0.03, "high": 3.0, "log": True},
     }
 
-    def confidence(self, matrix):
-        out = matrix.astype(np.float32, copy=True).tocsr()
-        out.data = 1.0 + np.float32(self.params.alpha) * out.data
-        return out
+    def confidence(self, matrix, dtype=np.float32):
+        return confidence_matrix(matrix, self.params.alpha, dtype)
 
     def initial_factors(self, n_users: int, n_items: int):
         rng = np.random.default_rng(self.seed)
@@ -175,7 +174,7 @@ class IALSRendle(Recommender):
 
         p = self.params
         self.n_items = train.shape[1]
-        by_user = self.confidence(train).astype(np.float64)  # the kernels' dtype, converted once
+        by_user = self.confidence(train, np.float64)  # the kernels' dtype, converted once
         by_item = by_user.T.tocsr()
         user_reg, item_reg = frequency_regularization(by_user, p.alpha0, p.regularization, p.nu)
         self.user_factors, self.item_factors = (

@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from recsys_cli.models.base import Recommender, item_popularity
-from recsys_cli.models.topk import ranked_unseen
+from recsys_cli.models.topk import inverse_permutation, ranked_unseen
 
 
 class Popular(Recommender):
@@ -14,7 +14,7 @@ class Popular(Recommender):
 
     def fit(self, train):
         self.n_items = train.shape[1]
-        self.popularity = item_popularity(train)
+        self.set_state({"popularity": item_popularity(train)})
         return self
 
     def score(self, users, history):
@@ -22,21 +22,18 @@ class Popular(Recommender):
 
     def recommend(self, users, history, k, filter_seen=True, fold_in=False):
         """One ranking for everyone: each user's list is it with their seen items skipped."""
-        ranking = np.argsort(-self.popularity, kind="stable")  # ties by item index
-        step = 8192  # users per window mask: bounded by step x (k + the batch's longest history)
-        users = np.asarray(users)
-        parts = [ranked_unseen(ranking, self.popularity[ranking], history[users[s:s + step]], k, filter_seen)
-                 for s in range(0, len(users), step)]
-        if not parts:
-            k = min(k, self.n_items)
-            return np.empty((0, k), np.int32), np.empty((0, k), np.float32)
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return ranked_unseen(self.ranking, self.ranked_scores, history[np.asarray(users)], k, filter_seen,
+                             rank_of=self.rank_of)
 
     def state(self):
         return {"popularity": self.popularity}
 
     def set_state(self, arrays):
+        """The popularity, and its ranking (ties by item index) sorted once, not per call."""
         self.popularity = arrays["popularity"]
+        self.ranking = np.argsort(-self.popularity, kind="stable")
+        self.rank_of = inverse_permutation(self.ranking)
+        self.ranked_scores = self.popularity[self.ranking]
 
 
 class PersonalPopularParams(BaseModel):

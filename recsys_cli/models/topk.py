@@ -51,36 +51,55 @@ def mask_seen(scores: np.ndarray, history) -> None:
 
 
 def ranked_unseen(ranking: np.ndarray, ranking_scores: np.ndarray, history, k: int,
-                  filter_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                  filter_seen: bool = True, rank_of: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-k of one list shared by every user (a non-personalised model), seen items skipped.
 
     `ranking` is the whole catalogue best first (ties already broken by item index),
-    `ranking_scores` its scores. A user needs at most k + |history| entries of it, so the work
-    is a mask over that window per user: the cost of the seen-item filter, not of a dense
-    users x items score matrix. Users with fewer than k unseen items get the rest of the list
-    (seen items) scored -inf, as `mask_seen` + `topk` would.
+    `ranking_scores` its scores, `rank_of` its inverse (computed when not given). With a user's
+    seen ranks sorted, r_0 < r_1 < ..., r_i - i unseen entries precede r_i, so the p-th unseen
+    entry of the list is at rank p + #{i : r_i - i <= p}: one count per (user, p) over the
+    seen items with r_i - i < k, then a cumulative sum along p. The cost is the history's
+    entries plus users x k, never users x the list. Users with fewer than k unseen items get
+    the rest of the list (their seen items, in list order) scored -inf.
     """
     n_users, n_items = history.shape[0], len(ranking)
     k = min(k, n_items)
     if not filter_seen or n_users == 0:
         return (np.broadcast_to(ranking[:k], (n_users, k)).astype(np.int32),
                 np.broadcast_to(ranking_scores[:k], (n_users, k)).astype(np.float32))
+    import scipy.sparse as sp
+
+    if rank_of is None:
+        rank_of = inverse_permutation(ranking)
     counts = np.diff(history.indptr)
-    window = int(min(n_items, k + counts.max()))
-    rank_of = np.empty(n_items, dtype=np.int64)
-    rank_of[ranking] = np.arange(n_items)
+    rows = np.repeat(np.arange(n_users), counts)
     seen_rank = rank_of[history.indices]
-    row_of = np.repeat(np.arange(n_users), counts)
-    inside = seen_rank < window
-    seen = np.zeros((n_users, window), dtype=bool)
-    seen[row_of[inside], seen_rank[inside]] = True
-    unseen_before = np.cumsum(~seen, axis=1)
-    # Unseen entries take positions 0, 1, ... in list order; seen ones follow all unseen ones
-    # (they only matter when the window is the whole catalogue).
-    position = np.where(seen, unseen_before[:, -1:] + np.cumsum(seen, axis=1) - 1, unseen_before - 1)
-    rows, columns = np.nonzero(position < k)
-    ids = np.empty((n_users, k), dtype=np.int32)
-    scores = np.empty((n_users, k), dtype=np.float32)
-    ids[rows, position[rows, columns]] = ranking[columns]
-    scores[rows, position[rows, columns]] = np.where(seen[rows, columns], -np.inf, ranking_scores[columns])
-    return ids, scores
+    # A seen rank r at sorted place i has r - i >= r - (count - 1): from k + count - 1 on, it
+    # precedes none of the first k unseen entries (nor do the ranks after it), so only the
+    # head of each user's ranks is sorted (scipy's per-row sort) and counted.
+    head = seen_rank < k + counts[rows] - 1
+    seen_rank, rows = seen_rank[head], rows[head]
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_users), out=indptr[1:])
+    ranked = sp.csr_matrix((np.zeros(len(seen_rank), np.int8), seen_rank, indptr), shape=(n_users, n_items))
+    ranked.sort_indices()
+    seen_rank = ranked.indices
+    unseen_before = seen_rank - (np.arange(len(seen_rank)) - indptr[rows])
+    early = unseen_before < k
+    shifts = np.bincount(rows[early] * k + unseen_before[early], minlength=n_users * k).reshape(n_users, k)
+    rank = np.cumsum(shifts, axis=1) + np.arange(k)
+    short = rank >= n_items  # past the last unseen item: the user's seen items follow, in list order
+    if short.any():
+        users, position = np.nonzero(short)
+        # such a user has fewer than k unseen items, so every seen rank was kept
+        rank[users, position] = seen_rank[indptr[users] + position - (n_items - counts[users])]
+    scores = ranking_scores[rank].astype(np.float32)
+    scores[short] = -np.inf
+    return ranking[rank].astype(np.int32), scores
+
+
+def inverse_permutation(order: np.ndarray) -> np.ndarray:
+    """rank_of[order[r]] = r (int32 below 2**31 entries: scipy then takes it as indices unchecked)."""
+    inverse = np.empty(len(order), dtype=np.int32 if len(order) < 2**31 else np.int64)
+    inverse[order] = np.arange(len(order))
+    return inverse

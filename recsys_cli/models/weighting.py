@@ -62,13 +62,14 @@ def apply_weighting(matrix, scheme: str, *, eps: float = 1.0, k1: float = 100.0,
                     totals: np.ndarray | None = None):
     """A float32 CSR copy of `matrix` with its values transformed by `scheme` (see the module
     docstring); `totals` are the training matrix's item totals for bm25 (default: this one's)."""
+    import scipy.sparse as sp
+
     matrix = matrix.tocsr()
     if scheme not in SCHEMES:
         raise InputError(f"unknown weighting {scheme!r}; expected one of {', '.join(SCHEMES)}")
-    out = matrix.astype(np.float32, copy=True)
-    if scheme == "none" or out.nnz == 0:
-        return out
-    values = out.data.astype(np.float64)
+    if scheme == "none" or matrix.nnz == 0:
+        return matrix.astype(np.float32, copy=True)
+    values = matrix.data.astype(np.float64)
     if not np.all(np.isfinite(values)) or (values < 0).any():
         raise InputError(f"weighting {scheme!r} needs finite non-negative interaction values")
     if scheme == "binary":
@@ -78,19 +79,19 @@ def apply_weighting(matrix, scheme: str, *, eps: float = 1.0, k1: float = 100.0,
     else:
         # Per cell (user u, item i, value r), as implicit's helpers compute on items x users:
         # idf of the user, and for bm25 the item's saturation under its length normalisation.
-        users = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
-        idf = np.log(float(out.shape[1])) - np.log1p(np.diff(out.indptr).astype(np.float64))
+        users = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        idf = np.log(float(matrix.shape[1])) - np.log1p(np.diff(matrix.indptr).astype(np.float64))
         if scheme == "tfidf":
             weights = np.sqrt(values) * idf[users]
         else:
-            totals = item_totals(out) if totals is None else np.asarray(totals, dtype=np.float64)
+            totals = item_totals(matrix) if totals is None else np.asarray(totals, dtype=np.float64)
             length_norm = (1.0 - b) + b * totals / max(float(totals.mean()), 1e-12)
-            weights = values * (k1 + 1.0) / (k1 * length_norm[out.indices] + values) * idf[users]
+            weights = values * (k1 + 1.0) / (k1 * length_norm[matrix.indices] + values) * idf[users]
         informative = idf[users] > 1e-6  # idf of a user with (nearly) every item is <= 0
         floor = weights[informative].min() if informative.any() else 1.0
         weights = np.where(informative, weights, floor)
-    out.data = weights.astype(np.float32)
-    return out
+    # The input's values are replaced, not copied first: only its index arrays are.
+    return sp.csr_matrix((weights.astype(np.float32), matrix.indices.copy(), matrix.indptr.copy()), shape=matrix.shape)
 
 
 def weigh(params: WeightingParams, matrix, totals: np.ndarray | None = None):
@@ -99,6 +100,16 @@ def weigh(params: WeightingParams, matrix, totals: np.ndarray | None = None):
         return matrix
     return apply_weighting(matrix, params.weighting, eps=params.weighting_eps, k1=params.weighting_k1,
                            b=params.weighting_b, totals=totals)
+
+
+def confidence_matrix(matrix, alpha: float, dtype=np.float32):
+    """iALS's confidence 1 + alpha * w of every stored cell of a float32 CSR (computed in float32),
+    as a CSR of `dtype` that shares `matrix`'s index arrays: only the values are new, so preparing
+    a model's input costs one array of values, not a copy of the whole matrix."""
+    import scipy.sparse as sp
+
+    values = (1.0 + np.float32(alpha) * matrix.data).astype(dtype, copy=False)
+    return sp.csr_matrix((values, matrix.indices, matrix.indptr), shape=matrix.shape)
 
 
 def unweighted_warning(params, matrix) -> str | None:

@@ -11,8 +11,9 @@ that dataset (fingerprints agree), so a stale or foreign folder is refused, not 
 Users with no history in the split (cold users, or ids the dataset never saw) get the
 training popularity ranking, and every answer says which users that was.
 
-Imports are kept to numpy/scipy/polars on this path; a model's own library (implicit) is
-imported when that model is loaded, so `recsys recommend` starts fast.
+Imports are kept to numpy/scipy/polars on this path (no YAML unless the manifest lacks the
+input paths; a factor model answers a few users from its factors without importing implicit),
+so `recsys recommend` starts fast.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class ServedRun:
 
         path = resolve_run_dir(run_dir)
         manifest = check_manifest(path)
-        config = read_run_config(path)
+        # The manifest records where the dataset and split were; the config (YAML) is read only
+        # where it does not, or where what it records is gone (the config names one more place).
+        config = {} if _records_inputs(manifest) else read_run_config(path)
         protocol = (read_run_record(path, "metrics.json") or {}).get("protocol", {})
         trained = trained_models(path, manifest)
         if not trained:
@@ -59,6 +62,9 @@ class ServedRun:
             found = Path(dataset_dir)
         else:
             found = find_run_dataset(path, manifest, config)
+            if found is None and not config:
+                config = read_run_config(path)
+                found = find_run_dataset(path, manifest, config)
             if found is None:
                 raise InputError(
                     f"the dataset this run was trained on ({' = '.join(recorded_datasets(manifest, config))}) is "
@@ -67,6 +73,9 @@ class ServedRun:
         dataset = Dataset.open(found)
 
         split_dir = find_run_split(path, manifest, config, dataset.path)
+        if split_dir is None and not config:
+            config = read_run_config(path)
+            split_dir = find_run_split(path, manifest, config, dataset.path)
         if split_dir is None:
             raise InputError(f"the split this run was evaluated on ({recorded_split(manifest, config)}) is not there, nor under "
                              f"{dataset.path / 'splits'}; copy it along with the dataset", path=path)
@@ -203,6 +212,12 @@ class ServedRun:
         chosen = self.models(names)
         lists = {n: m.similar_items(np.asarray(items, dtype=np.int32), k) for n, m in chosen.items() if m.has_similar_items}
         return lists, [n for n, m in chosen.items() if not m.has_similar_items]
+
+
+def _records_inputs(manifest: dict) -> bool:
+    """Whether the manifest names the dataset and the split folder the run used."""
+    stages = manifest.get("stages", {})
+    return bool(stages.get("ingest", {}).get("dataset") and stages.get("split", {}).get("path"))
 
 
 def _lookup(table: pl.DataFrame, id_column: str, idx_column: str, ids: list[str]) -> np.ndarray:
