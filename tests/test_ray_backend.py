@@ -153,3 +153,38 @@ def test_a_task_whose_worker_dies_is_retried(local_ray, tmp_path):
     with RayBackend(RayBlock(shard_users=4)) as backend:
         parts = backend.map_user_blocks(dies_once, np.arange(8), str(tmp_path / "died"), block=4)
     assert parts == [6, 22] and (tmp_path / "died").exists()
+
+
+@pytest.mark.parametrize("split, tune", [
+    ({"strategy": "temporal", "test_ratio": 0.2, "seed": 42}, {"trials": 2, "metric": "mrr@50"}),  # cold users, tuned vs default
+    ({"strategy": "leave-one-random", "test_users": 0.5, "seed": 42, "folds": 2}, None),  # repeats over folds
+], ids=["cold-users-and-default-vs-tuned", "folds"])
+def test_every_evaluation_of_a_run_goes_through_the_backend_with_the_local_numbers(local_ray, tmp_path, split, tune):
+    """Default-vs-tuned, the cold users' fallback and every fold are evaluated by the backend's
+    one `evaluate` call, so Ray gives exactly the local numbers, coverage included."""
+    models = [{"name": "pop", "type": "popular"},
+              {"name": "i2i", "type": "item-knn", "params": {"neighbors": 30}, **({"tune": tune} if tune else {})}]
+    summaries, runs = {}, {}
+    for backend, block in (("local", {}), ("ray", {"num_cpus": 2, "shard_users": 29})):
+        folder = tmp_path / backend
+        folder.mkdir()
+        config = {**CONFIG, "split": split, "models": models, "compare": None, "backend": backend, "ray": block,
+                  "metrics": {"k": [10, 50], "names": ["mrr", "recall", "coverage", "novelty"]},
+                  "dataset": {**CONFIG["dataset"], "out": str(tmp_path / "data")}}
+        (folder / "exp.yaml").write_text(yaml.safe_dump(config))
+        summaries[backend] = run_experiment(folder / "exp.yaml", folder / "runs")
+        runs[backend] = folder / "runs" / "eq" / summaries[backend]["run_id"]
+    local, remote = summaries["local"], summaries["ray"]
+    assert remote["metrics"] == local["metrics"] and local["metrics"]["i2i"]["coverage@50"] > 0
+    assert remote["cold_users"] == local["cold_users"] and remote["repeats"] == local["repeats"]
+    results = ("default_validation", "best_validation", "default_test", "test", "best_params")
+    assert {m: {k: t[k] for k in results} for m, t in remote["tuning"].items()} == \
+        {m: {k: t[k] for k in results} for m, t in local["tuning"].items()}
+    if tune:
+        assert local["cold_users"] and local["tuning"]["i2i"]["default_test"] is not None
+    else:
+        assert local["repeats"]["count"] == 2
+    local_files = sorted(p.relative_to(runs["local"]) for p in runs["local"].rglob("per_user/*.parquet"))
+    assert local_files == sorted(p.relative_to(runs["ray"]) for p in runs["ray"].rglob("per_user/*.parquet"))
+    for relative in local_files:
+        assert (runs["local"] / relative).read_bytes() == (runs["ray"] / relative).read_bytes(), relative

@@ -86,11 +86,10 @@ def user_rows(matrix, start: int, stop: int):
     return sp.csr_matrix((matrix.data[lo:hi], matrix.indices[lo:hi], indptr), shape=matrix.shape)
 
 
-def _evaluate_shard(model, train, test, history, ks, names, options):
-    from recsys_cli.evaluation.evaluate import evaluate
+def _evaluate_shard(model, train, test, history, users, ks, names, options):
+    from recsys_cli.evaluation.evaluate import score_users
 
-    result = evaluate(model, train, test, history, ks, names, bootstrap=False, **options)
-    return result.per_user, result.top_ids, result.top_scores
+    return score_users(model, train, test, history, users, ks, names, **options)
 
 
 def _recommend_shard(model, users, history, k, filter_seen, fold_in):
@@ -198,36 +197,20 @@ class RayBackend:
     # -- evaluation and exports -------------------------------------------------------------
     def evaluate(self, model, train, test, history, ks, names, *, filter_seen=True, fold_in=False, keep=0,
                  seed=0, progress=None, bootstrap=True):
-        import polars as pl
-
-        from recsys_cli.evaluation.evaluate import Evaluation, rating_errors
-        from recsys_cli.evaluation.metrics import coverage
-        from recsys_cli.evaluation.statistics import bootstrap_ci
+        from recsys_cli.evaluation.evaluate import summarise
 
         users = np.flatnonzero(np.diff(test.indptr)).astype(np.int32)
         shards = self._shards(users)
-        model_ref, train_ref, history_ref = self._share(model), self._share(train), self._share(history)
-        task = self._remote(_evaluate_shard, self.block.task_cpus)
-        options = {"filter_seen": filter_seen, "fold_in": fold_in, "keep": keep, "seed": seed}
-        futures = [task.remote(model_ref, train_ref, user_rows(test, int(s[0]), int(s[-1]) + 1), history_ref,
-                               ks, names, options) for s in shards]
-        parts = self._gather(futures, [len(s) for s in shards], progress)
-        depth = max(max(ks), keep)
-        per_user = (pl.concat([p[0] for p in parts], rechunk=True) if parts
-                    else _evaluate_shard(model, train, test, history, ks, names, options)[0])
-        top_ids = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, depth), np.int32)
-        top_scores = np.concatenate([p[2] for p in parts]) if parts else np.empty((0, depth), np.float32)
-        summary = {}
-        for key in (f"{name}@{k}" for k in ks for name in names):  # the config's order, K by K
-            if key in per_user.columns:
-                summary[key] = float(per_user[key].mean())
-            else:  # coverage: one value for the whole catalogue
-                summary[key] = coverage(top_ids, int(key.split("@")[1]), train.shape[1])
-        metric_columns = [c for c in per_user.columns if "@" in c]
-        intervals = {c: bootstrap_ci(per_user[c].to_numpy(), seed=seed) for c in metric_columns} if bootstrap else {}
-        if getattr(model, "predicts_ratings", False):
-            summary.update(rating_errors(model, test))
-        return Evaluation(per_user, summary, intervals, users, top_ids, top_scores)
+        options = {"filter_seen": filter_seen, "fold_in": fold_in, "keep": keep}
+        if not shards:  # no test users: the same (empty) evaluation as the local one
+            parts = [_evaluate_shard(model, train, test, history, users, ks, names, options)]
+        else:
+            model_ref, train_ref, history_ref = self._share(model), self._share(train), self._share(history)
+            task = self._remote(_evaluate_shard, self.block.task_cpus)
+            futures = [task.remote(model_ref, train_ref, user_rows(test, int(s[0]), int(s[-1]) + 1), history_ref, s,
+                                   ks, names, options) for s in shards]
+            parts = self._gather(futures, [len(s) for s in shards], progress)
+        return summarise(parts, model, train, test, ks, names, seed=seed, bootstrap=bootstrap)
 
     def recommend(self, model, users: np.ndarray, history, k: int, *, filter_seen: bool, fold_in: bool):
         shards = self._shards(users)
