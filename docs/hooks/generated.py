@@ -291,8 +291,8 @@ def commands() -> str:
 # --- architecture ----------------------------------------------------------------------------
 
 def floors() -> list[str]:
-    """The floors of the house, lowest first, from tests/test_architecture.py (one source)."""
-    spec = importlib.util.spec_from_file_location("_architecture", ROOT / "tests" / "test_architecture.py")
+    """The floors of the house, lowest first, from tests/architecture/test_architecture.py (one source)."""
+    spec = importlib.util.spec_from_file_location("_architecture", ROOT / "tests" / "architecture" / "test_architecture.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.FLOORS

@@ -55,7 +55,7 @@ def check_figures(check: dict) -> str:
     text = f"{format_number(check['value'])} against {format_number(check['threshold'])}"
     if check.get("ci95"):
         low, high = check["ci95"]
-        text += f" (difference {_signed(check['difference'])}, 95% [{_signed(low)}, {_signed(high)}], {check['how'].split(':')[0]})"
+        text += f" (margin {_signed(check['difference'])}, 95% [{_signed(low)}, {_signed(high)}], {check['how'].split(':')[0]})"
     return text + (f"; {check['note']}" if check.get("note") else "")
 
 

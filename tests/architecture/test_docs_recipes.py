@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
-ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 
 
 def recipe_module(name: str, monkeypatch) -> str:

@@ -17,7 +17,7 @@ from recsys_cli.evaluation.significance import holm
 
 from conftest import ML_LATEST_SMALL
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_list_agrees_fully_with_itself_and_not_at_all_with_a_disjoint_one():

@@ -29,7 +29,7 @@ from recsys_cli.backends.ray_backend import RayBackend  # noqa: E402
 from recsys_cli.config.blocks import RayBlock  # noqa: E402
 from recsys_cli.models.item_knn import ItemKNN  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).parent / "ray"
 NODE_OPTIONS = ["--num-cpus", "1", "--object-store-memory", str(80 * 2**20),
                 "--block"]  # --block: the command holds the node; SIGTERM stops it

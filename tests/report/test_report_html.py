@@ -17,7 +17,7 @@ from recsys_cli.report.html.collect import RunData
 from recsys_cli.report.html.page import _Page
 from recsys_cli.report.html.text import duration
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SECTIONS = ("header", "metrics", "tuning", "compare", "models", "history")
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

@@ -10,7 +10,7 @@ import polars as pl
 from recsys_cli.run import run_experiment
 from recsys_cli.serving.compare import compare_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_exports_carry_original_ids_and_names(tmp_path, monkeypatch):

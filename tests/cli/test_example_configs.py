@@ -12,7 +12,7 @@ import yaml
 
 from recsys_cli.data.generators import LAYOUTS, layout_for
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 DEBUG_SLICE = [0.3, 0.3]  # the top 30% of items, a seeded 30% of users
 
 

@@ -18,7 +18,7 @@ from recsys_cli.models.weighting import apply_weighting, item_totals, spread_war
 
 from conftest import read_matrix
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def counts() -> sp.csr_matrix:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("numpy", "scipy", "polars", "implicit", "matplotlib", "optuna", "numba", "sklearn", "ray", "yaml",
          "pydantic", "jinja2")
 

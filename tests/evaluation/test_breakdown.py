@@ -16,7 +16,7 @@ from recsys_cli.data.split_folder import load_split
 from recsys_cli.evaluation.breakdown import (activity_quartiles, by_activity, by_item_popularity, combined,
                                              popularity_strata)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_popularity_strata_by_hand():

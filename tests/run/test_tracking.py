@@ -21,7 +21,7 @@ from recsys_cli.stages import track
 
 mlflow = pytest.importorskip("mlflow", reason="the [mlflow] extra is not installed (pip install 'recsys_cli[mlflow]')")
 
-SMOKE = Path(__file__).resolve().parents[1] / "configs" / "ci-smoke.yaml"
+SMOKE = Path(__file__).resolve().parents[2] / "configs" / "ci-smoke.yaml"
 TUNED_IALS = {"name": "ials", "type": "ials", "params": {"factors": 8, "iterations": 3},
               "tune": {"trials": 3, "space": {"factors": {"low": 4, "high": 8, "type": "int"},
                                               "iterations": {"low": 2, "high": 4, "type": "int"}}}}

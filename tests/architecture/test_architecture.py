@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "recsys_cli"
+PACKAGE = Path(__file__).resolve().parents[2] / "recsys_cli"
 MAX_LINES = 400
 # The floors, lowest first: a module may import its own package and the packages below it.
 FLOORS = ["core", "data", "models", "evaluation", "tuning", "config", "store", "backends", "report", "serving",

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from recsys_cli.models.factorization import QUERY_ROWS, ties_by_index
 from recsys_cli.models.registry import model_class
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {"als": {"factors": 8, "iterations": 3}, "ials": {"factors": 8, "iterations": 3},
           "bpr": {"factors": 8, "iterations": 10}, "lmf": {"factors": 8, "iterations": 5}}
 

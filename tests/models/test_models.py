@@ -1,5 +1,5 @@
 """Models on tiny hand-made matrices whose answers are known (the protocol every model
-follows is tests/test_model_protocol.py)."""
+follows is tests/models/test_model_protocol.py)."""
 
 from __future__ import annotations
 

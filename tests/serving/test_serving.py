@@ -17,7 +17,7 @@ from recsys_cli.run import run_experiment
 from recsys_cli.store.inputs import resolve_recorded
 from recsys_cli.serving.queries import ServedRun
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
