@@ -75,6 +75,10 @@ class RichReporter:
     def message(self, text: str) -> None:
         err_console.print(f"[yellow]{safe(text)}[/]")
 
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            err_console.print(f"[dim]{safe(text)}[/]")
+
 
 def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: bool, wait: bool,
              tune_options: dict | None = None, gates: list[str] | None = None, verify: bool = False) -> None:

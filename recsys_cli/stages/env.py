@@ -36,7 +36,10 @@ class Reporter:
         pass
 
     def message(self, text: str) -> None:
-        pass
+        """A warning: said even under --quiet."""
+
+    def info(self, text: str) -> None:
+        """News that needs no action (a source unchanged since the last run): not under --quiet."""
 
     def detail(self, description: str, done: int, total: int) -> None:
         """Progress within one long step (a model's fit), under the current bar."""

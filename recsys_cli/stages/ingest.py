@@ -159,7 +159,7 @@ def dataset_for_run(env: StageEnv) -> Path:
         if result.skipped and block.path is not None:  # said aloud: a nightly log shows no new data came
             unchanged = (f"source unchanged: {block.path} has the bytes dataset version {result.path.name} "
                          "was built from; reusing it")
-            env.reporter.message(unchanged)
+            env.reporter.info(unchanged)
             env.run.log(unchanged)
             entry.update(source_unchanged=True)
 

@@ -206,7 +206,11 @@ def test_three_nights_reuse_what_did_not_change_and_gate_against_the_night_befor
     assert night1.code == 0, night1.err
     night2 = cli("run", "nightly.yaml", "--json")  # no new data tonight
     assert night2.code == 0
-    assert "unchanged" in night2.err  # the ingest says it reuses the stored version
+    # the ingest says it reuses the stored version: in the log, the manifest (and, without
+    # --quiet or --json, on stderr)
+    second_run = Path(night2.json()["path"])
+    assert "source unchanged" in (second_run / "log.txt").read_text()
+    assert json.loads((second_run / "manifest.json").read_text())["stages"]["ingest"]["source_unchanged"] is True
     stages = night2.json()["stages"]
     assert all(s["status"] == "done" and s.get("reused_from") or k in ("ingest", "split") or k.startswith("evaluate/s")
                for k, s in stages.items() if k.startswith(("train/", "evaluate/")))
