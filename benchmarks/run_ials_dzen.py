@@ -48,7 +48,7 @@ print(mrr)
 NO_HTML_REPORT = """
 import sys
 from recsys_cli.stages import report
-report.html_report = lambda ctx: None  # the HTML report's stage only; report.md and the export stay
+report.html_report = lambda *args, **kwargs: None  # the HTML report's stage only; report.md and the export stay
 from recsys_cli.cli.app import main
 sys.exit(main(sys.argv[1:]))
 """
