@@ -31,9 +31,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recsys_cli.models.base import Recommender, similar_from_rows
-from recsys_cli.models.ease import check_fits, estimate, gram
-from recsys_cli.models.topk import in_batches, rows_per_batch
+from recsys_cli.models.ease import ItemWeightsModel, check_fits, estimate, gram
 
 
 class DLAEParams(BaseModel):
@@ -68,9 +66,8 @@ def penalised_inverse(train, dropout: float, l2: float) -> tuple[np.ndarray, np.
     return scipy.linalg.inv(g, overwrite_a=True, check_finite=False), lam
 
 
-class DLAE(Recommender):
+class DLAE(ItemWeightsModel):
     Params = DLAEParams
-    has_similar_items = True
     input_kind = "binary"
     tune_space = {
         "dropout": {"low": 0.05, "high": 0.9},
@@ -89,15 +86,3 @@ class DLAE(Recommender):
     def report_details(self) -> dict:
         return {"estimate": estimate(self.n_items)}
 
-    def score(self, users, history):
-        return np.asarray((history > 0).astype(np.float32) @ self.weights)
-
-    def similar_items(self, items, k):
-        return in_batches(lambda batch: similar_from_rows(self.weights[batch], batch, k), items,
-                          rows_per_batch(self.n_items))
-
-    def state(self):
-        return {"weights": self.weights}
-
-    def set_state(self, arrays):
-        self.weights = arrays["weights"]

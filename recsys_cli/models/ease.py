@@ -121,9 +121,30 @@ def _inverse_from(decomposition, l2: float) -> np.ndarray:
     return np.matmul(scaled, scaled.T, out=np.empty_like(scaled))
 
 
-class EASE(Recommender):
-    Params = EASEParams
+class ItemWeightsModel(Recommender):
+    """A linear item-item model: a user's scores are their history (binarised) times a dense
+    item x item weight matrix `weights`; similar items are the largest weights of an item's
+    row. EASE and the denoising autoencoders (dlae, edlae) are this with their own fit."""
+
     has_similar_items = True
+    weights: np.ndarray
+
+    def score(self, users, history):
+        return np.asarray((history > 0).astype(np.float32) @ self.weights)
+
+    def similar_items(self, items, k):
+        return in_batches(lambda batch: similar_from_rows(self.weights[batch], batch, k), items,
+                          rows_per_batch(self.n_items))
+
+    def state(self):
+        return {"weights": self.weights}
+
+    def set_state(self, arrays):
+        self.weights = arrays["weights"]
+
+
+class EASE(ItemWeightsModel):
+    Params = EASEParams
     input_kind = "binary"
     tune_space = {"l2": {"low": 1.0, "high": 10_000.0, "log": True}}
 
@@ -147,15 +168,3 @@ class EASE(Recommender):
     def report_details(self) -> dict:
         return {"solver": self.solver, "estimate": estimate(self.n_items)}
 
-    def score(self, users, history):
-        return np.asarray((history > 0).astype(np.float32) @ self.weights)
-
-    def similar_items(self, items, k):
-        return in_batches(lambda batch: similar_from_rows(self.weights[batch], batch, k), items,
-                          rows_per_batch(self.n_items))
-
-    def state(self):
-        return {"weights": self.weights}
-
-    def set_state(self, arrays):
-        self.weights = arrays["weights"]
