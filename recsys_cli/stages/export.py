@@ -13,9 +13,8 @@ def export(env: StageEnv, scores: SplitScores) -> None:
     """Every model of `scores` (the run's first split): its trained model is loaded only for
     an export not stored, and a fresh evaluation's top lists are reused."""
     from recsys_cli.core.atomic import fingerprint as fp
-    from recsys_cli.core.atomic import write_parquet
     from recsys_cli.models.registry import model_class
-    from recsys_cli.report.tables import id_lookup, ranked_frame, with_item_names, write_top_popular
+    from recsys_cli.report.tables import id_lookup, write_ranked, write_top_popular
 
     export, split = env.experiment.export, scores.split
     if not export.recommendations and not export.similar:
@@ -39,15 +38,14 @@ def export(env: StageEnv, scores: SplitScores) -> None:
                 ids, top_scores = fresh or env.backend.recommend(
                     model, users, split.history, export.recommendations, filter_seen=trained.spec.filter_seen,
                     fold_in=split.fold_in)
-                frame = ranked_frame("user_id", "item_id", users, ids, top_scores, user_ids, item_ids)
-                write_parquet(env.run.path / paths[0], with_item_names(frame, env.dataset.items, "item_id", "name"))
+                write_ranked(env.run.path / paths[0], users, ids, top_scores, left="user_id", right="item_id",
+                             left_ids=user_ids, right_ids=item_ids, items=env.dataset.items, names=[("item_id", "name")])
             if export.similar and has_similar:
                 anchors = np.arange(split.train.shape[1], dtype=np.int32)
                 ids, similar_scores = similar_in_chunks(model, anchors, export.similar)
-                frame = ranked_frame("item_id", "similar_item_id", anchors, ids, similar_scores, item_ids, item_ids)
-                frame = with_item_names(frame, env.dataset.items, "item_id", "name")
-                write_parquet(env.run.path / paths[-1],
-                              with_item_names(frame, env.dataset.items, "similar_item_id", "similar_name"))
+                write_ranked(env.run.path / paths[-1], anchors, ids, similar_scores, left="item_id",
+                             right="similar_item_id", left_ids=item_ids, right_ids=item_ids, items=env.dataset.items,
+                             names=[("item_id", "name"), ("similar_item_id", "similar_name")])
             record.update(files=paths)
 
         env.timed(f"export/{name}", key, paths, work)
