@@ -69,8 +69,8 @@ def tiny_base(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         (folder / "tiny.yaml").write_text(TINY)
-        for _ in range(2):
-            assert main(["run", "tiny.yaml", "--quiet"]) == 0
+        assert main(["run", "tiny.yaml", "--quiet"]) == 0
+        assert main(["run", "tiny.yaml", "--quiet", "--force"]) == 0  # a second run folder
     return folder
 
 

@@ -81,7 +81,10 @@ class RichReporter:
 
 
 def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: bool, wait: bool,
-             tune_options: dict | None = None, gates: list[str] | None = None, verify: bool = False) -> None:
+             tune_options: dict | None = None, gates: list[str] | None = None, verify: bool = False,
+             replay_key: str | None = None) -> None:
+    """Run the experiment's stages up to `until`. `replay_key` (`recsys run`): the key under
+    which the finished run is remembered as the answer to an unchanged re-run."""
     from recsys_cli import run as driver
     from recsys_cli.core.errors import GateFailed
     from recsys_cli.core.integrity import set_full_checks
@@ -104,12 +107,46 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
         failed_gate, summary = error, error.summary
     finally:
         reporter.done()
+    if replay_key is not None:
+        _remember(replay_key, runs_dir, summary, str(failed_gate) if failed_gate is not None else None)
     if as_json:
         emit_json(summary)
     elif not quiet:
         _print_summary(summary)
     if failed_gate is not None:
         raise failed_gate  # after the results: exit code 3 and one line on stderr (cli/guard.py)
+
+
+def _remember(key: str, runs_dir: Path, summary: dict, gate_failure: str | None) -> None:
+    from recsys_cli.store.replay import remember
+
+    try:
+        remember(key, runs_dir, summary, gate_failure)
+    except OSError as error:  # the run is complete; only the next re-run's shortcut is lost
+        err_console.print(f"[yellow]note:[/] could not record the run for an unchanged re-run: {safe(error)}")
+
+
+def _answer_if_up_to_date(key: str, runs_dir: Path, quiet: bool, as_json: bool) -> None:
+    """When the latest run is what `key` would make again (store/replay.py): print its
+    results and end the command with its exit code; else return and let the run go on."""
+    from recsys_cli.store.replay import up_to_date
+
+    found = up_to_date(key, runs_dir)
+    if found is None:
+        return
+    summary = {**found.summary, "up_to_date": True}
+    if not quiet and not as_json:
+        err_console.print(f"[green]up to date:[/] {safe(found.run)} was made from this experiment file, its inputs "
+                          f"and this code ({found.files_checked} files checked); no new run (--force makes one)")
+    if as_json:
+        emit_json(summary)
+    elif not quiet:
+        _print_summary(summary)
+    if found.gate_failure is not None:
+        from recsys_cli.core.errors import GateFailed
+
+        raise GateFailed(found.gate_failure)
+    raise typer.Exit(0)
 
 
 def _print_summary(summary: dict) -> None:
@@ -219,14 +256,26 @@ def run(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOpt
         gate: Annotated[Optional[list[str]], typer.Option(
             "--gate", help="A condition the run must meet, added to the file's `gate:` (repeatable), e.g. "
                            "'ials.mrr@100 >= baseline - 0.005'. A failed gate exits 3.")] = None,
-        quiet: QuietOption = False, as_json: JsonOption = False, verify: VerifyOption = False):
+        quiet: QuietOption = False, as_json: JsonOption = False, verify: VerifyOption = False,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Make a new run even when the latest run was made from this file, its inputs and this "
+                            "code (its stages are still reused from the store).")] = False):
     """Ingest -> split -> train -> evaluate -> export -> report, skipping what is up to date.
+
+    When nothing changed since the latest run (this experiment file, its input files, the
+    dataset and split it read, the code), that run is the answer: its files are checked, its
+    results printed and no new run is made (--force or --verify: the stages run, reusing the store).
 
     Exit codes: 0 done, 1 environment or bug, 2 bad input, 3 the gate failed, 130/143 stopped.
 
     Example: recsys run configs/nightly.yaml --gate 'ials.mrr@100 >= baseline - 0.005'
     """
-    _execute(config, runs_dir, "report", quiet, as_json, wait, gates=gate, verify=verify)
+    from recsys_cli.store.replay import run_key
+
+    key = run_key(config, runs_dir, gate)
+    if key is not None and not force and not verify:  # --verify checks every stored file the stages reuse
+        _answer_if_up_to_date(key, runs_dir, quiet, as_json)
+    _execute(config, runs_dir, "report", quiet, as_json, wait, gates=gate, verify=verify, replay_key=key)
 
 
 def train(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOption = True,

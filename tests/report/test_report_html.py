@@ -117,7 +117,7 @@ def test_run_writes_a_self_contained_report_that_says_why_sections_are_empty(cli
     assert html.count("<svg") >= 3 and (run / "report.md").is_file()
 
     # an unchanged re-run adds no point: its results are the first run's, so nothing is charted yet
-    rerun = Path(cli("run", "smoke.yaml", "--json").json()["path"])
+    rerun = Path(cli("run", "smoke.yaml", "--json", "--force").json()["path"])
     assert 'data-chart="run-history"' not in (rerun / "report.html").read_text()
     assert "have the same results: nothing to chart yet" in (rerun / "report.html").read_text()
     # a second run with other results: the history chart appears; `recsys report` on the

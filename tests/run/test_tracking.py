@@ -141,7 +141,7 @@ class TestLoggedRun:
         folder = tracked["folder"]
         with pytest.MonkeyPatch.context() as patch:
             patch.chdir(folder)
-            assert main(["run", str(tracked["config"]), "--runs-dir", str(folder / "runs"), "--quiet"]) == 0
+            assert main(["run", str(tracked["config"]), "--runs-dir", str(folder / "runs"), "--quiet", "--force"]) == 0
         again = (folder / "runs" / "ci-smoke" / "latest").resolve()
         assert again != tracked["run"]  # a new run folder, every stage reused
         record = manifest(again)["tracking"]

@@ -139,7 +139,7 @@ def test_a_moved_runs_folder_keeps_its_id(cli, tiny):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_prune_killed_half_way_leaves_no_half_run_and_the_next_command_finishes_it(cli, tiny, sig):
-    assert cli("run", "tiny.yaml", "--quiet").code == 0  # three runs: prune --keep 1 removes two
+    assert cli("run", "tiny.yaml", "--quiet", "--force").code == 0  # three runs: prune --keep 1 removes two
     runs = _run_folders(tiny / "runs")
     whole = {p: _tree(p) for p in runs}
     flag = tiny / "first-run-set-aside"

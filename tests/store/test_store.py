@@ -26,7 +26,7 @@ def _set_ials_factors(project: Path, factors: int) -> None:
 
 def test_an_unchanged_rerun_writes_kilobytes_and_retrains_nothing(cli, project):
     first = cli("run", "smoke.yaml", "--json").json()
-    second = cli("run", "smoke.yaml", "--json").json()
+    second = cli("run", "smoke.yaml", "--json", "--force").json()
     run = Path(second["path"])
     assert _new_bytes(run) < 1 << 20
     assert tree_bytes(Path(first["path"])) > 1 << 16  # the first run really made something to share
@@ -152,7 +152,7 @@ def test_prune_keeps_every_file_of_the_kept_runs_and_frees_the_rest(cli, project
     assert {p: p.read_bytes() for p in Path(kept["path"]).rglob("*") if p.is_file()} == kept_files
     store = ArtifactStore.for_runs(project / "runs")
     assert store.unreferenced() == []  # what the old run alone used (its ials model) is gone
-    assert cli("run", "smoke.yaml", "--json").json()["stages"]["train/ials"]["reused_from"] == Path(kept["path"]).name
+    assert cli("run", "smoke.yaml", "--json", "--force").json()["stages"]["train/ials"]["reused_from"] == Path(kept["path"]).name
 
 
 def test_an_unchanged_rerun_loads_no_saved_model(project):

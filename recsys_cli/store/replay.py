@@ -1,0 +1,177 @@
+"""An unchanged re-run answered by the run it repeats: make's and DVC's "up to date".
+
+When `recsys run` is given the same experiment file (byte for byte, from the same place, with
+the same `--gate` options) and the code, the libraries, the source files it ingests, the
+dataset version and the split are what they were when the experiment's `latest` run finished,
+running it again would only make a copy of that run. So it is not run again: the command
+says the latest run is up to date and prints that run's results, without importing numpy,
+polars or anything that computes (a re-run costs what starting the CLI costs).
+
+Nothing is trusted because it is on disk. At the end of every `recsys run`, a record
+`<runs>/.store/replay/<key>.json` (sealed by a digest of itself) keeps the run's key, where the
+run is, the checksums of every file in its folder and of the dataset version and split it
+read, and the digests of the source files. An up-to-date answer needs all of them to hold
+again (the same hashing policy as every store read: core/integrity.py), `latest` to point at
+that run, and, for a run with a gate, the same baseline run; anything else, and the run goes
+through its stages as usual (which still reuse what the store holds).
+
+The key covers: the experiment file's bytes and absolute path, the working directory (a
+relative path in the file means something else elsewhere), the runs folder, the `--gate`
+options, Python, recsys_cli's own code (path, size and modification time of every module)
+and the numeric libraries' installed files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from recsys_cli import __version__
+from recsys_cli.core.atomic import file_sha256, read_json, write_json
+from recsys_cli.core.integrity import Damage, Sessions, check_files, checksums, seal, sealed
+from recsys_cli.store.baseline import find_baseline
+from recsys_cli.store.identity import STORE_DIR
+
+REPLAY_DIR = "replay"
+LIBRARIES = ("numpy", "scipy", "polars", "implicit", "optuna", "pydantic", "numba")
+
+
+@dataclass(frozen=True)
+class UpToDate:
+    """The latest run, found to be what this command would make again."""
+
+    run: Path
+    summary: dict
+    files_checked: int
+    gate_failure: str | None  # the run's failed gate, which the re-run reports again
+
+
+def run_key(config: Path, runs_dir: Path, gates: list[str] | None) -> str | None:
+    """The key of `recsys run CONFIG --runs-dir RUNS_DIR --gate ...` in this environment;
+    None when the experiment file cannot be read (the run itself will say why)."""
+    try:
+        config_bytes = Path(config).read_bytes()
+    except OSError:
+        return None
+    payload = {
+        "config": hashlib.sha256(config_bytes).hexdigest(), "config_path": str(Path(config).absolute()),
+        "cwd": os.getcwd(), "runs_dir": str(Path(runs_dir).absolute()), "gates": list(gates or []),
+        "python": sys.version, "recsys_cli": __version__, "code": _code_state(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _code_state() -> str:
+    """A digest of the path, size and modification time of every recsys_cli module and of
+    each numeric library's entry file: an edit or an upgrade changes it (no imports)."""
+    from importlib.util import find_spec
+
+    package = Path(__file__).resolve().parent.parent
+    facts = []
+    for folder, _, files in os.walk(package):
+        for name in sorted(f for f in files if f.endswith(".py")):
+            info = os.stat(os.path.join(folder, name))
+            facts.append((os.path.relpath(os.path.join(folder, name), package), info.st_size, info.st_mtime_ns))
+    for library in LIBRARIES:
+        spec = find_spec(library)
+        origin = spec.origin if spec is not None else None
+        info = os.stat(origin) if origin and os.path.exists(origin) else None
+        facts.append((library, origin, info.st_size if info else None, info.st_mtime_ns if info else None))
+    return hashlib.sha256(json.dumps(sorted(facts, key=str)).encode()).hexdigest()
+
+
+def _record_path(runs_dir: Path, key: str) -> Path:
+    return Path(runs_dir) / STORE_DIR / REPLAY_DIR / f"{key}.json"
+
+
+def remember(key: str, runs_dir: Path, summary: dict, gate_failure: str | None = None) -> None:
+    """Record the run `summary` describes as the answer to `key`, replacing the records of
+    the experiment's earlier runs (only the `latest` run can be up to date)."""
+    from recsys_cli.core.atomic import json_value
+
+    run = Path(summary["path"]).resolve()
+    runs_dir = Path(runs_dir).resolve()
+    if run.parent.parent != runs_dir or summary.get("status") != "complete":
+        return
+    manifest = read_json(run / "manifest.json") or {}
+    stages = manifest.get("stages", {})
+    dataset = stages.get("ingest", {}).get("dataset")
+    splits = [entry.get("path") for stage, entry in stages.items() if stage == "split" or stage.endswith("/split")]
+    dependencies = {}
+    for folder in [dataset, *splits]:
+        if folder and Path(folder).is_dir():
+            files = sorted(p.name for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+            dependencies[str(Path(folder).resolve())] = checksums(Path(folder), files)
+    sources = ((read_json(Path(dataset) / "dataset.json") or {}).get("sources") or []) if dataset else []
+    record = seal({
+        "key": key, "run": run.relative_to(runs_dir).as_posix(),
+        "files": checksums(run, sorted(p.name for p in run.iterdir())),
+        "dependencies": dependencies, "sources": sources,
+        "dataset": str(Path(dataset).resolve()) if dataset else None, "dataset_name": stages.get("ingest", {}).get("name"),
+        "baseline": ((summary.get("baseline") or {}).get("baseline") or {}).get("run") if summary.get("gate") else None,
+        "gated": summary.get("gate") is not None, "gate_failure": gate_failure,
+        "summary": json.loads(json.dumps(summary, default=json_value)),
+    })
+    folder = _record_path(runs_dir, key).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for other in folder.glob("*.json"):
+        previous = read_json(other) or {}
+        if other.name != f"{key}.json" and str(previous.get("run", "")).split("/")[0] == run.parent.name:
+            other.unlink(missing_ok=True)
+    write_json(_record_path(runs_dir, key), record)
+
+
+def up_to_date(key: str, runs_dir: Path) -> UpToDate | None:
+    """The run recorded for `key`, when every check holds (module docstring); else None."""
+    record = read_json(_record_path(runs_dir, key))
+    if record is None or not sealed(record) or record.get("key") != key:
+        return None
+    runs_dir = Path(runs_dir).resolve()
+    run = runs_dir / record["run"]
+    latest = run.parent / "latest"
+    if not latest.is_symlink() or latest.resolve() != run:
+        return None
+    if record.get("gated") and _baseline_now(run) != record.get("baseline"):
+        return None  # the gate would compare with another run now
+    name, dataset = record.get("dataset_name"), record.get("dataset")
+    if name and dataset and Path(name).resolve() != Path(dataset):
+        return None  # the dataset's name points at another version now
+    sessions = Sessions(runs_dir / STORE_DIR)
+    epoch = sessions.join()
+    stamp = f"{REPLAY_DIR}-{key}"
+    full = not sessions.checked_in(stamp, epoch)  # the first answer, and after an unclean stop: hash everything
+    if _damage(run, record, full) or not _sources_unchanged(record.get("sources") or []):
+        return None
+    if full:
+        sessions.mark_checked(stamp, epoch)
+    files = len(record["files"]) + sum(len(f) for f in record["dependencies"].values()) + len(record["sources"])
+    return UpToDate(run, record["summary"], files, record.get("gate_failure"))
+
+
+def _baseline_now(run: Path) -> str | None:
+    """The run a gate would compare a new run with now (the latest run itself, once it passed)."""
+    baseline, _ = find_baseline(run.parent)
+    return baseline.name if baseline is not None else None
+
+
+def _damage(run: Path, record: dict, full: bool) -> list[Damage]:
+    damage = check_files(run, record["files"], full)
+    for folder, files in record["dependencies"].items():
+        damage += check_files(Path(folder), files, full)
+    return damage
+
+
+def _sources_unchanged(sources: list[dict]) -> bool:
+    """Whether every source file the dataset was built from still has the recorded bytes."""
+    for source in sources:
+        path = Path(source.get("path", ""))
+        with contextlib.suppress(OSError):
+            if path.stat().st_size == source.get("bytes") and file_sha256(path) == source.get("sha256"):
+                continue
+        return False
+    return True
