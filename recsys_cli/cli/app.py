@@ -18,6 +18,7 @@ import typer
 from recsys_cli import __version__
 from recsys_cli.cli.guard import guard_commands, report_error, set_debug
 from recsys_cli.core.interrupts import handled as signals_handled
+from recsys_cli.core.memory import return_freed_memory
 
 # Verbs whose command line builds an app holding that verb alone: the queries, and `run`,
 # whose unchanged re-run is answered in about the CLI's start-up time (store/replay.py).
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input exits 2 with one clear message, Ctrl-C 130, SIGTERM 143
     (see cli/guard.py)."""
     set_debug(False)
+    return_freed_memory()
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         command = verb_app(args[0]) if args and args[0] in ALONE_VERBS else full_app()

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from recsys_cli.data.dataset import Dataset
+from recsys_cli.data.sparse_counts import column_counts
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
 
@@ -14,7 +15,7 @@ QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
 def describe(dataset: Dataset) -> dict:
     matrix = dataset.matrix
     activity = np.diff(matrix.indptr)
-    popularity = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    popularity = column_counts(matrix)
     info = dataset.info
     time_range = info.get("time_range")
     return {

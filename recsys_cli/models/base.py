@@ -35,8 +35,9 @@ from pydantic import BaseModel, ConfigDict
 
 from recsys_cli.core.atomic import write_json
 from recsys_cli.core.errors import InputError
-from recsys_cli.models.topk import in_batches, mask_seen, rows_per_batch, topk
 from recsys_cli.core.seeds import DEFAULT_SEED
+from recsys_cli.data.sparse_counts import column_counts
+from recsys_cli.models.topk import in_batches, mask_seen, rows_per_batch, topk
 
 InputKind = Literal["binary", "weights", "ratings"]
 
@@ -224,4 +225,4 @@ def cosine_similar_items(item_factors: np.ndarray, items: np.ndarray, k: int):
 
 def item_popularity(train) -> np.ndarray:
     """Number of users with each item in train."""
-    return np.bincount(train.indices, minlength=train.shape[1]).astype(np.float32)
+    return column_counts(train).astype(np.float32)

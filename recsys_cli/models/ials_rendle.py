@@ -25,6 +25,7 @@ import numba
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from recsys_cli.data.sparse_counts import column_counts
 from recsys_cli.models.base import Recommender, cosine_similar_items
 from recsys_cli.models.factorization import single_threaded_blas
 from recsys_cli.models.weighting import confidence_matrix
@@ -140,7 +141,7 @@ def frequency_regularization(matrix, alpha0: float, regularization: float, nu: f
     """lambda (|S_u| + alpha0 |I|)^nu per user and lambda (|S_i| + alpha0 |U|)^nu per item."""
     n_users, n_items = matrix.shape
     per_user = np.diff(matrix.indptr).astype(np.float64)
-    per_item = np.bincount(matrix.indices, minlength=n_items).astype(np.float64)
+    per_item = column_counts(matrix).astype(np.float64)
     return (regularization * (per_user + alpha0 * n_items) ** nu,
             regularization * (per_item + alpha0 * n_users) ** nu)
 

@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from recsys_cli.core.errors import InputError
+from recsys_cli.data.sparse_counts import column_counts
 
 SCHEMES = ("none", "binary", "log1p", "bm25", "tfidf")
 CELLWISE = ("none", "binary", "log1p")  # need no statistic of the whole matrix (ingest takes these)
@@ -55,7 +56,7 @@ def unused_weighting_params(params: dict) -> set[str]:
 
 def item_totals(matrix) -> np.ndarray:
     """Sum of each item's values (its BM25 document length), float64."""
-    return np.bincount(matrix.indices, weights=matrix.data, minlength=matrix.shape[1])
+    return column_counts(matrix, weighted=True)
 
 
 def apply_weighting(matrix, scheme: str, *, eps: float = 1.0, k1: float = 100.0, b: float = 0.8,

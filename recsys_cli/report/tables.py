@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from recsys_cli.core.atomic import write_json, write_parquet, write_text
+from recsys_cli.data.sparse_counts import column_counts
 
 
 
@@ -287,7 +288,7 @@ def _take(ids, index: np.ndarray):
 
 
 def write_top_popular(path: Path, train, items: pl.DataFrame, n: int) -> None:
-    users_per_item = np.bincount(train.indices, minlength=train.shape[1])
+    users_per_item = column_counts(train)
     order = np.lexsort((np.arange(len(users_per_item)), -users_per_item))[:n]
     frame = pl.DataFrame({"item_idx": order.astype(np.int32), "rank": np.arange(1, len(order) + 1, dtype=np.int32),
                           "users": users_per_item[order]})
