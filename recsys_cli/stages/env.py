@@ -83,6 +83,11 @@ class StageEnv:
         return dataclasses.replace(self, **changes)
 
     @property
+    def split_index(self) -> int:
+        """0 for the run's first split, r for the split under "repeats/<r>/"."""
+        return int(self.prefix.split("/")[1]) if self.prefix else 0
+
+    @property
     def weight_kind(self) -> str:
         return self.dataset.info.get("weight_kind", "implicit")
 

@@ -12,6 +12,18 @@ from recsys_cli.stages.env import StageEnv
 from recsys_cli.stages.records import TuneResult
 
 
+STUDY_STREAM = 0x57D1E5  # tags the sampler seeds of the studies of repeats/folds 1..
+
+
+def study_seed(seed: int, split_index: int) -> int:
+    """The sampler seed of a split's study: the experiment's for the first split, one of its
+    own for each split after it (one seed for all made every fold's search propose the same
+    points, so the folds' choices were one choice repeated)."""
+    from recsys_cli.core.seeds import stream_seed
+
+    return seed if split_index == 0 else stream_seed(seed, STUDY_STREAM, split_index)
+
+
 def tune(env: StageEnv, entry, split: SplitData) -> TuneResult:
     from recsys_cli.core.atomic import fingerprint as fp
     from recsys_cli.tuning import study as tuning
@@ -19,9 +31,10 @@ def tune(env: StageEnv, entry, split: SplitData) -> TuneResult:
     block = entry.tune_block()
     space = tuning.space_for(entry.type, block.space)
     filter_seen = env.filter_seen(entry)
+    seed = study_seed(env.experiment.seed, env.split_index)
     study_key = fp({"split": split.info["fingerprint"], "type": entry.type, "params": entry.params,
                     "space": {k: v.model_dump() for k, v in space.items()}, "metric": block.metric,
-                    "seed": env.experiment.seed, "pruner": block.pruner, "report_every": block.report_every,
+                    "seed": seed, "pruner": block.pruner, "report_every": block.report_every,
                     "filter_seen": filter_seen, "folds": block.folds, "use_weights": entry.use_weights})
     study_name = f"{env.experiment.name}-{entry.name}-{study_key[:8]}"
     storage = env.backend.study_storage(env.runs_dir / env.experiment.name / "tune" / entry.name)
@@ -41,7 +54,7 @@ def tune(env: StageEnv, entry, split: SplitData) -> TuneResult:
         outcome = env.backend.run_study(
             model_type=entry.type, base_params=entry.params, block=block, space=space,
             storage_path=storage, study_name=study_name, validation=split.validation(),
-            filter_seen=filter_seen, seed=env.experiment.seed,
+            filter_seen=filter_seen, seed=seed,
             threads=env.experiment.threads, jobs=env.jobs, trials=target, timeout=env.tune_timeout,
             build_options=env.build_options(entry.use_weights), extra_folds=folds,
             confirm_folds=None if split.info["strategy"] in time_strategies() else draw,
@@ -54,6 +67,7 @@ def tune(env: StageEnv, entry, split: SplitData) -> TuneResult:
         where = (f"mean over {block.folds} seeded validation folds" if block.folds > 1
                  else "the split's validation part")
         record.update(outcome.record(), metric=block.metric, study=study_name, storage=str(storage), files=files,
+                      sampler_seed=seed,
                       objective=f"{block.metric} on {where} (valid_train -> valid); test untouched")
 
     key = fp([study_key, target, "keep-defaults"])  # records before the keep-defaults rule are redone

@@ -19,6 +19,7 @@ from recsys_cli.evaluation.repeats import (
     corrected_t_pvalue, paired_over_repeats, resampling_ratio, seeds_for_repeats, shared_test_users,
     tuned_against_default)
 from recsys_cli.run import run_experiment
+from recsys_cli.stages.tune import study_seed
 from recsys_cli.tuning.sessions import sampler_seed
 
 
@@ -40,9 +41,11 @@ def test_no_two_purposes_or_parts_share_a_seed(seed):
     named |= {f"validation of split {r}": validation_seed(s) for r, s in enumerate(splits)}
     named |= {f"tune fold {f} of split {r}": fold_seed(s, f) for r, s in enumerate(splits) for f in range(1, 5)}
     named |= {f"sampler after {n} trials": sampler_seed(seed, n) for n in range(1, 5)}
+    named |= {f"study of split {r}": study_seed(seed, r) for r in range(1, 5)}
+    assert study_seed(seed, 0) == seed  # a single split's study keeps the experiment seed
     assert seeds["validation"] == validation_seed(splits[0])  # a single split keeps its validation part
     assert len(set(named.values())) == len(named), sorted(named.items(), key=lambda kv: kv[1])
-    assert seed not in {v for k, v in named.items() if k.startswith("sampler")}
+    assert seed not in {v for k, v in named.items() if k.startswith(("sampler", "study"))}
 
 
 def test_repeat_seeds_are_a_stream_of_their_own():
@@ -112,6 +115,8 @@ def test_every_split_tunes_on_its_own_validation_part(project, extra):
     manifest = json.loads((run / "manifest.json").read_text())
     studies = [manifest["stages"][f"{prefix}tune/knn"]["study"] for prefix in ("", "repeats/1/")]
     assert studies[0] != studies[1]  # one study per split, keyed by that split
+    seeds = [manifest["stages"][f"{prefix}tune/knn"]["sampler_seed"] for prefix in ("", "repeats/1/")]
+    assert seeds == [study_seed(config["seed"], 0), study_seed(config["seed"], 1)]  # each search its own proposals
     for folder in repeats["splits"]:
         train, test = _binary(f"{folder}/train.npz"), _binary(f"{folder}/test.npz")
         tuning = _binary(f"{folder}/valid_train.npz") + _binary(f"{folder}/valid.npz")
