@@ -13,7 +13,8 @@ run is, the checksums of every file in its folder and of the dataset version and
 read, and the digests of the source files. An up-to-date answer needs all of them to hold
 again (the same hashing policy as every store read: core/integrity.py), `latest` to point at
 that run, and, for a run with a gate, the same baseline run; anything else, and the run goes
-through its stages as usual (which still reuse what the store holds).
+through its stages as usual (which still reuse what the store holds). A run whose MLflow
+logging failed is never an answer: the next run logs again.
 
 The key covers: the experiment file's bytes and absolute path, the working directory (a
 relative path in the file means something else elsewhere), the runs folder, the `--gate`
@@ -98,6 +99,8 @@ def remember(key: str, runs_dir: Path, summary: dict, gate_failure: str | None =
     runs_dir = Path(runs_dir).resolve()
     if run.parent.parent != runs_dir or summary.get("status") != "complete":
         return
+    if (summary.get("tracking") or {}).get("status") == "failed":
+        return  # not an answer: the next run logs to MLflow again
     manifest = read_json(run / "manifest.json") or {}
     stages = manifest.get("stages", {})
     dataset = stages.get("ingest", {}).get("dataset")
