@@ -80,7 +80,7 @@ class DLAE(ItemWeightsModel):
         weights, lam = penalised_inverse(train, self.params.dropout, self.params.l2)
         weights *= -lam  # B = I - P Lambda: column j of P times -Lambda_jj ...
         weights[np.diag_indices_from(weights)] += 1.0  # ... plus the identity
-        self.weights = weights
+        self.set_weights(weights)
         return self
 
     def report_details(self) -> dict:

@@ -46,5 +46,5 @@ class EDLAE(DLAE):
         weights, _ = penalised_inverse(train, self.params.dropout, self.params.l2)
         weights /= -np.diag(weights).copy()  # column j divided by -P_jj
         weights[np.diag_indices_from(weights)] = 0.0
-        self.weights = weights
+        self.set_weights(weights)
         return self
