@@ -127,30 +127,40 @@ class ServedRun:
         return item_popularity(self.split.train)
 
     # -- answers ------------------------------------------------------------------------------
-    def history(self, user: int, n: int) -> tuple[int, list[dict]]:
-        """(items in the user's history, the `n` most recent ones with metadata): the cells the
-        models saw (train, plus fold-in input), latest first by event time when the log has
-        times, else heaviest first."""
-        if user < 0 or n <= 0:
-            return (0 if user < 0 else int(self.split.history[user].nnz)), []
-        row = self.split.history[user]
-        if row.nnz == 0:
-            return 0, []
-        cells = pl.DataFrame({"item_idx": row.indices.astype(np.int32), "weight": row.data.astype(np.float64)})
+    def histories(self, users: np.ndarray, n: int) -> list[tuple[int, list[dict]]]:
+        """Per user (index, -1 for unknown ids): the items in their history and the `n` most
+        recent with metadata — the cells the models saw (train, plus fold-in input), latest
+        first by event time when the log has times for them, else heaviest first; ties by item.
+        One scan of the event log for all the users."""
+        users = np.asarray(users, dtype=np.int64)
+        history = self.split.history
+        counts = np.zeros(len(users), dtype=np.int64)
+        known = users >= 0
+        counts[known] = np.diff(history.indptr)[users[known]]
+        answers = [(int(count), []) for count in counts]
+        shown = np.flatnonzero(counts > 0) if n > 0 else np.empty(0, dtype=np.int64)
+        if not len(shown):
+            return answers
+        rows = history[users[shown]]
+        per_row = np.diff(rows.indptr)
+        cells = pl.DataFrame({"position": np.repeat(shown, per_row), "user_idx": np.repeat(users[shown], per_row),
+                              "item_idx": rows.indices.astype(np.int32), "weight": rows.data.astype(np.float64)})
         events = (pl.scan_parquet(self.dataset.path / "events.parquet")
-                  .filter(pl.col("user_idx") == user)
-                  .group_by("item_idx").agg(pl.col("timestamp").max().alias("last_seen"), pl.len().alias("events"))
+                  .filter(pl.col("user_idx").is_in(np.unique(users[shown]).tolist()))
+                  .group_by("user_idx", "item_idx").agg(pl.col("timestamp").max().alias("last_seen"),
+                                                        pl.len().alias("events"))
                   .collect())
-        cells = cells.join(events, on="item_idx", how="left")
-        if cells["last_seen"].null_count() < cells.height:
-            cells = cells.sort(["last_seen", "item_idx"], descending=[True, False], nulls_last=True)
-        else:
-            cells = cells.sort(["weight", "item_idx"], descending=[True, False])
-        top = cells.head(n)
-        rows = self.item_rows(top["item_idx"].to_numpy())
-        for row, extra in zip(rows, top.select("weight", "last_seen", "events").iter_rows(named=True)):
+        timed = pl.col("last_seen").is_not_null().any().over("position")
+        top = (cells.join(events.cast({"user_idx": pl.Int64}), on=["user_idx", "item_idx"], how="left")
+               .sort(["position", pl.when(timed).then(pl.col("last_seen")),
+                      pl.when(timed).then(None).otherwise(pl.col("weight")), "item_idx"],
+                     descending=[False, True, True, False], nulls_last=True)
+               .filter(pl.int_range(pl.len()).over("position") < n))
+        items = self.item_rows(top["item_idx"].to_numpy())
+        for row, extra in zip(items, top.select("position", "weight", "last_seen", "events").iter_rows(named=True)):
             row.update(weight=extra["weight"], events=extra["events"], last_seen=_iso(extra["last_seen"]))
-        return cells.height, rows
+            answers[extra["position"]][1].append(row)
+        return answers
 
     def recommend(self, users: np.ndarray, names: list[str] | None, k: int) -> dict[str, dict]:
         """model -> {ids (n, k), scores, fallback (bool per user)}: the model's own top-k for
@@ -179,8 +189,7 @@ class ServedRun:
         users = self.user_indices(user_ids)
         lists = self.recommend(users, names, k)
         answer = []
-        for position, (user_id, index) in enumerate(zip(user_ids, users)):
-            count, recent = self.history(int(index), history)
+        for position, (user_id, index, (count, recent)) in enumerate(zip(user_ids, users, self.histories(users, history))):
             entry = {"user_id": user_id, "in_dataset": bool(index >= 0), "history_items": count, "history": recent,
                      "recommendations": {}}
             for name, top in lists.items():

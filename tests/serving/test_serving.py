@@ -76,15 +76,17 @@ def test_recommend_gives_each_models_own_top_k_with_names(cli, in_project):
 
 def test_history_is_what_the_models_saw_latest_first(cli, in_project):
     served = ServedRun.open(in_project)
-    user = int(served.split.test_users[0])
-    count, rows = served.history(user, 100)
+    user, other = (int(u) for u in served.split.test_users[:2])
+    (count, rows), (other_count, other_rows), (unknown, none) = served.histories(np.array([user, other, -1]), 100)
+    assert (other_count, unknown, none) == (served.split.history[other].nnz, 0, [])  # one scan, each user's own
     train_items = set(served.split.history[user].indices.tolist())
     ids = served.dataset.items.sort("item_idx")["item_id"].to_numpy()
+    assert {r["item_id"] for r in other_rows} == {ids[i] for i in served.split.history[other].indices}
     assert count == len(train_items) == len(rows)
     assert {r["item_id"] for r in rows} == {ids[i] for i in train_items}  # test items are not shown
     times = [r["last_seen"] for r in rows]
     assert times == sorted(times, reverse=True)
-    assert len(served.history(user, 2)[1]) == 2
+    assert [len(recent) for _, recent in served.histories(np.array([user, other]), 2)] == [2, 2]
 
 
 def test_unknown_users_get_the_popularity_ranking_and_are_told_so(cli, in_project):
