@@ -132,13 +132,13 @@ def remember(key: str, runs_dir: Path, summary: dict, gate_failure: str | None =
 def up_to_date(key: str, runs_dir: Path) -> UpToDate | None:
     """The run recorded for `key`, when every check holds (module docstring); else None."""
     record = read_json(_record_path(runs_dir, key))
-    if record is None or not sealed(record) or record.get("key") != key:
+    if record is None or not sealed(record) or record.get("key") != key or not isinstance(record.get("run"), str):
         return None
     runs_dir = Path(runs_dir).resolve()
-    run = runs_dir / record["run"]
+    run = (runs_dir / record["run"]).resolve()
     latest = run.parent / "latest"
-    if not latest.is_symlink() or latest.resolve() != run:
-        return None
+    if run.parent.parent != runs_dir or not latest.is_symlink() or latest.resolve() != run:
+        return None  # only an experiment's latest run, inside this runs folder, answers
     if record.get("gated") and _baseline_now(run) != record.get("baseline"):
         return None  # the gate would compare with another run now
     name, dataset = record.get("dataset_name"), record.get("dataset")
