@@ -262,9 +262,7 @@ def run(config: ConfigArg, runs_dir: RunsDirOption = Path("runs"), wait: WaitOpt
                             "code (its stages are still reused from the store).")] = False):
     """Ingest -> split -> train -> evaluate -> export -> report, skipping what is up to date.
 
-    When nothing changed since the latest run (this experiment file, its input files, the
-    dataset and split it read, the code), that run is the answer: its files are checked, its
-    results printed and no new run is made (--force or --verify: the stages run, reusing the store).
+    Nothing changed since the latest run (file, inputs, dataset, split, code)? That run is the answer: checked, printed, no new run (--force or --verify: the stages run, reusing the store).
 
     Exit codes: 0 done, 1 environment or bug, 2 bad input, 3 the gate failed, 130/143 stopped.
 
