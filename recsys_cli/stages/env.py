@@ -101,7 +101,8 @@ class StageEnv:
         """True if `stage` with input fingerprint `key` is already done here, or its artifact
         is in the store (then its files are hard-linked in and its record adopted)."""
         kind, address = self.artifact(stage, key, paths)
-        if self.run.stage_done(stage, key) and all((self.run.path / p).exists() for p in paths) \
+        unfinished = self.run.manifest["stages"].get(stage, {}).get("unfinished")
+        if self.run.stage_done(stage, key) and not unfinished and all((self.run.path / p).exists() for p in paths) \
                 and self.store.intact_in(kind, address, self.run.path):
             return True
         stored = self.store.link_into(kind, address, self.run.path)
@@ -117,7 +118,8 @@ class StageEnv:
 
     def timed(self, stage: str, key: str, paths: list[str], work: Callable[[dict], None]) -> Mapping:
         """Run `work(record)` as a recorded stage unless its artifact exists; publish what it
-        wrote to the store; report either way. Returns the stage's record (read-only)."""
+        wrote to the store (unless `work` marked its record `unfinished`: a study its time
+        budget stopped); report either way. Returns the stage's record (read-only)."""
         kind, address = self.artifact(stage, key, paths)
         with artifact_lock(self.store, kind, address):  # concurrent runs build it once
             if self.adopt(stage, key, paths):
@@ -127,9 +129,12 @@ class StageEnv:
             started = time.perf_counter()
             with self.run.stage(stage, key) as entry:
                 work(entry)
-            entry["artifact"] = f"{kind}/{address}"  # where readers of the run find the stored checksums
-            self.store.publish(kind, address, self.run.path, [p for p in paths if (self.run.path / p).exists()],
-                               dict(entry), origin=self.run.path.name)
+            if entry.get("unfinished"):  # stopped short of its own target: the next run goes on with it
+                entry.pop("artifact", None)
+            else:
+                entry["artifact"] = f"{kind}/{address}"  # where readers of the run find the stored checksums
+                self.store.publish(kind, address, self.run.path, [p for p in paths if (self.run.path / p).exists()],
+                                   dict(entry), origin=self.run.path.name)
         self.reporter.stage(stage, time.perf_counter() - started, skipped=False)
         self.run.log(f"{stage}: done in {entry['seconds']}s")
         return MappingProxyType(entry)

@@ -68,7 +68,8 @@ def tune(env: StageEnv, entry, split: SplitData) -> TuneResult:
                  else "the split's validation part")
         record.update(outcome.record(), metric=block.metric, study=study_name, storage=str(storage), files=files,
                       sampler_seed=seed,
-                      objective=f"{block.metric} on {where} (valid_train -> valid); test untouched")
+                      objective=f"{block.metric} on {where} (valid_train -> valid); test untouched",
+                      unfinished=outcome.stopped_by == "timeout")  # not stored: the same command goes on with it
 
     key = fp([study_key, target, "keep-defaults"])  # records before the keep-defaults rule are redone
     return TuneResult(entry.name, env.timed(f"{env.prefix}tune/{entry.name}", key, [folder], work))

@@ -14,7 +14,8 @@ read, and the digests of the source files. An up-to-date answer needs all of the
 again (the same hashing policy as every store read: core/integrity.py), `latest` to point at
 that run, and, for a run with a gate, the same baseline run; anything else, and the run goes
 through its stages as usual (which still reuse what the store holds). A run whose MLflow
-logging failed is never an answer: the next run logs again.
+logging failed, or whose tuning its time budget stopped, is never an answer: the next run
+logs again, or goes on with the study.
 
 The key covers: the experiment file's bytes and absolute path, the working directory (a
 relative path in the file means something else elsewhere), the runs folder, the `--gate`
@@ -103,6 +104,8 @@ def remember(key: str, runs_dir: Path, summary: dict, gate_failure: str | None =
         return  # not an answer: the next run logs to MLflow again
     manifest = read_json(run / "manifest.json") or {}
     stages = manifest.get("stages", {})
+    if any(isinstance(entry, dict) and entry.get("unfinished") for entry in stages.values()):
+        return  # a study its time budget stopped: the next run goes on with it
     dataset = stages.get("ingest", {}).get("dataset")
     splits = [entry.get("path") for stage, entry in stages.items() if stage == "split" or stage.endswith("/split")]
     dependencies = {}

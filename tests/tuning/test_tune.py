@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -147,3 +148,17 @@ def test_parallel_jobs_run_trials_at_the_same_time(cli, project):
     intervals = _trial_intervals(project / "runs" / "ci-smoke" / "tune" / "ials" / "study.db")
     overlapping = [(a, b) for a, b in zip(intervals, intervals[1:]) if b[0] < a[1]]
     assert overlapping, "with --jobs 2 some trial must start before the previous one finished"
+
+
+def test_a_study_its_time_budget_stopped_goes_on_with_the_same_command(cli, project):
+    """A study cut short by --timeout is not stored as the finished answer: the same command
+    adds trials to it (a second session) instead of reusing the short one."""
+    command = ("tune", "smoke.yaml", "--model", "i2i", "--trials", "400", "--timeout", "1", "--json")
+    first = cli(*command)
+    assert first.code == 0, first.err
+    tuned = first.json()["tuning"]["i2i"]
+    assert tuned["stopped_by"] == "timeout" and tuned["complete"] < 400
+    stage = json.loads((Path(first.json()["path"]) / "manifest.json").read_text())["stages"]["tune/i2i"]
+    assert stage["unfinished"] is True and "artifact" not in stage
+    again = cli(*command).json()["tuning"]["i2i"]
+    assert again["sessions"] == 2 and again["complete"] > tuned["complete"]
