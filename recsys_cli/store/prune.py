@@ -29,7 +29,7 @@ from recsys_cli.core.atomic import read_json
 from recsys_cli.core.errors import InputError
 from recsys_cli.core.locks import held
 from recsys_cli.core.trash import empty, finish_removals, new_trash, set_aside
-from recsys_cli.store.artifacts import CHARTS_DIR, RECORD, ArtifactStore, tree_bytes
+from recsys_cli.store.artifacts import CHARTS_DIR, DAMAGED_DIR, RECORD, ArtifactStore, tree_bytes
 from recsys_cli.store.history import RunRecord, check_experiment, check_name, experiment_runs
 from recsys_cli.store.identity import EXPERIMENT_PARTS, STORE_DIR, StoreIdentity
 
@@ -96,7 +96,7 @@ def plan_prune(runs_dir: Path, name: str | None, keep_last: int | None, newer_th
                 keep = True
             if not keep:
                 doomed.append(record)
-    artifacts, freed = _unlinked_artifacts(store, doomed)
+    artifacts, freed = _unlinked_artifacts(store, doomed, [r for r in every if r not in doomed])
     datasets = _unused_datasets(every, doomed, identity.id)
     return PrunePlan(doomed, artifacts, datasets, freed + sum(tree_bytes(p) for p in datasets), identity)
 
@@ -147,12 +147,25 @@ def _inodes(paths):
                 yield f.stat()
 
 
-def _unlinked_artifacts(store: ArtifactStore, doomed: list[RunRecord]) -> tuple[list[Path], int]:
+def _used_by(runs: list[RunRecord]) -> set[str]:
+    """The store addresses ("kind/key") the runs' manifests name: a record-only artifact (the
+    significance test, a compare block) has no file a run links, only this."""
+    return {entry["artifact"] for run in runs for entry in run.manifest.get("stages", {}).values()
+            if isinstance(entry, dict) and isinstance(entry.get("artifact"), str)}
+
+
+def _unlinked_artifacts(store: ArtifactStore, doomed: list[RunRecord],
+                        kept: list[RunRecord]) -> tuple[list[Path], int]:
+    used = _used_by(kept)
     removed_links: dict[tuple[int, int], list] = {}
     for info in _inodes([r.path for r in doomed]):
         removed_links.setdefault((info.st_dev, info.st_ino), [0, info.st_nlink, info.st_size])[0] += 1
     artifacts = []
-    for _, _, path in store.entries():
+    damaged = store.root / DAMAGED_DIR  # artifacts the store found damaged and set aside
+    found_damaged = sorted(p for p in damaged.iterdir() if p.is_dir() and not p.is_symlink()) \
+        if damaged.is_dir() and not damaged.is_symlink() else []
+    stored = [path for kind, key, path in store.entries() if f"{kind}/{key}" not in used]
+    for path in stored + found_damaged:
         files = list(_inodes([path]))
         # An artifact goes when every link to each of its files is in it or in a doomed run.
         if all(removed_links.get((f.st_dev, f.st_ino), [0])[0] + 1 >= f.st_nlink for f in files):

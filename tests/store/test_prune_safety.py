@@ -212,3 +212,23 @@ def test_plot_never_replaces_a_file_or_folder_recsys_did_not_draw(cli, tiny):
     for _ in range(2):  # written, then replaced: it is ours
         assert cli("runs", "history", "tiny", "--metric", "mrr@10", "--plot", plot).code == 0
     assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_prune_frees_the_damaged_artifacts_only_pruned_runs_still_link(cli, tiny):
+    """A stored model found damaged is set aside in .store/.damaged (kept for inspection) while
+    runs link its file; once prune removes those runs, it removes the set-aside copy too."""
+    from store_project import flip_byte
+
+    model = next((tiny / "runs" / ".store" / "train").glob("*/models/ials/state.npz"))
+    flip_byte(model)  # the two runs' hard links see it too
+    assert cli("run", "tiny.yaml", "--quiet", "--force").code == 0  # sets the artifact aside, retrains
+    damaged = tiny / "runs" / ".store" / ".damaged"
+    aside = [p for p in damaged.iterdir() if p.is_dir()]
+    assert aside and any(p.name.startswith("train-") for p in aside)
+    planned = cli("runs", "prune", "--keep", "1", "--dry-run", "--json").json()
+    assert {str(p) for p in aside} <= set(planned["artifacts"])
+    done = cli("runs", "prune", "--keep", "1")
+    assert done.code == 0, done.err
+    assert not [p for p in damaged.iterdir() if p.is_dir()]
+    verified = cli("runs", "verify", "tiny")
+    assert verified.code == 0, verified.out + verified.err  # the kept run is whole
