@@ -32,6 +32,22 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def smoke_project(tmp_path_factory) -> tuple[Path, Path]:
+    """The CI smoke experiment run once for the module asking, in a project folder of its
+    own: (project folder, run folder)."""
+    import shutil
+
+    from recsys_cli.run import run_experiment
+
+    project = tmp_path_factory.mktemp("project")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        shutil.copy(Path(__file__).resolve().parents[1] / "configs" / "ci-smoke.yaml", project / "smoke.yaml")
+        run = Path(run_experiment(project / "smoke.yaml", project / "runs")["path"])
+    return project, run
+
+
 @pytest.fixture
 def cli(capsys):
     """Run `recsys ARGS...` in-process; returns exit code, stdout and stderr."""

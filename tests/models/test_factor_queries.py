@@ -5,7 +5,6 @@ only what answers them."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,15 +97,8 @@ print("implicit" in sys.modules)
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    from recsys_cli.run import run_experiment
-
-    project = tmp_path_factory.mktemp("project")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(project)
-        shutil.copy(ROOT / "configs" / "ci-smoke.yaml", project / "smoke.yaml")
-        run_experiment(project / "smoke.yaml", project / "runs")
-    return project
+def smoke_run(smoke_project):
+    return smoke_project[0]
 
 
 HEAVY = ("implicit", "yaml", "matplotlib", "optuna", "numba", "sklearn", "ray")

@@ -21,14 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """The CI smoke experiment, run once for this module, in a project folder of its own."""
-    project = tmp_path_factory.mktemp("project")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(project)
-        shutil.copy(ROOT / "configs" / "ci-smoke.yaml", project / "smoke.yaml")
-        run = Path(run_experiment(project / "smoke.yaml", project / "runs")["path"])
-    return project, run
+def smoke_run(smoke_project):
+    return smoke_project
 
 
 @pytest.fixture
