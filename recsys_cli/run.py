@@ -165,7 +165,7 @@ class ExperimentRun:
     def _metric_gate(self, env: StageEnv, first: SplitScores, baseline) -> dict | None:
         """The gate's verdict over the data checks (passed, or the run would have stopped) and
         the metric conditions; recorded in the manifest."""
-        metrics = gate.metric_verdict(env, first.summaries, baseline, first.split.info["fingerprint"])
+        metrics = gate.metric_verdict(env, first.summaries, baseline)
         if metrics is None and "gate" not in self.run.manifest:
             return None
         record = dict(self.run.manifest.get("gate") or {})

@@ -109,10 +109,7 @@ def _execute(config: Path, runs_dir: Path, until: str, quiet: bool, as_json: boo
         reporter.done()
     if replay_key is not None:
         _remember(replay_key, runs_dir, summary, str(failed_gate) if failed_gate is not None else None)
-    if as_json:
-        emit_json(summary)
-    elif not quiet:
-        _print_summary(summary)
+    _show(summary, quiet, as_json)
     if failed_gate is not None:
         raise failed_gate  # after the results: exit code 3 and one line on stderr (cli/guard.py)
 
@@ -138,15 +135,19 @@ def _answer_if_up_to_date(key: str, runs_dir: Path, quiet: bool, as_json: bool) 
     if not quiet and not as_json:
         err_console.print(f"[green]up to date:[/] {safe(found.run)} was made from this experiment file, its inputs "
                           f"and this code ({found.files_checked} files checked); no new run (--force makes one)")
-    if as_json:
-        emit_json(summary)
-    elif not quiet:
-        _print_summary(summary)
+    _show(summary, quiet, as_json)
     if found.gate_failure is not None:
         from recsys_cli.core.errors import GateFailed
 
         raise GateFailed(found.gate_failure)
     raise typer.Exit(0)
+
+
+def _show(summary: dict, quiet: bool, as_json: bool) -> None:
+    if as_json:
+        emit_json(summary)
+    elif not quiet:
+        _print_summary(summary)
 
 
 def _print_summary(summary: dict) -> None:

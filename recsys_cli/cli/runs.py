@@ -304,7 +304,9 @@ def pin_command(
     from recsys_cli.store.history import resolve_run
 
     if clear:
-        experiment = Path(runs_dir) / run if (Path(runs_dir) / run).is_dir() else resolve_run(runs_dir, run).path.parent
+        given = Path(runs_dir) / run  # NAME, NAME/RUN_ID, or a run folder's path
+        experiment = (given if given.is_dir() and not (given / "manifest.json").is_file()
+                      else resolve_run(runs_dir, run).path.parent)
         removed = unpoint(experiment, PINNED)
         out_console.print(f"{'unpinned' if removed else 'no pin in'} {escape(experiment.name)}")
         return

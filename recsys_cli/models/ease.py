@@ -121,6 +121,14 @@ def _inverse_from(decomposition, l2: float) -> np.ndarray:
     return np.matmul(scaled, scaled.T, out=np.empty_like(scaled))
 
 
+def zero_diagonal_weights(inverse: np.ndarray) -> np.ndarray:
+    """EASE's weights from P = (G + penalty)^-1, in place: B = I - P / diag(P), i.e. column j
+    divided by -P_jj and the diagonal zero (an item never predicts itself)."""
+    inverse /= -np.diag(inverse).copy()
+    inverse[np.diag_indices_from(inverse)] = 0.0
+    return inverse
+
+
 class ItemWeightsModel(Recommender):
     """A linear item-item model: a user's scores are their history (binarised) times a dense
     item x item weight matrix `weights`; similar items are the largest weights of an item's
@@ -167,9 +175,7 @@ class EASE(ItemWeightsModel):
         cached = _decomposition.get(binary_fingerprint(train))
         self.solver = "eigen (cached)" if cached is not None else "direct inverse"
         inverse = _inverse_from(cached, self.params.l2) if cached is not None else _inverse_direct(train, self.params.l2)
-        inverse /= -np.diag(inverse).copy()  # column j divided by -P_jj: B = I - P / diag(P) off the diagonal
-        inverse[np.diag_indices_from(inverse)] = 0.0
-        self.set_weights(inverse)
+        self.set_weights(zero_diagonal_weights(inverse))
         return self
 
     def report_details(self) -> dict:

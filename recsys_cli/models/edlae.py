@@ -22,11 +22,10 @@ inverse in place (models/dlae.py's penalised_inverse), then EASE's column rescal
 
 from __future__ import annotations
 
-import numpy as np
 from pydantic import Field
 
 from recsys_cli.models.dlae import DLAE, DLAEParams, penalised_inverse
-from recsys_cli.models.ease import check_fits
+from recsys_cli.models.ease import check_fits, zero_diagonal_weights
 
 
 class EDLAEParams(DLAEParams):
@@ -44,7 +43,5 @@ class EDLAE(DLAE):
         self.n_items = train.shape[1]
         check_fits(self.n_items)
         weights, _ = penalised_inverse(train, self.params.dropout, self.params.l2)
-        weights /= -np.diag(weights).copy()  # column j divided by -P_jj
-        weights[np.diag_indices_from(weights)] = 0.0
-        self.set_weights(weights)
+        self.set_weights(zero_diagonal_weights(weights))
         return self

@@ -261,7 +261,7 @@ def write_ranked(path: Path, anchors: np.ndarray, ids: np.ndarray, scores: np.nd
             frame = frame.select(with_columns) if with_columns is not None else frame
             yield frame.filter(predicate) if predicate is not None else frame
 
-    schema = batch(0).head(0).schema
+    schema = batch(len(anchors)).schema  # an empty slice: the columns without building a batch
     return write_atomically(path, lambda tmp: register_io_source(source, schema=schema).sink_parquet(tmp))
 
 

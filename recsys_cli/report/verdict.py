@@ -41,11 +41,15 @@ def gate_lines(gate: dict | None) -> list[str]:
     if not gate:
         return []
     lines = ["gate: passed" if gate["passed"] else f"gate FAILED: {'; '.join(gate['failed'])}"]
-    for part in ("data", "metrics"):
-        for check in (gate.get(part) or {}).get("checks", []):
-            mark = "ok  " if check["passed"] else "FAIL"
-            lines.append(f"  {mark} {check['condition']}: {check_figures(check)}")
+    for check in gate_checks(gate):
+        mark = "ok  " if check["passed"] else "FAIL"
+        lines.append(f"  {mark} {check['condition']}: {check_figures(check)}")
     return lines
+
+
+def gate_checks(gate: dict | None) -> list[dict]:
+    """Every check of a gate verdict: the data checks, then the metric conditions."""
+    return [c for part in ("data", "metrics") for c in ((gate or {}).get(part) or {}).get("checks", [])]
 
 
 def check_figures(check: dict) -> str:
@@ -61,19 +65,20 @@ def check_figures(check: dict) -> str:
 
 def markdown(gate: dict | None, baseline: dict, best_model: str | None, metric: str) -> str:
     """report.md's opening section."""
+    from recsys_cli.report.tables import md_text
     text = "## Summary\n\n"
     if gate:
         text += ("**Gate: passed.**\n\n" if gate["passed"] else
-                 "**Gate: FAILED** — " + "; ".join(escape_markdown(f) for f in gate["failed"]) + "\n\n")
-        checks = [c for part in ("data", "metrics") for c in (gate.get(part) or {}).get("checks", [])]
+                 "**Gate: FAILED** — " + "; ".join(md_text(f) for f in gate["failed"]) + "\n\n")
+        checks = gate_checks(gate)
         if checks:
             text += "| condition | verdict | figures |\n|---|---|---|\n"
             for c in checks:
                 verdict = "passed" if c["passed"] else "**failed**"
-                text += f"| `{c['condition']}` | {verdict} | {escape_markdown(check_figures(c))} |\n"
+                text += f"| `{c['condition']}` | {verdict} | {md_text(check_figures(c))} |\n"
             text += "\n"
     if best_model:
-        text += f"Best model by {metric}: **{escape_markdown(best_model)}**.\n\n"
+        text += f"Best model by {metric}: **{md_text(best_model)}**.\n\n"
     rows = change_rows(baseline)
     if rows:
         where = baseline["baseline"]
@@ -81,14 +86,8 @@ def markdown(gate: dict | None, baseline: dict, best_model: str | None, metric: 
                  f"({'paired per user: the same test pairs' if baseline.get('same_split') else 'unpaired: another split'}):\n\n"
                  "| model | metric | tonight | baseline | change | 95% interval |\n|---|---|---|---|---|---|\n")
         for r in rows:
-            text += (f"| {escape_markdown(r['model'])} | {r['metric']} | {r['tonight']:.4f} | {r['baseline']:.4f} | "
+            text += (f"| {md_text(r['model'])} | {r['metric']} | {r['tonight']:.4f} | {r['baseline']:.4f} | "
                      f"{_signed(r['difference'])}{' ★' if r['significant'] else ''} | {r['interval']} |\n")
         text += "\n"
     return text
 
-
-def escape_markdown(text: str) -> str:
-    """Text from data or users as literal Markdown: no HTML, no table breaks."""
-    import html
-
-    return html.escape(str(text)).replace("|", "\\|")

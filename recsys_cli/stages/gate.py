@@ -107,24 +107,25 @@ class BaselineDamaged(Exception):
 
 
 def _per_user(env: StageEnv, run: Path, model: str, column: str) -> dict | None:
-    """A model's per-user values of `column` in a run folder (None when it has none),
-    checked against the store's record of them first; BaselineDamaged when they are not
-    what was stored or cannot be read."""
+    """A model's per-user values of `column` in a run folder (None when it has none): the
+    baseline's checked against the store's record of them first (tonight's were just
+    written); BaselineDamaged when they are not what was stored or cannot be read."""
     import polars as pl
 
     path = run / "per_user" / f"{model}.parquet"
     if not path.is_file():
         return None
-    stage = ((read_json(run / "manifest.json") or {}).get("stages") or {}).get(f"evaluate/{model}") or {}
-    damage = env.store.damaged_in(run, stage["artifact"]) if stage.get("artifact") else []
-    if damage:
-        raise BaselineDamaged(str(damage[0]))
+    if Path(run).resolve() != Path(env.run.path).resolve():
+        stage = ((read_json(run / "manifest.json") or {}).get("stages") or {}).get(f"evaluate/{model}") or {}
+        damage = env.store.damaged_in(run, stage["artifact"]) if stage.get("artifact") else []
+        if damage:
+            raise BaselineDamaged(str(damage[0]))
     try:
-        frame = pl.read_parquet(path)
+        if not {column, "user_id"} <= set(pl.read_parquet_schema(path)):
+            return None
+        frame = pl.read_parquet(path, columns=["user_id", column])
     except Exception as error:  # noqa: BLE001 - polars raises several kinds for a damaged file
         raise BaselineDamaged(f"{path}: unreadable ({type(error).__name__}: {error})") from None
-    if column not in frame.columns or "user_id" not in frame.columns:
-        return None
     return {"user_id": frame["user_id"].cast(pl.String).to_numpy(), "values": frame[column].to_numpy()}
 
 
@@ -171,8 +172,7 @@ def compare_with_baseline(env: StageEnv, summaries: Mapping[str, Mapping], split
     return frozen_mapping({"baseline": _describe_baseline(run, kind), "same_split": same_split, "comparisons": out})
 
 
-def metric_verdict(env: StageEnv, summaries: Mapping[str, Mapping], baseline: Mapping,
-                   split_fingerprint: str) -> Mapping | None:
+def metric_verdict(env: StageEnv, summaries: Mapping[str, Mapping], baseline: Mapping) -> Mapping | None:
     """The metric conditions' verdict (None when the gate has none)."""
     from recsys_cli.evaluation.baseline import compare_to_baseline
 

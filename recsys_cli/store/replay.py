@@ -25,7 +25,6 @@ and the numeric libraries' installed files.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recsys_cli import __version__
-from recsys_cli.core.atomic import file_sha256, read_json, write_json
+from recsys_cli.core.atomic import read_json, write_json
 from recsys_cli.core.integrity import Damage, Sessions, check_files, checksums, seal, sealed
 from recsys_cli.store.baseline import find_baseline
 from recsys_cli.store.identity import STORE_DIR
@@ -113,7 +112,14 @@ def remember(key: str, runs_dir: Path, summary: dict, gate_failure: str | None =
         if folder and Path(folder).is_dir():
             files = sorted(p.name for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
             dependencies[str(Path(folder).resolve())] = checksums(Path(folder), files)
-    sources = ((read_json(Path(dataset) / "dataset.json") or {}).get("sources") or []) if dataset else []
+    recorded_sources = ((read_json(Path(dataset) / "dataset.json") or {}).get("sources") or []) if dataset else []
+    sources = {}  # the digests ingest took, with the file's time now (a later change of it is hashed)
+    for source in recorded_sources:
+        path = Path(source.get("path", ""))
+        if not path.is_file() or path.stat().st_size != source.get("bytes"):
+            return  # a source changed or went during the run: nothing to answer a re-run with
+        sources[str(path.absolute())] = {"sha256": source.get("sha256"), "size": source["bytes"],
+                                         "mtime_ns": path.stat().st_mtime_ns}
     record = seal({
         "key": key, "run": run.relative_to(runs_dir).as_posix(),
         "files": checksums(run, sorted(p.name for p in run.iterdir())),
@@ -151,7 +157,7 @@ def up_to_date(key: str, runs_dir: Path) -> UpToDate | None:
     epoch = sessions.join()
     stamp = f"{REPLAY_DIR}-{key}"
     full = not sessions.checked_in(stamp, epoch)  # the first answer, and after an unclean stop: hash everything
-    if _damage(run, record, full) or not _sources_unchanged(record.get("sources") or []):
+    if _damage(run, record, full):
         return None
     if full:
         sessions.mark_checked(stamp, epoch)
@@ -166,18 +172,9 @@ def _baseline_now(run: Path) -> str | None:
 
 
 def _damage(run: Path, record: dict, full: bool) -> list[Damage]:
+    """What differs from the record: the run's files, the dataset version and split it read,
+    and the source files (absolute paths), each under the store's hashing policy."""
     damage = check_files(run, record["files"], full)
-    for folder, files in record["dependencies"].items():
+    for folder, files in {**record["dependencies"], "/": record["sources"]}.items():
         damage += check_files(Path(folder), files, full)
     return damage
-
-
-def _sources_unchanged(sources: list[dict]) -> bool:
-    """Whether every source file the dataset was built from still has the recorded bytes."""
-    for source in sources:
-        path = Path(source.get("path", ""))
-        with contextlib.suppress(OSError):
-            if path.stat().st_size == source.get("bytes") and file_sha256(path) == source.get("sha256"):
-                continue
-        return False
-    return True

@@ -193,3 +193,20 @@ def test_a_damaged_baseline_is_never_judged_on(cli, project):
     assert result.code == 3
     check = next(c for c in result.json()["gate"]["metrics"]["checks"] if c["model"] == "ials")
     assert not check["passed"] and "damaged" in check["message"] and "recsys runs pin" in check["message"]
+
+
+def test_a_pinned_run_is_the_baseline_until_the_pin_is_cleared_by_name_or_run(cli, project):
+    write_plays(project / "plays.csv", 12)
+    config = experiment(project, gate=["ials.mrr@100 >= baseline - 0.5"])
+    first = cli("run", config, "--json").json()
+    cli("run", config, "--json", "--force")
+    run_id = Path(first["path"]).name
+    assert cli("runs", "pin", f"nightly/{run_id}").code == 0
+    assert (project / "runs" / "nightly" / "pinned").resolve() == Path(first["path"]).resolve()
+    third = cli("run", config, "--json", "--force").json()
+    assert third["baseline"]["baseline"] == {**third["baseline"]["baseline"], "run": run_id, "kind": "pinned"}
+    cleared = cli("runs", "pin", f"nightly/{run_id}", "--clear")  # the run's own name clears its experiment's pin
+    assert cleared.code == 0 and "unpinned nightly" in cleared.out
+    assert not (project / "runs" / "nightly" / "pinned").is_symlink()
+    assert cli("runs", "pin", f"nightly/{run_id}").code == 0 and cli("runs", "pin", "nightly", "--clear").code == 0
+    assert not (project / "runs" / "nightly" / "pinned").is_symlink()

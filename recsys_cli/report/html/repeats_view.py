@@ -56,7 +56,7 @@ def summary_section(data) -> dict | None:
     """The banner at the top: the gate's verdict with its checks, the best model on the
     headline metric, and each model's change since the baseline run with its interval."""
     from recsys_cli.evaluation.metrics import lower_is_better
-    from recsys_cli.report.verdict import change_rows, check_figures
+    from recsys_cli.report.verdict import change_rows, check_figures, gate_checks
 
     metric = data.headline_metric
     gate, baseline = data.gate, data.baseline or {}
@@ -66,7 +66,7 @@ def summary_section(data) -> dict | None:
     if not gate and not baseline.get("baseline") and best is None:
         return None
     checks = [{"condition": c["condition"], "passed": c["passed"], "figures": check_figures(c)}
-              for part in ("data", "metrics") for c in ((gate or {}).get(part) or {}).get("checks", [])]
+              for c in gate_checks(gate)]
     where = baseline.get("baseline") or {}
     return {"gate": None if not gate else {"passed": gate["passed"], "failed": gate.get("failed", []), "checks": checks},
             "best": best, "metric": metric, "changes": change_rows(baseline),
