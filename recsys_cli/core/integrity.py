@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from recsys_cli.core.atomic import file_sha256, write_text
+from recsys_cli.core.atomic import file_sha256, pid_alive, write_text
 
 LARGE_FILE_BYTES = 64 << 20
 
@@ -117,14 +117,8 @@ def process_alive(name: str) -> bool:
     """Whether the process a name `<pid>-<start>[-...]` was made by still runs."""
     pid_text, _, rest = name.partition("-")
     started = rest.split("-")[0]
-    if not pid_text.isdigit():
+    if not pid_text.isdigit() or not pid_alive(int(pid_text)):
         return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return started in ("", "0") or start_time(int(pid_text)) in ("0", started)
 
 

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from recsys_cli.core.atomic import read_json
+from recsys_cli.core.atomic import pid_alive, read_json
 from recsys_cli.core.integrity import Damage, Sessions, check_files, checksums, full_checks, seal, sealed
 from recsys_cli.core.locks import held
 from recsys_cli.store.identity import STORE_DIR, StoreIdentity
@@ -259,14 +259,9 @@ def _unrecorded(folder: Path, files: list[str], recorded: dict) -> list[Damage]:
 
 
 def _writer_alive(name: str) -> bool:
-    try:
-        pid = int(name.split(".tmp-")[1].split("-")[0])
-        os.kill(pid, 0)
-    except (IndexError, ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether the writer of a temporary folder `.<key>.tmp-<pid>-...` still runs."""
+    pid_text = name.split(".tmp-")[1].split("-")[0] if ".tmp-" in name else ""
+    return pid_text.isdigit() and pid_alive(int(pid_text))
 
 
 def link_tree(source: Path, target: Path) -> None:
