@@ -46,7 +46,9 @@ class StreamConsole(Console):
 
 
 def make_console(stderr: bool = False) -> Console:
-    return StreamConsole(stderr=stderr, highlight=False)
+    """No highlighting and no `:name:` emoji codes: what the tool prints about data (item
+    names, ids, paths) is shown as it is."""
+    return StreamConsole(stderr=stderr, highlight=False, emoji=False)
 
 
 out_console = make_console()

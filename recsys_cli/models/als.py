@@ -10,22 +10,39 @@ other cell as confidence 1, preference 0. Hence:
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.factorization import ImplicitFactorModel
-from recsys_cli.models.weighting import WeightingParams, confidence_matrix, item_totals, weigh
+from recsys_cli.models.params import params_class
+from recsys_cli.models.weighting import (
+    WeightingParams,
+    confidence_matrix,
+    item_totals,
+    weigh,
+)
 
 
-class ALSParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    factors: int = Field(64, ge=1, le=4096)
-    regularization: float = Field(0.1, ge=0)
-    iterations: int = Field(15, ge=1, le=1000)
+@params_class
+def ALSParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class ALSParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        factors: int = Field(64, ge=1, le=4096)
+        regularization: float = Field(0.1, ge=0)
+        iterations: int = Field(15, ge=1, le=1000)
+
+    return ALSParams
 
 
-class IALSParams(ALSParams, WeightingParams):
-    alpha: float = Field(10.0, gt=0, description="confidence = 1 + alpha * weight")
-    regularization: float = Field(0.05, ge=0)
+@params_class
+def IALSParams():
+    from pydantic import Field
+
+    class IALSParams(ALSParams.build(), WeightingParams.build()):
+        alpha: float = Field(10.0, gt=0, description="confidence = 1 + alpha * weight")
+        regularization: float = Field(0.05, ge=0)
+
+    return IALSParams
 
 
 class ALS(ImplicitFactorModel):

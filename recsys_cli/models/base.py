@@ -6,7 +6,8 @@
     save(dir) / load(dir)                                            # npz + params.json, no pickle
 
 Hyperparameters are a pydantic model (`Params`) declared once per class: defaults, ranges and
-types are what the config validator and the tuner read. `history` is the users x items CSR
+types are what the config validator and the tuner read. It is built on first use
+(models/params.py), so loading a saved model for a query imports no pydantic. `history` is the users x items CSR
 the users' seen items come from (train, or the fold-in part of a user-holdout split).
 
 Capabilities are class attributes with defaults, so callers read them instead of probing:
@@ -31,23 +32,29 @@ from pathlib import Path
 from typing import Callable, ClassVar, Literal, Optional
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from recsys_cli.core.atomic import write_json
 from recsys_cli.core.errors import InputError
 from recsys_cli.core.seeds import DEFAULT_SEED
 from recsys_cli.data.sparse_counts import column_counts
+from recsys_cli.models.params import SavedParams, params_class
 from recsys_cli.models.topk import in_batches, mask_seen, rows_per_batch, topk
 
 InputKind = Literal["binary", "weights", "ratings"]
 
 
-class NoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@params_class
+def NoParams():
+    from pydantic import BaseModel, ConfigDict
+
+    class NoParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    return NoParams
 
 
 class Recommender:
-    Params: ClassVar[type[BaseModel]] = NoParams
+    Params: ClassVar[type] = NoParams  # a pydantic model class (built on first read)
     has_similar_items: ClassVar[bool] = False
     deterministic: ClassVar[bool] = True  # bitwise reproducible when multithreaded
     # Default tune space: parameter -> {low, high, log, type} or {choices}.
@@ -59,9 +66,9 @@ class Recommender:
     # Set by whoever runs a long fit (the CLI draws a bar): (done, total, what is counted).
     on_progress: Optional[Callable[[int, int, str], None]] = None
 
-    def __init__(self, params: BaseModel | dict | None = None, *, seed: int = DEFAULT_SEED, threads: int = 0,
-                 binary_input: bool | None = None):
-        if not isinstance(params, BaseModel):
+    def __init__(self, params=None, *, seed: int = DEFAULT_SEED, threads: int = 0, binary_input: bool | None = None):
+        """`params`: a dict (validated into `Params`), an instance of `Params`, or SavedParams."""
+        if params is None or isinstance(params, dict):
             params = self.Params.model_validate(params or {})
         self.params = params
         self.seed = seed
@@ -160,14 +167,18 @@ class Recommender:
         })
 
     @classmethod
-    def load(cls, folder: Path) -> "Recommender":
+    def load(cls, folder: Path, checked: bool = False) -> "Recommender":
         """The model saved in `folder` (runs/NAME/RUN/models/MODEL); a missing, truncated or
-        damaged params.json or state.npz is a DamagedFile naming the run, model and file."""
+        damaged params.json or state.npz is a DamagedFile naming the run, model and file.
+        `checked`: the caller compared the files with the checksums stored when they were
+        written, so the parameters are read as saved instead of validated (SavedParams)."""
         folder = Path(folder)
         try:
             meta = json.loads((folder / "params.json").read_text(encoding="utf-8"))
-            model = cls(meta["params"], seed=meta["seed"], threads=meta.get("threads", 0),
-                        binary_input=meta.get("binary_input"))
+            params = SavedParams(meta["params"], lambda: cls.Params) if checked else meta["params"]
+            if not isinstance(meta["params"], dict):
+                raise TypeError(f"params is a {type(meta['params']).__name__}, not an object")
+            model = cls(params, seed=meta["seed"], threads=meta.get("threads", 0), binary_input=meta.get("binary_input"))
             model.n_items = int(meta["n_items"])
         except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
             raise _damaged_model(folder, "params.json", error) from error

@@ -29,11 +29,11 @@ from math import comb
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from recsys_cli.core.errors import InputError
 from recsys_cli.core.seeds import DEFAULT_SEED
 from recsys_cli.models.base import Recommender
+from recsys_cli.models.params import params_class
 from recsys_cli.models.topk import mask_seen, rows_per_batch
 
 VALIDATION_K = 100  # the weights maximise MRR@100
@@ -41,45 +41,59 @@ MAX_GRID_POINTS = 5000
 CARVE_KEY = 0xB1E4D  # the carve's seed is [seed, CARVE_KEY]: never the plain seed of any other part
 
 
-class ComponentSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: str
-    params: dict = Field(default_factory=dict)
+@params_class
+def ComponentSpec():
+    from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-    @model_validator(mode="after")
-    def _known_model(self):
-        from recsys_cli.models.registry import MODELS, model_class
+    class ComponentSpec(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        type: str
+        params: dict = Field(default_factory=dict)
 
-        if self.type not in MODELS:
-            raise ValueError(f"unknown component type {self.type!r}; expected one of {', '.join(MODELS)}")
-        model_class(self.type).Params.model_validate(self.params)
-        return self
+        @model_validator(mode="after")
+        def _known_model(self):
+            from recsys_cli.models.registry import MODELS, model_class
+
+            if self.type not in MODELS:
+                raise ValueError(f"unknown component type {self.type!r}; expected one of {', '.join(MODELS)}")
+            model_class(self.type).Params.model_validate(self.params)
+            return self
+
+    return ComponentSpec
 
 
-class BlendParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    # Default components: over 5 user folds EASE-like + iALS blended better than EDLAE +
-    # RP3beta on both ml-latest-small (>= 4) and the synthetic ML-1M shape (benchmarks/README.md).
-    components: list[ComponentSpec] = Field(
-        default_factory=lambda: [ComponentSpec(type="edlae"), ComponentSpec(type="ials-rendle")], min_length=2)
-    normalise: Literal["zscore", "minmax"] = Field("zscore", description="per-user score normalisation")
-    validation_share: float = Field(0.2, gt=0, le=1, description="share of users who lose one like to validation")
-    grid_step: float = Field(0.1, gt=0, le=0.5, description="spacing of the weight grid on the simplex")
+@params_class
+def BlendParams():
+    from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-    @field_validator("grid_step")
-    @classmethod
-    def _divides_one(cls, step):
-        if abs(round(1 / step) * step - 1) > 1e-9:
-            raise ValueError("grid_step must divide 1 (0.5, 0.25, 0.2, 0.1, 0.05 ...)")
-        return step
+    Component = ComponentSpec.build()
 
-    @model_validator(mode="after")
-    def _grid_size(self):
-        points = comb(round(1 / self.grid_step) + len(self.components) - 1, len(self.components) - 1)
-        if points > MAX_GRID_POINTS:
-            raise ValueError(f"{points:,} weight points for {len(self.components)} components at grid_step "
-                             f"{self.grid_step}; at most {MAX_GRID_POINTS:,}: take a coarser grid_step")
-        return self
+    class BlendParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        # Default components: over 5 user folds EASE-like + iALS blended better than EDLAE +
+        # RP3beta on both ml-latest-small (>= 4) and the synthetic ML-1M shape (benchmarks/README.md).
+        components: list[Component] = Field(
+            default_factory=lambda: [Component(type="edlae"), Component(type="ials-rendle")], min_length=2)
+        normalise: Literal["zscore", "minmax"] = Field("zscore", description="per-user score normalisation")
+        validation_share: float = Field(0.2, gt=0, le=1, description="share of users who lose one like to validation")
+        grid_step: float = Field(0.1, gt=0, le=0.5, description="spacing of the weight grid on the simplex")
+
+        @field_validator("grid_step")
+        @classmethod
+        def _divides_one(cls, step):
+            if abs(round(1 / step) * step - 1) > 1e-9:
+                raise ValueError("grid_step must divide 1 (0.5, 0.25, 0.2, 0.1, 0.05 ...)")
+            return step
+
+        @model_validator(mode="after")
+        def _grid_size(self):
+            points = comb(round(1 / self.grid_step) + len(self.components) - 1, len(self.components) - 1)
+            if points > MAX_GRID_POINTS:
+                raise ValueError(f"{points:,} weight points for {len(self.components)} components at grid_step "
+                                 f"{self.grid_step}; at most {MAX_GRID_POINTS:,}: take a coarser grid_step")
+            return self
+
+    return BlendParams
 
 
 def simplex_grid(n_components: int, step: float) -> np.ndarray:

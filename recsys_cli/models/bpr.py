@@ -4,17 +4,23 @@ bitwise reproducible when multithreaded."""
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.factorization import ImplicitFactorModel
+from recsys_cli.models.params import params_class
 
 
-class BPRParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    factors: int = Field(64, ge=1, le=4096)
-    learning_rate: float = Field(0.05, gt=0)
-    regularization: float = Field(0.01, ge=0)
-    iterations: int = Field(100, ge=1, le=10_000)
+@params_class
+def BPRParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class BPRParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        factors: int = Field(64, ge=1, le=4096)
+        learning_rate: float = Field(0.05, gt=0)
+        regularization: float = Field(0.01, ge=0)
+        iterations: int = Field(100, ge=1, le=10_000)
+
+    return BPRParams
 
 
 class BPR(ImplicitFactorModel):

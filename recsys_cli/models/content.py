@@ -13,19 +13,30 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.core.errors import InputError
-from recsys_cli.models.base import Recommender, csr_from_state, csr_state, similar_from_rows
+from recsys_cli.models.base import (
+    Recommender,
+    csr_from_state,
+    csr_state,
+    similar_from_rows,
+)
+from recsys_cli.models.params import params_class
 from recsys_cli.models.topk import in_batches, rows_per_batch
 
 NOT_FEATURES = {"item_idx", "item_id", "name", "title"}
 
 
-class ContentParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    columns: list[str] | None = None
-    max_distinct_share: float = Field(0.5, gt=0, le=1, description="skip columns more distinct than this")
+@params_class
+def ContentParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class ContentParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        columns: list[str] | None = None
+        max_distinct_share: float = Field(0.5, gt=0, le=1, description="skip columns more distinct than this")
+
+    return ContentParams
 
 
 def item_features(items: pl.DataFrame, columns: list[str] | None, max_distinct_share: float):

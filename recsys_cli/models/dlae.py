@@ -29,24 +29,30 @@ EDLAE (models/edlae.py) is the emphasised variant with the diagonal constrained 
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recsys_cli.models.ease import ItemWeightsModel, check_fits, estimate, gram
+from recsys_cli.models.params import params_class
 
 
-class DLAEParams(BaseModel):
-    # Defaults: the best geometric mean of validation MRR@100 against default EASE over
-    # ml-latest-small (>= 4 and all ratings), synthetic ML-1M and Last.fm-style counts
-    # (benchmarks/model_defaults.py; the figures in benchmarks/README.md).
-    model_config = ConfigDict(extra="forbid")
-    dropout: float = Field(0.5, ge=0, lt=1, description="input dropout probability p")
-    l2: float = Field(300.0, ge=0, description="plain L2 regularisation added to the dropout penalty")
+@params_class
+def DLAEParams():
+    from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-    @model_validator(mode="after")
-    def _some_regularisation(self):
-        if self.dropout == 0 and self.l2 == 0:
-            raise ValueError("dropout and l2 cannot both be 0: X^T X alone is singular")
-        return self
+    class DLAEParams(BaseModel):
+        # Defaults: the best geometric mean of validation MRR@100 against default EASE over
+        # ml-latest-small (>= 4 and all ratings), synthetic ML-1M and Last.fm-style counts
+        # (benchmarks/model_defaults.py; the figures in benchmarks/README.md).
+        model_config = ConfigDict(extra="forbid")
+        dropout: float = Field(0.5, ge=0, lt=1, description="input dropout probability p")
+        l2: float = Field(300.0, ge=0, description="plain L2 regularisation added to the dropout penalty")
+
+        @model_validator(mode="after")
+        def _some_regularisation(self):
+            if self.dropout == 0 and self.l2 == 0:
+                raise ValueError("dropout and l2 cannot both be 0: X^T X alone is singular")
+            return self
+
+    return DLAEParams
 
 
 def penalty(diagonal: np.ndarray, dropout: float, l2: float) -> np.ndarray:

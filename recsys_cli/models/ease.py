@@ -19,10 +19,10 @@ import hashlib
 import threading
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.core.errors import InputError
 from recsys_cli.models.base import Recommender, similar_from_rows
+from recsys_cli.models.params import params_class
 from recsys_cli.models.topk import in_batches, rows_per_batch
 
 FLOAT_BYTES = 4
@@ -38,9 +38,15 @@ _decomposition: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # fingerprint -> 
 _decomposition_lock = threading.Lock()
 
 
-class EASEParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    l2: float = Field(300.0, gt=0, description="L2 regularisation on the item-item weights")
+@params_class
+def EASEParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class EASEParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        l2: float = Field(300.0, gt=0, description="L2 regularisation on the item-item weights")
+
+    return EASEParams
 
 
 def available_memory_bytes() -> int:

@@ -22,18 +22,23 @@ inverse in place (models/dlae.py's penalised_inverse), then EASE's column rescal
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from recsys_cli.models.dlae import DLAE, DLAEParams, penalised_inverse
 from recsys_cli.models.ease import check_fits, zero_diagonal_weights
+from recsys_cli.models.params import params_class
 
 
-class EDLAEParams(DLAEParams):
-    # Defaults: the best geometric mean of validation MRR@100 against default EASE over
-    # ml-latest-small (>= 4 and all ratings), synthetic ML-1M and Last.fm-style counts
-    # (benchmarks/model_defaults.py; the figures in benchmarks/README.md).
-    dropout: float = Field(0.25, ge=0, lt=1, description="input dropout probability p")
-    l2: float = Field(300.0, ge=0, description="plain L2 regularisation added to the dropout penalty")
+@params_class
+def EDLAEParams():
+    from pydantic import Field
+
+    class EDLAEParams(DLAEParams.build()):
+        # Defaults: the best geometric mean of validation MRR@100 against default EASE over
+        # ml-latest-small (>= 4 and all ratings), synthetic ML-1M and Last.fm-style counts
+        # (benchmarks/model_defaults.py; the figures in benchmarks/README.md).
+        dropout: float = Field(0.25, ge=0, lt=1, description="input dropout probability p")
+        l2: float = Field(300.0, ge=0, description="plain L2 regularisation added to the dropout penalty")
+
+    return EDLAEParams
 
 
 class EDLAE(DLAE):

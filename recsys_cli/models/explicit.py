@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, cosine_similar_items
+from recsys_cli.models.params import params_class
 
 
 def _njit(**options):
@@ -59,20 +59,32 @@ def _solve_rows(indptr, indices, targets, fixed, reg, out):  # pragma: no cover 
         out[r] = np.linalg.solve(a, b)
 
 
-class FunkSVDParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    factors: int = Field(50, ge=1, le=1024)
-    epochs: int = Field(40, ge=1, le=1000)
-    learning_rate: float = Field(0.005, gt=0)
-    regularization: float = Field(0.05, ge=0)
-    init_std: float = Field(0.1, gt=0)
+@params_class
+def FunkSVDParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class FunkSVDParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        factors: int = Field(50, ge=1, le=1024)
+        epochs: int = Field(40, ge=1, le=1000)
+        learning_rate: float = Field(0.005, gt=0)
+        regularization: float = Field(0.05, ge=0)
+        init_std: float = Field(0.1, gt=0)
+
+    return FunkSVDParams
 
 
-class ALSExplicitParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    factors: int = Field(20, ge=1, le=1024)
-    iterations: int = Field(15, ge=1, le=1000)
-    regularization: float = Field(15.0, ge=0)
+@params_class
+def ALSExplicitParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class ALSExplicitParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        factors: int = Field(20, ge=1, le=1024)
+        iterations: int = Field(15, ge=1, le=1000)
+        regularization: float = Field(15.0, ge=0)
+
+    return ALSExplicitParams
 
 
 class RatingModel(Recommender):

@@ -23,32 +23,38 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.data.sparse_counts import column_counts
 from recsys_cli.models.base import Recommender, cosine_similar_items
 from recsys_cli.models.factorization import single_threaded_blas
+from recsys_cli.models.params import params_class
 from recsys_cli.models.weighting import confidence_matrix
 
 
-class IALSRendleParams(BaseModel):
-    """Defaults from sweeps on validation parts of ml-latest-small's training data (ratings >= 4
-    and all ratings; benchmarks/README.md, "Tuning iALS-Rendle against iALS and EASE"). With
-    nu = 1, lambda multiplies |S_u| + alpha0 |I| (hundreds to thousands), so a row's penalty is
-    lambda times that, not lambda as in implicit; the good region is a ridge of alpha0 * lambda
-    near 0.003, and past roughly 0.01 the factors collapse towards popularity (MRR halves). As
-    Rendle et al. found, hundreds of factors beat 128 once lambda is right: 512 gained
-    0.003-0.006 of validation MRR@100 over 128 on both sets."""
+@params_class
+def IALSRendleParams():
+    from pydantic import BaseModel, ConfigDict, Field
 
-    model_config = ConfigDict(extra="forbid")
-    factors: int = Field(512, ge=1, le=4096)
-    regularization: float = Field(0.005, ge=0, description="lambda, scaled by frequency^nu")
-    alpha0: float = Field(0.6, gt=0, description="weight of every unobserved cell")
-    nu: float = Field(1.0, ge=0, le=2, description="regularisation ~ (frequency + alpha0 * other side)^nu")
-    alpha: float = Field(0.0, ge=0, description="observed confidence = 1 + alpha * weight")
-    iterations: int = Field(16, ge=1, le=1000)
-    init_std: float = Field(0.1, gt=0, description="initial factors ~ N(0, init_std^2 / factors)")
-    cg_steps: int = Field(3, ge=0, le=64, description="conjugate-gradient steps per row; 0 = exact solve")
+    class IALSRendleParams(BaseModel):
+        """Defaults from sweeps on validation parts of ml-latest-small's training data (ratings >= 4
+        and all ratings; benchmarks/README.md, "Tuning iALS-Rendle against iALS and EASE"). With
+        nu = 1, lambda multiplies |S_u| + alpha0 |I| (hundreds to thousands), so a row's penalty is
+        lambda times that, not lambda as in implicit; the good region is a ridge of alpha0 * lambda
+        near 0.003, and past roughly 0.01 the factors collapse towards popularity (MRR halves). As
+        Rendle et al. found, hundreds of factors beat 128 once lambda is right: 512 gained
+        0.003-0.006 of validation MRR@100 over 128 on both sets."""
+
+        model_config = ConfigDict(extra="forbid")
+        factors: int = Field(512, ge=1, le=4096)
+        regularization: float = Field(0.005, ge=0, description="lambda, scaled by frequency^nu")
+        alpha0: float = Field(0.6, gt=0, description="weight of every unobserved cell")
+        nu: float = Field(1.0, ge=0, le=2, description="regularisation ~ (frequency + alpha0 * other side)^nu")
+        alpha: float = Field(0.0, ge=0, description="observed confidence = 1 + alpha * weight")
+        iterations: int = Field(16, ge=1, le=1000)
+        init_std: float = Field(0.1, gt=0, description="initial factors ~ N(0, init_std^2 / factors)")
+        cg_steps: int = Field(3, ge=0, le=64, description="conjugate-gradient steps per row; 0 = exact solve")
+
+    return IALSRendleParams
 
 
 @numba.njit(parallel=True, cache=True, fastmath=False)

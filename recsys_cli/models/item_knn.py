@@ -18,20 +18,26 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, csr_from_state, csr_state
+from recsys_cli.models.params import params_class
 from recsys_cli.models.weighting import WeightingParams, item_totals, weigh
 
 
-class ItemKNNParams(WeightingParams):
-    model_config = ConfigDict(extra="forbid")
-    similarity: Literal["cosine", "cooccurrence", "jaccard", "bm25", "tfidf"] = "cosine"
-    neighbors: int = Field(100, ge=1, le=100_000, description="similar items kept per item")
-    max_items: int | None = Field(None, ge=1, description="score from at most this many of a user's items")
-    bm25_k1: float = Field(1.2, gt=0)
-    bm25_b: float = Field(0.75, ge=0, le=1)
-    shrink: float = Field(0.0, ge=0, description="cosine/jaccard: added to the similarity's denominator")
+@params_class
+def ItemKNNParams():
+    from pydantic import ConfigDict, Field
+
+    class ItemKNNParams(WeightingParams.build()):
+        model_config = ConfigDict(extra="forbid")
+        similarity: Literal["cosine", "cooccurrence", "jaccard", "bm25", "tfidf"] = "cosine"
+        neighbors: int = Field(100, ge=1, le=100_000, description="similar items kept per item")
+        max_items: int | None = Field(None, ge=1, description="score from at most this many of a user's items")
+        bm25_k1: float = Field(1.2, gt=0)
+        bm25_b: float = Field(0.75, ge=0, le=1)
+        shrink: float = Field(0.0, ge=0, description="cosine/jaccard: added to the similarity's denominator")
+
+    return ItemKNNParams
 
 
 class ItemKNN(Recommender):
@@ -65,7 +71,11 @@ class ItemKNN(Recommender):
             self.similarity = _shrunk_cosine(train, p.neighbors, p.shrink)
         else:
             from implicit.nearest_neighbours import (
-                BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender)
+                BM25Recommender,
+                CosineRecommender,
+                ItemItemRecommender,
+                TFIDFRecommender,
+            )
 
             model = {
                 "cosine": lambda: CosineRecommender(K=p.neighbors, num_threads=self.threads),

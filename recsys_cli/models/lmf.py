@@ -4,18 +4,24 @@ reproducible when multithreaded."""
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.factorization import ImplicitFactorModel
+from recsys_cli.models.params import params_class
 
 
-class LMFParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    factors: int = Field(30, ge=1, le=4096)
-    learning_rate: float = Field(1.0, gt=0)
-    regularization: float = Field(0.6, ge=0)
-    iterations: int = Field(30, ge=1, le=10_000)
-    neg_prop: int = Field(30, ge=1, le=1000, description="negatives sampled per positive")
+@params_class
+def LMFParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class LMFParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        factors: int = Field(30, ge=1, le=4096)
+        learning_rate: float = Field(1.0, gt=0)
+        regularization: float = Field(0.6, ge=0)
+        iterations: int = Field(30, ge=1, le=10_000)
+        neg_prop: int = Field(30, ge=1, le=1000, description="negatives sampled per positive")
+
+    return LMFParams
 
 
 class LMF(ImplicitFactorModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from recsys_cli.models.base import Recommender, item_popularity
+from recsys_cli.models.params import params_class
 from recsys_cli.models.topk import inverse_permutation, ranked_unseen
 
 
@@ -36,8 +36,14 @@ class Popular(Recommender):
         self.ranked_scores = self.popularity[self.ranking]
 
 
-class PersonalPopularParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@params_class
+def PersonalPopularParams():
+    from pydantic import BaseModel, ConfigDict
+
+    class PersonalPopularParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    return PersonalPopularParams
 
 
 class PersonalPopular(Popular):

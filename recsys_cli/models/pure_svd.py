@@ -4,14 +4,20 @@ matrix, X ~ U S V^T, scoring a user's history x by x V V^T (folds in any history
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, cosine_similar_items
+from recsys_cli.models.params import params_class
 
 
-class PureSVDParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    factors: int = Field(64, ge=1, le=4096)
+@params_class
+def PureSVDParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class PureSVDParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        factors: int = Field(64, ge=1, le=4096)
+
+    return PureSVDParams
 
 
 class PureSVD(Recommender):

@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from recsys_cli.models.base import Recommender, item_popularity
+from recsys_cli.models.params import params_class
 
 
-class RandomParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    weighting: Literal["uniform", "popularity"] = "uniform"
+@params_class
+def RandomParams():
+    from pydantic import BaseModel, ConfigDict
+
+    class RandomParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        weighting: Literal["uniform", "popularity"] = "uniform"
+
+    return RandomParams
 
 
 class RandomModel(Recommender):

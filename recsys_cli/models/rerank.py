@@ -13,30 +13,44 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
 
-from recsys_cli.models.base import Recommender, item_popularity
 from recsys_cli.core.seeds import DEFAULT_SEED
+from recsys_cli.models.base import Recommender, item_popularity
+from recsys_cli.models.params import params_class
 
 
-class GeneratorSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: str
-    params: dict = Field(default_factory=dict)
-    candidates: int = Field(100, ge=1, le=5000)
+@params_class
+def GeneratorSpec():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class GeneratorSpec(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        type: str
+        params: dict = Field(default_factory=dict)
+        candidates: int = Field(100, ge=1, le=5000)
+
+    return GeneratorSpec
 
 
-class RerankParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    generators: list[GeneratorSpec] = Field(default_factory=lambda: [
-        GeneratorSpec(type="ials", candidates=100), GeneratorSpec(type="item-knn", candidates=100),
-        GeneratorSpec(type="popular", candidates=50)], min_length=1)
-    holdout: float = Field(0.2, gt=0, lt=1, description="share of each user's train interactions used as targets")
-    max_train_users: int = Field(20_000, ge=10, description="users sampled to train the ranker")
-    n_estimators: int = Field(300, ge=1)
-    learning_rate: float = Field(0.05, gt=0)
-    num_leaves: int = Field(31, ge=2)
-    min_child_samples: int = Field(20, ge=1)
+@params_class
+def RerankParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    Generator = GeneratorSpec.build()
+
+    class RerankParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        generators: list[Generator] = Field(default_factory=lambda: [
+            Generator(type="ials", candidates=100), Generator(type="item-knn", candidates=100),
+            Generator(type="popular", candidates=50)], min_length=1)
+        holdout: float = Field(0.2, gt=0, lt=1, description="share of each user's train interactions used as targets")
+        max_train_users: int = Field(20_000, ge=10, description="users sampled to train the ranker")
+        n_estimators: int = Field(300, ge=1)
+        learning_rate: float = Field(0.05, gt=0)
+        num_leaves: int = Field(31, ge=2)
+        min_child_samples: int = Field(20, ge=1)
+
+    return RerankParams
 
 
 class Rerank(Recommender):

@@ -17,20 +17,26 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, csr_from_state, csr_state
 from recsys_cli.models.item_knn import keep_top_per_row, sparse_row_topk
+from recsys_cli.models.params import params_class
 
 ITEMS_PER_BLOCK = 2048
 
 
-class RP3betaParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    alpha: float = Field(1.0, ge=0, description="exponent of the transition probabilities")
-    beta: float = Field(0.5, ge=0, description="popularity penalty of the arrival item")
-    neighbors: int = Field(100, ge=1, le=100_000, description="similar items kept per item")
-    normalize: bool = Field(False, description="L1-normalise each item's kept similarities")
+@params_class
+def RP3betaParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class RP3betaParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        alpha: float = Field(1.0, ge=0, description="exponent of the transition probabilities")
+        beta: float = Field(0.5, ge=0, description="popularity penalty of the arrival item")
+        neighbors: int = Field(100, ge=1, le=100_000, description="similar items kept per item")
+        normalize: bool = Field(False, description="L1-normalise each item's kept similarities")
+
+    return RP3betaParams
 
 
 class RP3beta(Recommender):

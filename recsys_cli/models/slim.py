@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, csr_from_state, csr_state
+from recsys_cli.models.params import params_class
 
 
-class SLIMParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    l1: float = Field(0.001, ge=0, description="L1 penalty (scikit-learn alpha * l1_ratio)")
-    l2: float = Field(0.01, ge=0, description="L2 penalty (scikit-learn alpha * (1 - l1_ratio))")
-    candidates: int = Field(200, ge=1, description="regressors per item: its top co-occurring items")
-    max_iter: int = Field(100, ge=1)
+@params_class
+def SLIMParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class SLIMParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        l1: float = Field(0.001, ge=0, description="L1 penalty (scikit-learn alpha * l1_ratio)")
+        l2: float = Field(0.01, ge=0, description="L2 penalty (scikit-learn alpha * (1 - l1_ratio))")
+        candidates: int = Field(200, ge=1, description="regressors per item: its top co-occurring items")
+        max_iter: int = Field(100, ge=1)
+
+    return SLIMParams
 
 
 class SLIM(Recommender):

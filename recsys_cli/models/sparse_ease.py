@@ -34,13 +34,13 @@ from typing import Literal
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.core.errors import InputError
 from recsys_cli.models.base import Recommender, csr_from_state, csr_state
 from recsys_cli.models.ease import available_memory_bytes, gram
 from recsys_cli.models.factorization import single_threaded_blas
 from recsys_cli.models.item_knn import sparse_row_topk
+from recsys_cli.models.params import params_class
 from recsys_cli.models.topk import SCORE_BUDGET_BYTES, in_batches, rows_per_batch, topk
 
 UNION_BUDGET = 8192  # items in one batch's dense Gram block G[U, U] (256 MiB of float32)
@@ -48,14 +48,20 @@ SYSTEM_BUDGET_BYTES = 256 * 2**20  # one batch's k x k systems, with LAPACK's LU
 NEIGHBOR_ROW_BYTES = 32  # per entry of a block of X^T X rows: sparse product, dense value, top-k's keys
 
 
-class SparseEASEParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    l2: float = Field(300.0, gt=0, description="L2 regularisation on the item-item weights (as EASE's)")
-    neighbors: int = Field(200, ge=1, le=5000, description="regressors per item: its top co-occurring items")
-    # cosine: at every neighbour count measured (50, 100, 200; benchmarks/README.md) it came
-    # closer to dense EASE than raw counts, which favour popular items.
-    neighbor_by: Literal["cooccurrence", "cosine"] = Field(
-        "cosine", description="how the regressors are chosen: their cosine, or raw X^T X counts")
+@params_class
+def SparseEASEParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class SparseEASEParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        l2: float = Field(300.0, gt=0, description="L2 regularisation on the item-item weights (as EASE's)")
+        neighbors: int = Field(200, ge=1, le=5000, description="regressors per item: its top co-occurring items")
+        # cosine: at every neighbour count measured (50, 100, 200; benchmarks/README.md) it came
+        # closer to dense EASE than raw counts, which favour popular items.
+        neighbor_by: Literal["cooccurrence", "cosine"] = Field(
+            "cosine", description="how the regressors are chosen: their cosine, or raw X^T X counts")
+
+    return SparseEASEParams
 
 
 def estimate(n_items: int, neighbors: int, nnz: int = 0) -> dict:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_cli.models.base import Recommender, cosine_similar_items
+from recsys_cli.models.params import params_class
 
 
 @numba.njit(cache=True)
@@ -50,13 +50,19 @@ def _warp_epoch(indptr, indices, users, items, order, u_factors, i_factors, bias
                     break
 
 
-class WARPParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    factors: int = Field(64, ge=1, le=1024)
-    epochs: int = Field(30, ge=1, le=1000)
-    learning_rate: float = Field(0.002, gt=0, description="plain SGD; the rank weight reaches log(n_items)")
-    regularization: float = Field(1e-3, ge=0)
-    max_sampled: int = Field(50, ge=1, le=10_000, description="negatives tried per positive")
+@params_class
+def WARPParams():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class WARPParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        factors: int = Field(64, ge=1, le=1024)
+        epochs: int = Field(30, ge=1, le=1000)
+        learning_rate: float = Field(0.002, gt=0, description="plain SGD; the rank weight reaches log(n_items)")
+        regularization: float = Field(1e-3, ge=0)
+        max_sampled: int = Field(50, ge=1, le=10_000, description="negatives tried per positive")
+
+    return WARPParams
 
 
 class WARP(Recommender):

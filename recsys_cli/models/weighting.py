@@ -29,21 +29,27 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from recsys_cli.core.errors import InputError
 from recsys_cli.data.sparse_counts import column_counts
+from recsys_cli.models.params import params_class
 
 SCHEMES = ("none", "binary", "log1p", "bm25", "tfidf")
 CELLWISE = ("none", "binary", "log1p")  # need no statistic of the whole matrix (ingest takes these)
 SPREAD_WARNING = 1000.0  # max / median of the weights above which raw values are suspicious
 
 
-class WeightingParams(BaseModel):
-    weighting: Literal[SCHEMES] = Field("none", description="how interaction values become weights")  # type: ignore[valid-type]
-    weighting_eps: float = Field(1.0, gt=0, description="log1p: w = log(1 + r / eps)")
-    weighting_k1: float = Field(100.0, gt=0, description="bm25: saturation of an item's counts")
-    weighting_b: float = Field(0.8, ge=0, le=1, description="bm25: strength of the item length normalisation")
+@params_class
+def WeightingParams():
+    from pydantic import BaseModel, Field
+
+    class WeightingParams(BaseModel):
+        weighting: Literal[SCHEMES] = Field("none", description="how interaction values become weights")  # type: ignore[valid-type]
+        weighting_eps: float = Field(1.0, gt=0, description="log1p: w = log(1 + r / eps)")
+        weighting_k1: float = Field(100.0, gt=0, description="bm25: saturation of an item's counts")
+        weighting_b: float = Field(0.8, ge=0, le=1, description="bm25: strength of the item length normalisation")
+
+    return WeightingParams
 
 
 def unused_weighting_params(params: dict) -> set[str]:

@@ -101,8 +101,8 @@ class ServedRun:
                              path=self.path)
         for name in wanted:
             if name not in self._models:
-                check_model_files(self.path, self.manifest, name)
-                self._models[name] = model_class(self.trained[name]).load(self.path / "models" / name)
+                checked = check_model_files(self.path, self.manifest, name)
+                self._models[name] = model_class(self.trained[name]).load(self.path / "models" / name, checked=checked)
         return {n: self._models[n] for n in wanted}
 
     def filter_seen(self, name: str) -> bool:

@@ -162,14 +162,14 @@ class ArtifactStore:
             self.notes.append(f"damaged: {damage[0]}; relinked from the store")
         return False
 
-    def damaged_in(self, destination: Path, artifact: str) -> list[Damage]:
+    def damaged_in(self, destination: Path, artifact: str) -> list[Damage] | None:
         """The files of a stored artifact ("kind/key") that a run folder holds and that differ
-        from what was stored (read-only: for the readers of a finished run). Nothing to say
-        when the artifact is not in this store."""
+        from what was stored (read-only: for the readers of a finished run); None when the
+        artifact is not in this store, or its record is unusable: nothing to compare with."""
         kind, _, key = artifact.partition("/")
         stored = read_json(self.path(kind, key) / RECORD)
         if stored is None or self.record_problem(stored, kind, key) is not None or not stored.get("checksums"):
-            return []
+            return None
         name = f"{kind}-{key}"
         full = self.verify or not self._sessions.checked_in(name, self._sessions.epoch())
         return check_files(Path(destination), stored["checksums"], full)

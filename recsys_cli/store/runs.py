@@ -248,9 +248,10 @@ def trained_models(run_path: Path, manifest: dict) -> dict[str, str]:
     return trained
 
 
-def check_model_files(run_path: Path, manifest: dict, model: str) -> None:
+def check_model_files(run_path: Path, manifest: dict, model: str) -> bool:
     """DamagedFile (exit 2) when a saved model's files in a run folder differ from the
-    checksums its store recorded (a run outside a runs folder has nothing to compare with)."""
+    checksums its store recorded; whether there were checksums to compare with (a run outside
+    a runs folder has none)."""
     from recsys_cli.store.artifacts import ArtifactStore
     from recsys_cli.store.identity import STORE_DIR
 
@@ -258,9 +259,12 @@ def check_model_files(run_path: Path, manifest: dict, model: str) -> None:
     entry = manifest.get("stages", {}).get(f"train/{model}", {})
     store_root = run_path.parent.parent / STORE_DIR
     if not isinstance(entry, dict) or not isinstance(entry.get("artifact"), str) or not store_root.is_dir():
-        return
+        return False
     damage = ArtifactStore(store_root).damaged_in(run_path, entry["artifact"])
+    if damage is None:
+        return False
     if damage:
         raise DamagedFile(damage[0].path, f"the saved model {model!r} of run {run_path.parent.name}/{run_path.name}",
                           damage[0].reason, f"check the run with `recsys runs verify {run_path}`; re-running its "
                           "experiment trains the model again (the damaged stored copy is set aside)")
+    return True

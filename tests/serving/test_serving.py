@@ -174,10 +174,13 @@ def test_a_split_of_another_dataset_is_refused(cli, smoke_run, tmp_path, monkeyp
     assert result.code == 2 and "another dataset" in result.err
 
 
-def test_serving_does_not_import_the_heavy_optional_libraries(in_project):
+def test_serving_imports_only_what_answers_the_query(in_project):
+    """Every model of the run is loaded, yet no parameter validation (pydantic), no YAML, no
+    implicit: the models' files were checked against their store's checksums instead."""
     code = ("import sys; from recsys_cli.cli.app import main; "
-            f"main(['recommend', {str(in_project)!r}, '--user', '1', '-m', 'ials', '-m', 'i2i', '--json']); "
+            f"main(['recommend', {str(in_project)!r}, '--user', '1', '--json']); "
             f"main(['similar', {str(in_project)!r}, '--item', '1', '--json']); "
-            "print(sorted(m for m in ('optuna', 'lightgbm', 'matplotlib', 'sklearn') if m in sys.modules))")
+            "print(sorted(m for m in ('optuna', 'lightgbm', 'matplotlib', 'sklearn', 'pydantic', 'yaml', 'implicit')"
+            " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
