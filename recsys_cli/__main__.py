@@ -1,5 +1,5 @@
 import sys
 
-from recsys_cli.cli.app import main
+from recsys_cli.cli.app import entry
 
-sys.exit(main())
+sys.exit(entry())

@@ -126,5 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def entry() -> int:
+    """The `recsys` program (console script, `python -m recsys_cli`): `main`, then everything
+    it made is moved out of the cyclic collector's reach (gc.freeze), so the interpreter's exit
+    does not walk all those objects once more: 80-100 ms of a 0.5 s query. They are still
+    freed by reference counting at exit, files closed and atexit handlers run; only garbage
+    cycles left at exit are not collected (the process is ending)."""
+    import gc
+
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

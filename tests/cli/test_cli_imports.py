@@ -33,3 +33,10 @@ def test_every_verbs_help_works_without_heavy_imports():
     assert len(result["codes"]) >= 20 and "recommend" in result["codes"] and "runs list" in result["codes"]
     assert {verb: code for verb, code in result["codes"].items() if code != [0, True]} == {}
     assert result["heavy"] == []
+
+
+def test_the_program_returns_mains_exit_code_with_its_objects_frozen_for_a_quick_exit():
+    code = ("import gc, sys\nsys.argv = ['recsys', 'recommend', 'no-such-run', '--user', '1']\n"
+            "from recsys_cli.cli.app import entry\ncode = entry()\nprint(code, gc.get_freeze_count() > 0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "2 True"
