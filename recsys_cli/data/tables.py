@@ -169,40 +169,28 @@ def _short_value(value, limit: int = 60) -> str:
 
 def checked_integer_id(frame: pl.DataFrame | pl.LazyFrame, column: str, path: Path | str) -> pl.Expr:
     """`column` as Int64 ids, or an InputError naming the file, the column and the first row
-    whose value is not an integer (text ids are checked; numbers are cast as they are)."""
+    whose value is not an integer id (text that is no integer, a float with a fraction, NaN,
+    inf or beyond Int64)."""
     dtype = frame.collect_schema()[column]
-    if dtype.is_numeric():
+    if dtype.is_integer():
         return pl.col(column).cast(pl.Int64)
-    if dtype not in (pl.String, pl.Categorical):
+    if dtype.is_float():
+        number = pl.col(column)
+        converted = pl.when(number.is_finite() & (number == number.floor())).then(number.cast(pl.Int64, strict=False))
+    elif dtype in (pl.String, pl.Categorical):
+        converted = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+    else:
         raise InputError(f"column {column!r} has type {dtype}; expected integer ids", path=path)
-    text = pl.col(column).cast(pl.String).str.strip_chars()
-    bad = first_failing_row(frame, column, text.cast(pl.Int64, strict=False), path)
+    bad = first_failing_row(frame, column, converted, path)
     if bad is not None:
         raise InputError(f"row {bad['row']}, column {column!r}: {_short_value(bad['value'])} is not an integer id",
                          path=path)
-    return text.cast(pl.Int64)
+    return converted
 
 
 def ensure_integer_ids(frame: pl.DataFrame, column: str, path: Path | str) -> pl.DataFrame:
-    """Cast an id column to Int64, reporting the first value (and row) that is not an integer."""
-    dtype = frame.schema[column]
-    if dtype.is_integer():
-        return frame.with_columns(pl.col(column).cast(pl.Int64))
-    if dtype.is_float():
-        source = pl.col(column)
-        bad = frame.with_row_index("_row").filter(source.is_not_null() & (source != source.floor()))
-    else:
-        source = pl.col(column).cast(pl.String).str.strip_chars()
-        bad = frame.with_row_index("_row").filter(
-            source.is_not_null() & source.cast(pl.Int64, strict=False).is_null()
-        )
-    if bad.height:
-        row = bad.row(0, named=True)
-        raise InputError(
-            f"row {row['_row'] + 1}: column {column!r} value {row[column]!r} is not an integer id",
-            path=path,
-        )
-    return frame.with_columns(source.cast(pl.Int64, strict=False).alias(column))
+    """`frame` with `column` as Int64 ids (checked_integer_id's checks and message)."""
+    return frame.with_columns(checked_integer_id(frame, column, path).alias(column))
 
 
 class Bundle:

@@ -186,6 +186,15 @@ class TestOzon:
         _ingest(cli, "ozon", ozon_folder, "--out", tmp_path / "b", "--include", "orders")
         assert len(_matrix_by_ids(tmp_path / "b")) == 4
 
+    def test_a_product_id_with_a_fraction_is_refused_not_truncated(self, cli, ozon_folder, tmp_path):
+        actions = pl.read_parquet(ozon_folder / "user_actions_full_sample")
+        actions.with_columns(pl.Series("product_id", [1.0, 2.5, None, 3.0, 4.0])).write_parquet(
+            ozon_folder / "user_actions_full_sample")
+        result = cli("ingest", "ozon", ozon_folder, "--out", tmp_path / "ds")
+        assert result.code == 2 and "user_actions_full_sample" in result.err
+        assert "row 2, column 'product_id': 2.5 is not an integer id" in result.err
+        assert not (tmp_path / "ds").exists()
+
     def test_unknown_action_type_is_named(self, cli, ozon_folder, tmp_path):
         actions = pl.read_parquet(ozon_folder / "user_actions_full_sample")
         actions.with_columns(pl.lit("share").alias("action_type")).write_parquet(ozon_folder / "user_actions_more")
