@@ -78,10 +78,10 @@ def ingest(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", StoreWarning)
         info = build_dataset(tables, out, Recipe(fmt, recorded_options, filters, digests, _ingest_weighting(filters)))
-    for warning in caught:
+    for warning in caught:  # a damaged version told to on_damage, or warned of as anything else
         if issubclass(warning.category, StoreWarning) and on_damage is not None:
             on_damage(str(warning.message))
-        elif not issubclass(warning.category, StoreWarning):
+        else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return StageResult(Path(info.pop("path")), info, skipped=False, name=out)
 
