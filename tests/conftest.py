@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +82,37 @@ def pytest_collection_modifyitems(items):
     a local Ray cannot reliably reach another cluster afterwards (its objects' owner is reported
     dead), and each pytest process is one driver."""
     items.sort(key=lambda item: 0 if "test_ray_cluster.py" in item.nodeid else 1)
+
+
+@pytest.fixture
+def ozon_folder(tmp_path):
+    """An Ozon e-commerce folder as published: orders, actions, product information (ids beyond int32)."""
+    folder = tmp_path / "ozon"
+    folder.mkdir()
+    big = 2**33  # product ids beyond int32
+    pl.DataFrame(
+        {"user_id": [1, 1, 2], "product_id": [big, big + 1, big], "date": [date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 1)]},
+        schema={"user_id": pl.Int32, "product_id": pl.Int64, "date": pl.Date},
+    ).write_parquet(folder / "train_orders")  # no extension, as published
+    pl.DataFrame(
+        {"user_id": [3], "product_id": [big + 1], "date": [date(2024, 7, 20)]},
+        schema={"user_id": pl.Int32, "product_id": pl.Int64, "date": pl.Date},
+    ).write_parquet(folder / "test_orders")
+    pl.DataFrame(
+        {
+            "user_id": [1, 2, 2, 3, 3],
+            "timestamp": [datetime(2024, 3, 20, 11, 4, 6)] * 5,
+            "action_type": ["view", "to_cart", "search", "favorite", "view"],
+            "widget_name": ["search_catalog_listing"] * 5,
+            "search_query": [None, None, "печенье", None, None],
+            "product_id": [float(big + 2), float(big + 2), None, float(big), float(big)],
+            "page_product_id": [None] * 5,
+        },
+        schema_overrides={"user_id": pl.Int32, "page_product_id": pl.Float64, "search_query": pl.String},
+    ).write_parquet(folder / "user_actions_full_sample")
+    pl.DataFrame(
+        {"product_id": [big, big + 1, big + 2], "name": ["CeraVe крем", "Сушилка", "Печенье"],
+         "brand": ["CeraVe", "GFGRIL", None], "type": ["Гель", "Дегидратор", "Печенье"],
+         "category_id": [38, 284, 1], "category_name": ["Сыворотки", "Сушилки", "Сладости"]},
+    ).write_parquet(folder / "product_information_full")
+    return folder

@@ -23,7 +23,7 @@ import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from recsys_cli.core.atomic import file_sha256, pid_alive, write_text
 
@@ -188,6 +188,17 @@ class Sessions:
             write_text(self._stamp(name), epoch)
         except OSError:
             pass
+
+    def check(self, name: str, check: Callable[[bool], list], full: bool = False) -> list:
+        """What `check(full)` finds wrong with object `name` (nothing: it can be trusted), where
+        `full` is also true on the object's first check in this epoch (first use, or after an
+        unclean stop); a clean full check is remembered for the rest of the epoch."""
+        epoch = self.join()
+        full = full or not self.checked_in(name, epoch)
+        damage = check(full)
+        if not damage and full:
+            self.mark_checked(name, epoch)
+        return damage
 
     def forget(self, name: str) -> None:
         self._stamp(name).unlink(missing_ok=True)

@@ -83,13 +83,8 @@ def check_version(version: Path, full: bool = False) -> list[Damage]:
         return []
     if not sealed(recorded) or not isinstance(recorded.get("files"), dict):
         return [Damage(version / CHECKSUMS, "differs from the digest it was written with (edited or damaged)")]
-    sessions = Sessions(version.parent.parent)
-    epoch = sessions.join()
-    full = full or full_checks() or not sessions.checked_in(version.name, epoch)
-    damage = check_files(version, recorded["files"], full)
-    if not damage and full:
-        sessions.mark_checked(version.name, epoch)
-    return damage
+    return Sessions(version.parent.parent).check(version.name, lambda whole: check_files(version, recorded["files"], whole),
+                                                 full or full_checks())
 
 
 def set_aside_version(version: Path) -> Path:

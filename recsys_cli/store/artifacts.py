@@ -111,13 +111,8 @@ class ArtifactStore:
         recorded = stored.get("checksums")
         if recorded is None:  # made before checksums: only its files' presence can be checked
             return [Damage(folder / r, "missing") for r in stored["files"] if not (folder / r).exists()]
-        name = f"{kind}-{key}"
-        epoch = self._sessions.join()
-        full = full or self.verify or not self._sessions.checked_in(name, epoch)
-        damage = check_files(folder, recorded, full) + _unrecorded(folder, stored["files"], recorded)
-        if not damage and full:
-            self._sessions.mark_checked(name, epoch)
-        return damage
+        return self._sessions.check(f"{kind}-{key}", lambda whole: check_files(folder, recorded, whole)
+                                    + _unrecorded(folder, stored["files"], recorded), full or self.verify)
 
     def link_into(self, kind: str, key: str, destination: Path, full: bool = False) -> dict | None:
         """Hard-link artifact (kind, key)'s files into `destination` (a run folder), each

@@ -153,14 +153,9 @@ def up_to_date(key: str, runs_dir: Path) -> UpToDate | None:
     name, dataset = record.get("dataset_name"), record.get("dataset")
     if name and dataset and Path(name).resolve() != Path(dataset):
         return None  # the dataset's name points at another version now
-    sessions = Sessions(runs_dir / STORE_DIR)
-    epoch = sessions.join()
-    stamp = f"{REPLAY_DIR}-{key}"
-    full = not sessions.checked_in(stamp, epoch)  # the first answer, and after an unclean stop: hash everything
-    if _damage(run, record, full):
+    # The first answer, and the first after an unclean stop, hashes everything.
+    if Sessions(runs_dir / STORE_DIR).check(f"{REPLAY_DIR}-{key}", lambda full: _damage(run, record, full)):
         return None
-    if full:
-        sessions.mark_checked(stamp, epoch)
     files = len(record["files"]) + sum(len(f) for f in record["dependencies"].values()) + len(record["sources"])
     return UpToDate(run, record["summary"], files, record.get("gate_failure"))
 

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from conftest import FIXTURES
 from recsys_cli.data.csr_file import read_sparse
 from recsys_cli.core.errors import InputError
-from test_formats import ozon_folder  # noqa: F401 (a fixture)
 
 RECSYS = [sys.executable, "-m", "recsys_cli"]
 
