@@ -15,7 +15,6 @@ USERS_PER_CHUNK = 65_536  # bounds the top-k lists held at once, whatever the us
 CELLS_PER_CHUNK = 1 << 23  # ...and users x K of a chunk, whatever K (8M ids + scores = 64 MB)
 
 
-POPULARITY_METRICS = {"novelty", "avg_popularity"}  # the metrics that read item popularity
 
 
 def users_per_chunk(depth: int) -> int:
@@ -60,7 +59,7 @@ def score_users(model, train, test, history, users: np.ndarray, ks: list[int], n
     score the top max(ks): per-user metrics, the items each K's lists recommend, and the first
     `keep` columns of the lists (the export's)."""
     depth = max(max(ks), keep)
-    popularity = item_popularity(train) if POPULARITY_METRICS & set(names) else None
+    popularity = item_popularity(train) if any(METRICS[name].reads_popularity for name in names) else None
     n_train_users = int(np.count_nonzero(np.diff(train.indptr)))
     columns: dict[str, list[np.ndarray]] = {}
     all_ids, all_scores = [], []

@@ -150,6 +150,7 @@ class Metric:
     higher_is_better: bool = True
     needs_k: bool = True
     description: str = ""
+    reads_popularity: bool = False  # per_user reads the train popularity of items (Batch.popularity)
 
 
 METRICS: dict[str, Metric] = {}
@@ -193,12 +194,13 @@ for _metric in (
            description="sum of precision at each hit / min(K, |test|)"),
     Metric("map_rel", "ranking", lambda c: c.precision_sum / c.batch.n_test,
            description="sum of precision at each hit / |test|"),
-    Metric("novelty", "beyond-accuracy", lambda c: c.item_mean(c.batch.information),
+    Metric("novelty", "beyond-accuracy", lambda c: c.item_mean(c.batch.information), reads_popularity=True,
            description="mean -log2(share of train users with the item) of the recommended items"),
     Metric("unseen_share", "beyond-accuracy",
            lambda c: np.where(c.listed.any(axis=1), 1.0 - c.batch.seen[:, :c.k].sum(axis=1) / c.n_listed, 0.0),
            description="share of recommended items the user had not seen in train"),
     Metric("avg_popularity", "beyond-accuracy", lambda c: c.item_mean(c.batch.popularity), higher_is_better=False,
+           reads_popularity=True,
            description="mean number of train users of the recommended items"),
     Metric("coverage", "catalogue", None, description="distinct recommended items / catalogue size"),
     Metric("rmse", "rating", None, higher_is_better=False, needs_k=False,
@@ -221,7 +223,7 @@ def per_user_metrics(
 ) -> dict[str, np.ndarray]:
     """`name@k` -> per-user values for one batch (top_ids rows align with test/train rows).
     `valid[u, j]`: whether top_ids[u, j] is a real recommendation (finite score); default all.
-    `popularity` (users per item in train) is needed by novelty and avg_popularity only."""
+    `popularity` (users per item in train) is needed by the metrics that read it only."""
     batch = Batch(top_ids, test_rows, train_rows, popularity, n_train_users, valid)
     out: dict[str, np.ndarray] = {}
     for k in ks:
