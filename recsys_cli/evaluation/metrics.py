@@ -171,6 +171,14 @@ def lower_is_better() -> set[str]:
     return {name for name, metric in METRICS.items() if not metric.higher_is_better}
 
 
+def best_of(values: dict[str, float], metric: str) -> str | None:
+    """The key (a model) with the best value of `metric` ("mrr@100", "rmse"): the highest, or
+    the lowest for a lower-is-better metric; None when there are no values."""
+    if not values:
+        return None
+    return (min if metric.split("@")[0] in lower_is_better() else max)(values, key=values.get)
+
+
 def _mrr(c: Cutoff) -> np.ndarray:
     first = np.argmax(c.hits, axis=1)
     return np.where(c.hits.any(axis=1), 1.0 / (first + 1.0), 0.0)

@@ -169,15 +169,10 @@ class RunResults:
 
     def best_model(self, metric: str) -> str | None:
         """The significantly best model on `metric`, else the one with the best mean."""
-        from recsys_cli.evaluation.metrics import lower_is_better
+        from recsys_cli.evaluation.metrics import best_of
 
-        if self.best.get(metric):
-            return self.best[metric]
         scored = {name: s[metric] for name, s in self.summaries.items() if s.get(metric) is not None}
-        if not scored:
-            return None
-        pick = min if metric.split("@")[0] in lower_is_better() else max
-        return pick(scored, key=scored.get)
+        return self.best.get(metric) or best_of(scored, metric)
 
     def warm_and_cold(self) -> dict:
         """metrics.json's test-user counts, the cold users' row and the breakdowns."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recsys_cli.evaluation.metrics import lower_is_better
+from recsys_cli.evaluation.metrics import best_of
 from recsys_cli.report.html import charts
 from recsys_cli.report.html.chart_cache import ChartCache
 from recsys_cli.models.base import item_popularity
@@ -166,8 +166,7 @@ class _Page:
                 if winner in values:
                     best[column] = values[winner]
             elif values:
-                pick = min if column.split("@")[0] in lower_is_better() else max
-                best[column] = pick(values.values())
+                best[column] = values[best_of(values, column)]
         rows = []
         for model in models:
             cells = []

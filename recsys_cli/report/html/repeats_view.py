@@ -55,14 +55,13 @@ def _cell(entry: dict | None, best: bool) -> dict:
 def summary_section(data) -> dict | None:
     """The banner at the top: the gate's verdict with its checks, the best model on the
     headline metric, and each model's change since the baseline run with its interval."""
-    from recsys_cli.evaluation.metrics import lower_is_better
+    from recsys_cli.evaluation.metrics import best_of
     from recsys_cli.report.verdict import change_rows, check_figures, gate_checks
 
     metric = data.headline_metric
     gate, baseline = data.gate, data.baseline or {}
     scored = {m: v[metric] for m, v in data.metrics.items() if metric and v.get(metric) is not None}
-    best = (data.significantly_best or {}).get(metric) or (
-        (min if metric.split("@")[0] in lower_is_better() else max)(scored, key=scored.get) if scored else None)
+    best = (data.significantly_best or {}).get(metric) or best_of(scored, metric)
     if not gate and not baseline.get("baseline") and best is None:
         return None
     checks = [{"condition": c["condition"], "passed": c["passed"], "figures": check_figures(c)}
