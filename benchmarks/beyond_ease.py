@@ -55,7 +55,8 @@ def dataset_block(name: str, data: Path, out: Path = BENCH) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="ml-small-ge4,ml1m-synthetic")
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--models", default="ease,dlae,edlae,sparse-ease,blend,blend-rp3beta",
+                        help=f"any of {', '.join(MODELS)}")
     parser.add_argument("--data", type=Path, default=ROOT.parent.parent / "shared" / "datasets" / "ml-latest-small")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="the experiment's threads (0: all cores)")
