@@ -7,8 +7,9 @@
 
 Hyperparameters are a pydantic model (`Params`) declared once per class: defaults, ranges and
 types are what the config validator and the tuner read. It is built on first use
-(models/params.py), so loading a saved model for a query imports no pydantic. `history` is the users x items CSR
-the users' seen items come from (train, or the fold-in part of a user-holdout split).
+(models/params.py), so loading a saved model for a query imports no pydantic. `history` is
+the users x items CSR the users' seen items come from (train, or the fold-in part of a
+user-holdout split).
 
 Capabilities are class attributes with defaults, so callers read them instead of probing:
 `has_similar_items`, `uses_item_metadata` (needs `set_item_metadata(items)` before fit),
@@ -175,9 +176,9 @@ class Recommender:
         folder = Path(folder)
         try:
             meta = json.loads((folder / "params.json").read_text(encoding="utf-8"))
-            params = SavedParams(meta["params"], lambda: cls.Params) if checked else meta["params"]
             if not isinstance(meta["params"], dict):
                 raise TypeError(f"params is a {type(meta['params']).__name__}, not an object")
+            params = SavedParams(meta["params"], lambda: cls.Params) if checked else meta["params"]
             model = cls(params, seed=meta["seed"], threads=meta.get("threads", 0), binary_input=meta.get("binary_input"))
             model.n_items = int(meta["n_items"])
         except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:

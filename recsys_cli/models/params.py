@@ -49,6 +49,7 @@ class LazyParams:
 
 
 def params_class(build: Callable[[], type]) -> LazyParams:
+    """Decorator: a model module's Params, built by `build` on first read (the module docstring)."""
     return LazyParams(build)
 
 
