@@ -39,6 +39,12 @@ MODELS = {
     "ials-rendle": {"type": "ials-rendle"},
     "rp3beta": {"type": "rp3beta"},
     **{f"ease-l2-{l2}": {"type": "ease", "params": {"l2": l2}} for l2 in (100, 200, 1000, 2000)},
+    "rerank": {"type": "rerank"},  # its default generators: ease + ials-rendle + popular
+    "rerank-seed004": {"type": "rerank", "params": {  # the defaults before issue 27's measurement
+        "generators": [{"type": "ials", "candidates": 100}, {"type": "item-knn", "candidates": 100},
+                       {"type": "popular", "candidates": 50}],
+        "n_estimators": 300, "num_leaves": 31, "min_child_samples": 20}},
+    "rerank-300-trees": {"type": "rerank", "params": {"n_estimators": 300, "num_leaves": 31, "min_child_samples": 20}},
 }
 
 
