@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from recsys_cli.core.errors import InputError
 from recsys_cli.core.seeds import DEFAULT_SEED
 from recsys_cli.models.base import Recommender, item_popularity
 from recsys_cli.models.params import params_class
@@ -85,7 +86,15 @@ class Rerank(Recommender):
         return build_model(spec.type, spec.params, seed=self.seed, threads=self.threads, items=items)
 
     def _generators(self, train):
-        return [self._generator(spec, self.items).fit(train) for spec in self.params.generators]
+        fitted = []
+        for index, spec in enumerate(self.params.generators):
+            try:
+                fitted.append(self._generator(spec, self.items).fit(train))
+            except InputError as error:  # e.g. EASE, a default generator, on a catalogue too large for it
+                raise InputError(f"rerank's generator {index} ({spec.type}): {error}. The generators are rerank's "
+                                 "`generators:` (default: ease, ials-rendle, popular); list others, e.g. "
+                                 "sparse-ease or ials, to leave it out") from None
+        return fitted
 
     def feature_names(self) -> list[str]:
         names = [f"{spec.type}_{i}" for i, spec in enumerate(self.params.generators)]

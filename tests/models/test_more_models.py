@@ -103,3 +103,13 @@ def test_rerank_trains_serves_and_round_trips(tmp_path):
     model.save(tmp_path / "m")
     again = model_class("rerank").load(tmp_path / "m")
     assert np.array_equal(again.recommend(users, train, 5)[0], ids)
+
+
+def test_a_rerank_generator_that_does_not_fit_is_named(monkeypatch):
+    from recsys_cli.core.errors import InputError
+    from recsys_cli.models import ease
+
+    monkeypatch.setattr(ease, "available_memory_bytes", lambda: 1000)
+    train = sp.csr_matrix((np.random.default_rng(1).random((60, 40)) < 0.3).astype(np.float32))
+    with pytest.raises(InputError, match=r"rerank's generator 0 \(ease\): EASE needs .* `generators:`"):
+        model_class("rerank")({}).fit(train)
