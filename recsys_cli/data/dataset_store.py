@@ -83,7 +83,8 @@ def check_version(version: Path, full: bool = False) -> list[Damage]:
         return []
     if not sealed(recorded) or not isinstance(recorded.get("files"), dict):
         return [Damage(version / CHECKSUMS, "differs from the digest it was written with (edited or damaged)")]
-    return Sessions(version.parent.parent).check(version.name, lambda whole: check_files(version, recorded["files"], whole),
+    files = recorded["files"]
+    return Sessions(version.parent.parent).check(version.name, lambda whole: check_files(version, files, whole),
                                                  full or full_checks())
 
 

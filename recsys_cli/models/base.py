@@ -179,7 +179,8 @@ class Recommender:
             if not isinstance(meta["params"], dict):
                 raise TypeError(f"params is a {type(meta['params']).__name__}, not an object")
             params = SavedParams(meta["params"], lambda: cls.Params) if checked else meta["params"]
-            model = cls(params, seed=meta["seed"], threads=meta.get("threads", 0), binary_input=meta.get("binary_input"))
+            model = cls(params, seed=meta["seed"], threads=meta.get("threads", 0),
+                        binary_input=meta.get("binary_input"))
             model.n_items = int(meta["n_items"])
         except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
             raise _damaged_model(folder, "params.json", error) from error
