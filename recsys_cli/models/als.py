@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys_cli.models.factorization import ImplicitFactorModel
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 from recsys_cli.models.weighting import (
     WeightingParams,
     confidence_matrix,
@@ -23,10 +23,9 @@ from recsys_cli.models.weighting import (
 
 @params_class
 def ALSParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class ALSParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class ALSParams(StrictParams.build()):
         factors: int = Field(64, ge=1, le=4096)
         regularization: float = Field(0.1, ge=0)
         iterations: int = Field(15, ge=1, le=1000)

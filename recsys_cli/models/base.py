@@ -38,24 +38,14 @@ from recsys_cli.core.atomic import write_json
 from recsys_cli.core.errors import InputError
 from recsys_cli.core.seeds import DEFAULT_SEED
 from recsys_cli.data.sparse_counts import column_counts
-from recsys_cli.models.params import SavedParams, params_class
+from recsys_cli.models.params import SavedParams, StrictParams
 from recsys_cli.models.topk import in_batches, mask_seen, rows_per_batch, topk
 
 InputKind = Literal["binary", "weights", "ratings"]
 
 
-@params_class
-def NoParams():
-    from pydantic import BaseModel, ConfigDict
-
-    class NoParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
-    return NoParams
-
-
 class Recommender:
-    Params: ClassVar[type] = NoParams  # a pydantic model class (built on first read)
+    Params: ClassVar[type] = StrictParams  # a pydantic model class (built on first read)
     has_similar_items: ClassVar[bool] = False
     deterministic: ClassVar[bool] = True  # bitwise reproducible when multithreaded
     # Default tune space: parameter -> {low, high, log, type} or {choices}.

@@ -33,7 +33,7 @@ import numpy as np
 from recsys_cli.core.errors import InputError
 from recsys_cli.core.seeds import DEFAULT_SEED
 from recsys_cli.models.base import Recommender
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 from recsys_cli.models.topk import mask_seen, rows_per_batch
 
 VALIDATION_K = 100  # the weights maximise MRR@100
@@ -43,10 +43,9 @@ CARVE_KEY = 0xB1E4D  # the carve's seed is [seed, CARVE_KEY]: never the plain se
 
 @params_class
 def ComponentSpec():
-    from pydantic import BaseModel, ConfigDict, Field, model_validator
+    from pydantic import Field, model_validator
 
-    class ComponentSpec(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class ComponentSpec(StrictParams.build()):
         type: str
         params: dict = Field(default_factory=dict)
 
@@ -64,12 +63,11 @@ def ComponentSpec():
 
 @params_class
 def BlendParams():
-    from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+    from pydantic import Field, field_validator, model_validator
 
     Component = ComponentSpec.build()
 
-    class BlendParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class BlendParams(StrictParams.build()):
         # Default components: over 5 user folds EASE-like + iALS blended better than EDLAE +
         # RP3beta on both ml-latest-small (>= 4) and the synthetic ML-1M shape (benchmarks/README.md).
         components: list[Component] = Field(

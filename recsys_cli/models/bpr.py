@@ -6,15 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from recsys_cli.models.factorization import ImplicitFactorModel
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 
 @params_class
 def BPRParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class BPRParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class BPRParams(StrictParams.build()):
         factors: int = Field(64, ge=1, le=4096)
         learning_rate: float = Field(0.05, gt=0)
         regularization: float = Field(0.01, ge=0)

@@ -21,7 +21,7 @@ from recsys_cli.models.base import (
     csr_state,
     similar_from_rows,
 )
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 from recsys_cli.models.topk import in_batches, rows_per_batch
 
 NOT_FEATURES = {"item_idx", "item_id", "name", "title"}
@@ -29,10 +29,9 @@ NOT_FEATURES = {"item_idx", "item_id", "name", "title"}
 
 @params_class
 def ContentParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class ContentParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class ContentParams(StrictParams.build()):
         columns: list[str] | None = None
         max_distinct_share: float = Field(0.5, gt=0, le=1, description="skip columns more distinct than this")
 

@@ -31,18 +31,17 @@ from __future__ import annotations
 import numpy as np
 
 from recsys_cli.models.ease import ItemWeightsModel, check_fits, estimate, gram
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 
 @params_class
 def DLAEParams():
-    from pydantic import BaseModel, ConfigDict, Field, model_validator
+    from pydantic import Field, model_validator
 
-    class DLAEParams(BaseModel):
+    class DLAEParams(StrictParams.build()):
         # Defaults: the best geometric mean of validation MRR@100 against default EASE over
         # ml-latest-small (>= 4 and all ratings), synthetic ML-1M and Last.fm-style counts
         # (benchmarks/model_defaults.py; the figures in benchmarks/README.md).
-        model_config = ConfigDict(extra="forbid")
         dropout: float = Field(0.5, ge=0, lt=1, description="input dropout probability p")
         l2: float = Field(300.0, ge=0, description="plain L2 regularisation added to the dropout penalty")
 

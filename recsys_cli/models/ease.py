@@ -22,7 +22,7 @@ import numpy as np
 
 from recsys_cli.core.errors import InputError
 from recsys_cli.models.base import Recommender, similar_from_rows
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 from recsys_cli.models.topk import in_batches, rows_per_batch
 
 FLOAT_BYTES = 4
@@ -40,10 +40,9 @@ _decomposition_lock = threading.Lock()
 
 @params_class
 def EASEParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class EASEParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class EASEParams(StrictParams.build()):
         l2: float = Field(300.0, gt=0, description="L2 regularisation on the item-item weights")
 
     return EASEParams

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from recsys_cli.models.base import Recommender, cosine_similar_items
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 
 def _njit(**options):
@@ -61,10 +61,9 @@ def _solve_rows(indptr, indices, targets, fixed, reg, out):  # pragma: no cover 
 
 @params_class
 def FunkSVDParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class FunkSVDParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class FunkSVDParams(StrictParams.build()):
         factors: int = Field(50, ge=1, le=1024)
         epochs: int = Field(40, ge=1, le=1000)
         learning_rate: float = Field(0.005, gt=0)
@@ -76,10 +75,9 @@ def FunkSVDParams():
 
 @params_class
 def ALSExplicitParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class ALSExplicitParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class ALSExplicitParams(StrictParams.build()):
         factors: int = Field(20, ge=1, le=1024)
         iterations: int = Field(15, ge=1, le=1000)
         regularization: float = Field(15.0, ge=0)

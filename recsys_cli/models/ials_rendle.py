@@ -27,15 +27,15 @@ import numpy as np
 from recsys_cli.data.sparse_counts import column_counts
 from recsys_cli.models.base import Recommender, cosine_similar_items
 from recsys_cli.models.factorization import single_threaded_blas
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 from recsys_cli.models.weighting import confidence_matrix
 
 
 @params_class
 def IALSRendleParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class IALSRendleParams(BaseModel):
+    class IALSRendleParams(StrictParams.build()):
         """Defaults from sweeps on validation parts of ml-latest-small's training data (ratings >= 4
         and all ratings; benchmarks/README.md, "Tuning iALS-Rendle against iALS and EASE"). With
         nu = 1, lambda multiplies |S_u| + alpha0 |I| (hundreds to thousands), so a row's penalty is
@@ -44,7 +44,6 @@ def IALSRendleParams():
         Rendle et al. found, hundreds of factors beat 128 once lambda is right: 512 gained
         0.003-0.006 of validation MRR@100 over 128 on both sets."""
 
-        model_config = ConfigDict(extra="forbid")
         factors: int = Field(512, ge=1, le=4096)
         regularization: float = Field(0.005, ge=0, description="lambda, scaled by frequency^nu")
         alpha0: float = Field(0.6, gt=0, description="weight of every unobserved cell")

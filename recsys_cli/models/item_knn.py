@@ -26,10 +26,9 @@ from recsys_cli.models.weighting import WeightingParams, item_totals, weigh
 
 @params_class
 def ItemKNNParams():
-    from pydantic import ConfigDict, Field
+    from pydantic import Field
 
     class ItemKNNParams(WeightingParams.build()):
-        model_config = ConfigDict(extra="forbid")
         similarity: Literal["cosine", "cooccurrence", "jaccard", "bm25", "tfidf"] = "cosine"
         neighbors: int = Field(100, ge=1, le=100_000, description="similar items kept per item")
         max_items: int | None = Field(None, ge=1, description="score from at most this many of a user's items")

@@ -6,15 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from recsys_cli.models.factorization import ImplicitFactorModel
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 
 @params_class
 def LMFParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class LMFParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class LMFParams(StrictParams.build()):
         factors: int = Field(30, ge=1, le=4096)
         learning_rate: float = Field(1.0, gt=0)
         regularization: float = Field(0.6, ge=0)

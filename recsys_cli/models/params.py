@@ -11,10 +11,9 @@ the report), once.
 
     @params_class
     def EASEParams():
-        from pydantic import BaseModel, ConfigDict, Field
+        from pydantic import Field
 
-        class EASEParams(BaseModel):
-            model_config = ConfigDict(extra="forbid")
+        class EASEParams(StrictParams.build()):
             l2: float = Field(500.0, gt=0)
         return EASEParams
 
@@ -51,6 +50,18 @@ class LazyParams:
 def params_class(build: Callable[[], type]) -> LazyParams:
     """Decorator: a model module's Params, built by `build` on first read (the module docstring)."""
     return LazyParams(build)
+
+
+@params_class
+def StrictParams():
+    """The base of every model's Params: a name the class does not declare (a typo in an
+    experiment file) is refused, not ignored. Also the Params of a model without any."""
+    from pydantic import BaseModel, ConfigDict
+
+    class StrictParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    return StrictParams
 
 
 class SavedParams:

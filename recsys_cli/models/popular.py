@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from recsys_cli.models.base import Recommender, item_popularity
-from recsys_cli.models.params import params_class
 from recsys_cli.models.topk import inverse_permutation, ranked_unseen
 
 
@@ -36,16 +35,6 @@ class Popular(Recommender):
         self.ranked_scores = self.popularity[self.ranking]
 
 
-@params_class
-def PersonalPopularParams():
-    from pydantic import BaseModel, ConfigDict
-
-    class PersonalPopularParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
-    return PersonalPopularParams
-
-
 class PersonalPopular(Popular):
     """A user's own most repeated items first (by summed weight), padded with the global top.
 
@@ -53,7 +42,6 @@ class PersonalPopular(Popular):
     (with seen items filtered it is the global top).
     """
 
-    Params = PersonalPopularParams
     recommend = Recommender.recommend  # personal: scores differ per user
 
     def score(self, users, history):

@@ -6,15 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from recsys_cli.models.base import Recommender, cosine_similar_items
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 
 @params_class
 def PureSVDParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class PureSVDParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class PureSVDParams(StrictParams.build()):
         factors: int = Field(64, ge=1, le=4096)
 
     return PureSVDParams

@@ -7,15 +7,12 @@ from typing import Literal
 import numpy as np
 
 from recsys_cli.models.base import Recommender, item_popularity
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 
 @params_class
 def RandomParams():
-    from pydantic import BaseModel, ConfigDict
-
-    class RandomParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class RandomParams(StrictParams.build()):
         weighting: Literal["uniform", "popularity"] = "uniform"
 
     return RandomParams

@@ -17,15 +17,14 @@ import polars as pl
 from recsys_cli.core.errors import InputError
 from recsys_cli.core.seeds import DEFAULT_SEED
 from recsys_cli.models.base import Recommender, item_popularity
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 
 @params_class
 def GeneratorSpec():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class GeneratorSpec(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class GeneratorSpec(StrictParams.build()):
         type: str
         params: dict = Field(default_factory=dict)
         candidates: int = Field(100, ge=1, le=5000)
@@ -35,12 +34,11 @@ def GeneratorSpec():
 
 @params_class
 def RerankParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
     Generator = GeneratorSpec.build()
 
-    class RerankParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class RerankParams(StrictParams.build()):
         # Defaults (issue 27, benchmarks/README.md "A reranker over EASE"): over 5 user folds
         # EASE + iALS-Rendle + popularity under a small, strongly regularised ranker scored
         # 0.1285 on ml-latest-small (every rating a like) against 0.0945 for seed 004's

@@ -20,17 +20,16 @@ import scipy.sparse as sp
 
 from recsys_cli.models.base import Recommender, csr_from_state, csr_state
 from recsys_cli.models.item_knn import keep_top_per_row, sparse_row_topk
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 ITEMS_PER_BLOCK = 2048
 
 
 @params_class
 def RP3betaParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class RP3betaParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class RP3betaParams(StrictParams.build()):
         alpha: float = Field(1.0, ge=0, description="exponent of the transition probabilities")
         beta: float = Field(0.5, ge=0, description="popularity penalty of the arrival item")
         neighbors: int = Field(100, ge=1, le=100_000, description="similar items kept per item")

@@ -12,15 +12,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys_cli.models.base import Recommender, csr_from_state, csr_state
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 
 @params_class
 def SLIMParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class SLIMParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class SLIMParams(StrictParams.build()):
         l1: float = Field(0.001, ge=0, description="L1 penalty (scikit-learn alpha * l1_ratio)")
         l2: float = Field(0.01, ge=0, description="L2 penalty (scikit-learn alpha * (1 - l1_ratio))")
         candidates: int = Field(200, ge=1, description="regressors per item: its top co-occurring items")

@@ -40,7 +40,7 @@ from recsys_cli.models.base import Recommender, csr_from_state, csr_state
 from recsys_cli.models.ease import available_memory_bytes, gram
 from recsys_cli.models.factorization import single_threaded_blas
 from recsys_cli.models.item_knn import sparse_row_topk
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 from recsys_cli.models.topk import SCORE_BUDGET_BYTES, in_batches, rows_per_batch, topk
 
 UNION_BUDGET = 8192  # items in one batch's dense Gram block G[U, U] (256 MiB of float32)
@@ -50,10 +50,9 @@ NEIGHBOR_ROW_BYTES = 32  # per entry of a block of X^T X rows: sparse product, d
 
 @params_class
 def SparseEASEParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class SparseEASEParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class SparseEASEParams(StrictParams.build()):
         l2: float = Field(300.0, gt=0, description="L2 regularisation on the item-item weights (as EASE's)")
         neighbors: int = Field(200, ge=1, le=5000, description="regressors per item: its top co-occurring items")
         # cosine: at every neighbour count measured (50, 100, 200; benchmarks/README.md) it came

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 from recsys_cli.models.base import Recommender, cosine_similar_items
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 
 @numba.njit(cache=True)
@@ -52,10 +52,9 @@ def _warp_epoch(indptr, indices, users, items, order, u_factors, i_factors, bias
 
 @params_class
 def WARPParams():
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import Field
 
-    class WARPParams(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class WARPParams(StrictParams.build()):
         factors: int = Field(64, ge=1, le=1024)
         epochs: int = Field(30, ge=1, le=1000)
         learning_rate: float = Field(0.002, gt=0, description="plain SGD; the rank weight reaches log(n_items)")

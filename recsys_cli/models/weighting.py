@@ -32,7 +32,7 @@ import numpy as np
 
 from recsys_cli.core.errors import InputError
 from recsys_cli.data.sparse_counts import column_counts
-from recsys_cli.models.params import params_class
+from recsys_cli.models.params import StrictParams, params_class
 
 SCHEMES = ("none", "binary", "log1p", "bm25", "tfidf")
 CELLWISE = ("none", "binary", "log1p")  # need no statistic of the whole matrix (ingest takes these)
@@ -41,9 +41,9 @@ SPREAD_WARNING = 1000.0  # max / median of the weights above which raw values ar
 
 @params_class
 def WeightingParams():
-    from pydantic import BaseModel, Field
+    from pydantic import Field
 
-    class WeightingParams(BaseModel):
+    class WeightingParams(StrictParams.build()):
         weighting: Literal[SCHEMES] = Field("none", description="how interaction values become weights")  # type: ignore[valid-type]
         weighting_eps: float = Field(1.0, gt=0, description="log1p: w = log(1 + r / eps)")
         weighting_k1: float = Field(100.0, gt=0, description="bm25: saturation of an item's counts")
