@@ -66,6 +66,7 @@ def check_figures(check: dict) -> str:
 def markdown(gate: dict | None, baseline: dict, best_model: str | None, metric: str) -> str:
     """report.md's opening section."""
     from recsys_cli.report.tables import md_text
+
     text = "## Summary\n\n"
     if gate:
         text += ("**Gate: passed.**\n\n" if gate["passed"] else

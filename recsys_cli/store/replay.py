@@ -116,10 +116,11 @@ def remember(key: str, runs_dir: Path, summary: dict, gate_failure: str | None =
     sources = {}  # the digests ingest took, with the file's time now (a later change of it is hashed)
     for source in recorded_sources:
         path = Path(source.get("path", ""))
-        if not path.is_file() or path.stat().st_size != source.get("bytes"):
+        info = path.stat() if path.is_file() else None
+        if info is None or info.st_size != source.get("bytes"):
             return  # a source changed or went during the run: nothing to answer a re-run with
         sources[str(path.absolute())] = {"sha256": source.get("sha256"), "size": source["bytes"],
-                                         "mtime_ns": path.stat().st_mtime_ns}
+                                         "mtime_ns": info.st_mtime_ns}
     record = seal({
         "key": key, "run": run.relative_to(runs_dir).as_posix(),
         "files": checksums(run, sorted(p.name for p in run.iterdir())),
