@@ -58,6 +58,7 @@ def build_model(model_type: str, params=None, *, seed: int | None = None, thread
     return model
 
 
-def load_model(model_type: str, folder):
-    """A model saved by `save(folder)`, with its parameters, seed and threads."""
-    return model_class(model_type).load(folder)
+def load_model(model_type: str, folder, checked: bool = False):
+    """A model saved by `save(folder)`, with its parameters, seed and threads; `checked`: its
+    files were just compared with their store's checksums (Recommender.load)."""
+    return model_class(model_type).load(folder, checked=checked)

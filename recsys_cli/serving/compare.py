@@ -123,9 +123,8 @@ class ComparedRun:
         if missing:
             raise InputError(f"no trained model {', '.join(missing)} in this run; it has {', '.join(trained)}", path=path)
         context = cls(path, config, manifest)
-        for name in wanted:
-            check_model_files(path, manifest, name)
-        context.models = {n: load_model(trained[n], path / "models" / n) for n in wanted}
+        context.models = {n: load_model(trained[n], path / "models" / n, checked=check_model_files(path, manifest, n))
+                          for n in wanted}
         return context
 
     def filter_seen(self, name: str) -> bool:

@@ -92,7 +92,7 @@ class ServedRun:
     # -- models -----------------------------------------------------------------------------
     def models(self, names: list[str] | None) -> dict:
         """Loaded models by name (all trained ones when `names` is empty), in the run's order."""
-        from recsys_cli.models.registry import model_class
+        from recsys_cli.models.registry import load_model
 
         wanted = list(dict.fromkeys(names)) if names else list(self.trained)
         missing = [n for n in wanted if n not in self.trained]
@@ -102,7 +102,7 @@ class ServedRun:
         for name in wanted:
             if name not in self._models:
                 checked = check_model_files(self.path, self.manifest, name)
-                self._models[name] = model_class(self.trained[name]).load(self.path / "models" / name, checked=checked)
+                self._models[name] = load_model(self.trained[name], self.path / "models" / name, checked=checked)
         return {n: self._models[n] for n in wanted}
 
     def filter_seen(self, name: str) -> bool:
