@@ -44,7 +44,9 @@ MODELS = {
         "generators": [{"type": "ials", "candidates": 100}, {"type": "item-knn", "candidates": 100},
                        {"type": "popular", "candidates": 50}],
         "n_estimators": 300, "num_leaves": 31, "min_child_samples": 20}},
-    "rerank-300-trees": {"type": "rerank", "params": {"n_estimators": 300, "num_leaves": 31, "min_child_samples": 20}},
+    "rerank-300-trees": {"type": "rerank", "params": {"n_estimators": 300, "num_leaves": 31, "min_child_samples": 20,
+                                                      "objective": "lambdarank"}},
+    "rerank-lambdarank": {"type": "rerank", "params": {"objective": "lambdarank"}},
 }
 
 

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from recsys_cli.core.atomic import fingerprint
+from recsys_cli.core.code_state import code_state
 from recsys_cli.store.artifacts import ArtifactStore, artifact_lock
 
 
@@ -94,8 +95,9 @@ class StageEnv:
     # -- stage bookkeeping ------------------------------------------------------------------
     def artifact(self, stage: str, key: str, paths: list[str]) -> tuple[str, str]:
         """The store address of a stage's output: its kind (train, evaluate, export, tune)
-        and the fingerprint of its inputs together with where its files live in a run."""
-        return stage.split("/")[0], fingerprint([key, sorted(paths)])
+        and the fingerprint of its inputs, of where its files live in a run and of the code
+        that makes it (after an upgrade, nothing the old code made is reused)."""
+        return stage.split("/")[0], fingerprint([key, sorted(paths), code_state()])
 
     def adopt(self, stage: str, key: str, paths: list[str]) -> bool:
         """True if `stage` with input fingerprint `key` is already done here, or its artifact

@@ -34,12 +34,12 @@ from pathlib import Path
 
 from recsys_cli import __version__
 from recsys_cli.core.atomic import read_json, write_json
+from recsys_cli.core.code_state import code_state
 from recsys_cli.core.integrity import Damage, Sessions, check_files, checksums, seal, sealed
 from recsys_cli.store.baseline import find_baseline
 from recsys_cli.store.identity import STORE_DIR
 
 REPLAY_DIR = "replay"
-LIBRARIES = ("numpy", "scipy", "polars", "implicit", "optuna", "pydantic", "numba")
 
 
 @dataclass(frozen=True)
@@ -62,28 +62,9 @@ def run_key(config: Path, runs_dir: Path, gates: list[str] | None) -> str | None
     payload = {
         "config": hashlib.sha256(config_bytes).hexdigest(), "config_path": str(Path(config).absolute()),
         "cwd": os.getcwd(), "runs_dir": str(Path(runs_dir).absolute()), "gates": list(gates or []),
-        "python": sys.version, "recsys_cli": __version__, "code": _code_state(),
+        "python": sys.version, "recsys_cli": __version__, "code": code_state(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def _code_state() -> str:
-    """A digest of the path, size and modification time of every recsys_cli module and of
-    each numeric library's entry file: an edit or an upgrade changes it (no imports)."""
-    from importlib.util import find_spec
-
-    package = Path(__file__).resolve().parent.parent
-    facts = []
-    for folder, _, files in os.walk(package):
-        for name in sorted(f for f in files if f.endswith(".py")):
-            info = os.stat(os.path.join(folder, name))
-            facts.append((os.path.relpath(os.path.join(folder, name), package), info.st_size, info.st_mtime_ns))
-    for library in LIBRARIES:
-        spec = find_spec(library)
-        origin = spec.origin if spec is not None else None
-        info = os.stat(origin) if origin and os.path.exists(origin) else None
-        facts.append((library, origin, info.st_size if info else None, info.st_mtime_ns if info else None))
-    return hashlib.sha256(json.dumps(sorted(facts, key=str)).encode()).hexdigest()
 
 
 def _record_path(runs_dir: Path, key: str) -> Path:

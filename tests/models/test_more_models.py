@@ -105,6 +105,18 @@ def test_rerank_trains_serves_and_round_trips(tmp_path):
     assert np.array_equal(again.recommend(users, train, 5)[0], ids)
 
 
+@pytest.mark.parametrize("objective", ["binary", "lambdarank"])
+def test_rerank_ranks_the_users_own_block_first(objective):
+    full = blocks(users_per_block=40, items_per_block=10, blocks_=3)  # 40 users x 10 items a block
+    train = sp.csr_matrix(full.toarray() * (np.random.default_rng(3).random(full.shape) < 0.6))
+    params = {"generators": [{"type": "item-knn", "candidates": 15}, {"type": "popular", "candidates": 10}],
+              "n_estimators": 20, "min_child_samples": 2, "objective": objective}
+    model = model_class("rerank")(params, seed=1, threads=1).fit(train)
+    users = np.arange(0, 120, 7)
+    ids, _ = model.recommend(users, train, 1)
+    assert np.mean(ids[:, 0] // 10 == users // 40) >= 0.9  # first picks from the user's own block
+
+
 def test_a_rerank_generator_that_does_not_fit_is_named(monkeypatch):
     from recsys_cli.core.errors import InputError
     from recsys_cli.models import ease

@@ -50,6 +50,21 @@ def test_a_to_b_to_a_reuses_the_model_trained_for_a(cli, project):
     assert again["metrics"]["ials"] == a["metrics"]["ials"]
 
 
+def test_nothing_made_by_other_code_is_reused(cli, project, monkeypatch):
+    """After an upgrade (recsys_cli's modules or a numeric library changed), every stage
+    computes afresh instead of adopting what the old code stored."""
+    from recsys_cli.stages import env
+
+    first = cli("run", "smoke.yaml", "--json").json()
+    monkeypatch.setattr(env, "code_state", lambda: "the next release")
+    upgraded = cli("run", "smoke.yaml", "--json", "--force").json()
+    stored = [name for name in upgraded["stages"] if name.split("/")[0] in ("train", "evaluate", "export")]
+    assert stored and all(upgraded["stages"][name]["reused_from"] is None for name in stored)
+    assert upgraded["metrics"] == first["metrics"]  # computed afresh by what is in fact the same code
+    again = cli("run", "smoke.yaml", "--json", "--force").json()
+    assert all(again["stages"][name]["reused_from"] == Path(upgraded["path"]).name for name in stored)
+
+
 def test_a_config_that_fails_before_any_stage_leaves_no_run_folder(cli, project):
     config = yaml.safe_load((project / "smoke.yaml").read_text())
     config["dataset"] = "data/no-such-dataset"
