@@ -106,20 +106,22 @@ class BaselineDamaged(Exception):
     """A file of the baseline run is damaged or unreadable: it is never compared with."""
 
 
-def _per_user(env: StageEnv, run: Path, model: str, column: str) -> dict | None:
+def _per_user(env: StageEnv, run: Path, model: str, column: str, damage_by_model: dict) -> dict | None:
     """A model's per-user values of `column` in a run folder (None when it has none): the
-    baseline's checked against the store's record of them first (tonight's were just
-    written); BaselineDamaged when they are not what was stored or cannot be read."""
+    baseline's checked against the store's record of them first, once a model
+    (`damage_by_model` remembers; tonight's were just written); BaselineDamaged when they are
+    not what was stored or cannot be read."""
     import polars as pl
 
     path = run / "per_user" / f"{model}.parquet"
     if not path.is_file():
         return None
     if Path(run).resolve() != Path(env.run.path).resolve():
-        stage = ((read_json(run / "manifest.json") or {}).get("stages") or {}).get(f"evaluate/{model}") or {}
-        damage = env.store.damaged_in(run, stage["artifact"]) if stage.get("artifact") else []
-        if damage:
-            raise BaselineDamaged(str(damage[0]))
+        if model not in damage_by_model:
+            stage = ((read_json(run / "manifest.json") or {}).get("stages") or {}).get(f"evaluate/{model}") or {}
+            damage_by_model[model] = env.store.damaged_in(run, stage["artifact"]) if stage.get("artifact") else []
+        if damage_by_model[model]:
+            raise BaselineDamaged(str(damage_by_model[model][0]))
     try:
         if not {column, "user_id"} <= set(pl.read_parquet_schema(path)):
             return None
@@ -151,12 +153,14 @@ def compare_with_baseline(env: StageEnv, summaries: Mapping[str, Mapping], split
     wanted = {(name, env.headline_metric()) for name in summaries}
     wanted |= {(c.model, c.measure) for c in conditions(env) if not c.is_data and c.model in summaries}
     out: dict[str, dict] = {}
+    damage_by_model: dict[str, list] = {}
     for model, metric in sorted(wanted):
         now, then = summaries[model].get(metric), (baseline_metrics.get(model) or {}).get(metric)
         if now is None or then is None:
             continue
         try:
-            tonight_users, baseline_users = _per_user(env, env.run.path, model, metric), _per_user(env, run, model, metric)
+            tonight_users = _per_user(env, env.run.path, model, metric, damage_by_model)
+            baseline_users = _per_user(env, run, model, metric, damage_by_model)
         except BaselineDamaged as damaged:
             out.setdefault(model, {})[metric] = {"tonight": now, "baseline": then, "difference": now - then,
                                                  "ci95": None, "paired": False, "damaged": str(damaged),
@@ -180,6 +184,9 @@ def metric_verdict(env: StageEnv, summaries: Mapping[str, Mapping], baseline: Ma
     if not wanted:
         return None
     run = Path(baseline["baseline"]["path"]) if baseline.get("baseline") else None
+    # compare_with_baseline checked every compared model's stored values (a damaged one is
+    # marked in its comparisons and never read below)
+    damage_by_model = {model: [] for model in baseline.get("comparisons") or {}}
     checks = []
     for condition in wanted:
         value = (summaries.get(condition.model) or {}).get(condition.measure)
@@ -196,8 +203,9 @@ def metric_verdict(env: StageEnv, summaries: Mapping[str, Mapping], baseline: Ma
             check.update(passed=False, message=f"{condition.model} {condition.measure}: the baseline run's per-user "
                                                f"values are damaged ({compared['damaged']}); {DAMAGED_ADVICE}")
         else:
-            tonight_users = _per_user(env, env.run.path, condition.model, condition.measure)
-            baseline_users = _per_user(env, run, condition.model, condition.measure) if condition.relative else None
+            tonight_users = _per_user(env, env.run.path, condition.model, condition.measure, damage_by_model)
+            baseline_users = (_per_user(env, run, condition.model, condition.measure, damage_by_model)
+                              if condition.relative else None)
             if tonight_users is not None and (baseline_users is not None or not condition.relative):
                 tested = compare_to_baseline(tonight_users, baseline_users or tonight_users, scale=condition.scale,
                                              offset=condition.offset, same_test=baseline.get("same_split", False)

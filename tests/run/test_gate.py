@@ -108,6 +108,25 @@ def test_an_unchanged_rerun_passes_with_a_zero_paired_difference(cli, project):
     assert comparison["paired"] and comparison["difference"] == 0 and comparison["ci95"] == [0, 0]
 
 
+def test_the_baseline_s_stored_values_are_hashed_once_a_model(cli, project, monkeypatch):
+    from recsys_cli.store.artifacts import ArtifactStore
+
+    write_plays(project / "plays.csv", 12)
+    experiment(project, gate=["ials.mrr@100 >= baseline - 0.005", "ials.ndcg@100 >= baseline - 0.01",
+                              "pop.mrr@100 >= baseline - 0.005"])
+    assert cli("run", "nightly.yaml").code == 0
+    checked, damaged_in = [], ArtifactStore.damaged_in
+    monkeypatch.setattr(ArtifactStore, "damaged_in", lambda self, run, artifact: checked.append(artifact) or damaged_in(
+        self, run, artifact))
+    experiment(project, iterations=9, gate=["ials.mrr@100 >= baseline - 0.005", "ials.ndcg@100 >= baseline - 0.01",
+                                            "pop.mrr@100 >= baseline - 0.005"])
+    result = cli("run", "nightly.yaml", "--json")
+    compared = result.json()["baseline"]["comparisons"]
+    assert set(compared["ials"]) == {"mrr@100", "ndcg@100"} and all(c["paired"] for c in compared["ials"].values())
+    evaluations = [a for a in checked if a.startswith("evaluate/")]
+    assert len(evaluations) == len(set(evaluations)) == 2  # ials and pop, each once for 3 comparisons and 3 checks
+
+
 def test_gate_on_the_command_line_adds_to_the_file(cli, project):
     write_plays(project / "plays.csv", 12)
     experiment(project, gate=[])
