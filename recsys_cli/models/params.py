@@ -31,8 +31,8 @@ PLAIN = (str, int, float, bool, type(None))
 
 class LazyParams:
     """The pydantic class `build()` returns, built once on first read. As a model class's
-    `Params` attribute it reads as that class; at module level `.build()` gives it (a base of
-    another Params class) and other attributes (`model_validate`...) are the class's."""
+    `Params` attribute it reads as that class; at module level `.build()` gives it (e.g. as
+    the base of another Params class)."""
 
     def __init__(self, build: Callable[[], type]):
         self.build = functools.cache(build)
@@ -40,11 +40,6 @@ class LazyParams:
 
     def __get__(self, instance, owner) -> type:
         return self.build()
-
-    def __getattr__(self, name: str):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self.build(), name)
 
 
 def params_class(build: Callable[[], type]) -> LazyParams:

@@ -188,12 +188,12 @@ def test_blend_scores_components_that_only_recommend():
 
 def test_blend_refuses_bad_components():
     with pytest.raises(ValueError, match="unknown component type"):
-        blend.BlendParams.model_validate({"components": [{"type": "eas"}, {"type": "popular"}]})
+        blend.BlendParams.build().model_validate({"components": [{"type": "eas"}, {"type": "popular"}]})
     with pytest.raises(ValueError, match="at least 2"):
-        blend.BlendParams.model_validate({"components": [{"type": "ease"}]})
+        blend.BlendParams.build().model_validate({"components": [{"type": "ease"}]})
     with pytest.raises(ValueError, match="l2"):
-        blend.BlendParams.model_validate({"components": [{"type": "ease", "params": {"l2": -1}}, {"type": "popular"}]})
+        blend.BlendParams.build().model_validate({"components": [{"type": "ease", "params": {"l2": -1}}, {"type": "popular"}]})
     with pytest.raises(ValueError, match="divide 1"):
-        blend.BlendParams.model_validate({"grid_step": 0.3})
+        blend.BlendParams.build().model_validate({"grid_step": 0.3})
     with pytest.raises(InputError, match="two or more interactions"):
         build_model("blend").fit(sp.csr_matrix(np.eye(4, dtype=np.float32)))
