@@ -123,10 +123,10 @@ class Rerank(Recommender):
             pl.DataFrame({"user": users, "user_activity": activity}), on="user", how="left")
         return frame.with_columns(pl.Series("item_popularity", self.popularity[frame["item"].to_numpy()])).sort("user", "item")
 
-    def fit(self, train):
-        import lightgbm as lgb
-
-        self.n_items = train.shape[1]
+    def training_frame(self, train) -> pl.DataFrame:
+        """The ranker's training data: the generators, fitted on all but a `holdout` share of
+        each user's likes, propose candidates (features as served) labelled 1 where the
+        held-out part has them; users whose candidates miss all of it are left out."""
         rng = np.random.default_rng(self.seed)
         history, target = _holdout(train, self.params.holdout, rng)
         users = np.flatnonzero(np.diff(target.indptr))
@@ -139,7 +139,13 @@ class Rerank(Recommender):
                                   "item": target.indices.astype(np.int32), "label": np.ones(target.nnz, np.int8)})
         data = candidates.join(positives, on=["user", "item"], how="left").with_columns(pl.col("label").fill_null(0))
         useful = data.group_by("user").agg(pl.col("label").max().alias("any")).filter(pl.col("any") > 0)["user"]
-        data = data.filter(pl.col("user").is_in(useful.implode())).sort("user", "item")
+        return data.filter(pl.col("user").is_in(useful.implode())).sort("user", "item")
+
+    def fit(self, train):
+        import lightgbm as lgb
+
+        self.n_items = train.shape[1]
+        data = self.training_frame(train)
         names = self.feature_names()
         settings = dict(n_estimators=self.params.n_estimators, learning_rate=self.params.learning_rate,
                         num_leaves=self.params.num_leaves, min_child_samples=self.params.min_child_samples,
@@ -155,15 +161,24 @@ class Rerank(Recommender):
         self.booster = ranker.booster_
         gains = self.booster.feature_importance("gain")
         self.feature_importances = {n: float(g) for n, g in zip(names, gains / max(gains.sum(), 1e-12))}
+        self.fit_serving(train)
+        return self
+
+    def fit_serving(self, train) -> None:
+        """Refit the generators on the whole train split: what serving proposes from."""
+        self.n_items = train.shape[1]
         self.popularity = item_popularity(train)
         self.report_progress(0, 1, "serving generators on the whole train")
         self.serving = self._generators(train)
-        return self
+
+    def candidate_frame(self, users, history, filter_seen=True) -> pl.DataFrame:
+        """The serving generators' candidates for `users` with the ranker's features."""
+        return self._candidates(self.serving, np.asarray(users, dtype=np.int32), self.input_matrix(history), filter_seen)
 
     def recommend(self, users, history, k, filter_seen=True, fold_in=False):
         users = np.asarray(users, dtype=np.int32)
         k = min(k, self.n_items)
-        frame = self._candidates(self.serving, users, self.input_matrix(history), filter_seen=filter_seen)
+        frame = self.candidate_frame(users, history, filter_seen=filter_seen)
         scores = self.booster.predict(frame.select(self.feature_names()).to_numpy(), raw_score=True)
         ranked = frame.select("user", "item").with_columns(pl.Series("score", scores.astype(np.float32))).sort(
             ["user", "score", "item"], descending=[False, True, False])
