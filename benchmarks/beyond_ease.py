@@ -46,7 +46,7 @@ MODELS = {
         "n_estimators": 300, "num_leaves": 31, "min_child_samples": 20}},
     "rerank-300-trees": {"type": "rerank", "params": {"n_estimators": 300, "num_leaves": 31, "min_child_samples": 20,
                                                       "objective": "lambdarank"}},
-    "rerank-lambdarank": {"type": "rerank", "params": {"objective": "lambdarank"}},
+    "rerank-lambdarank": {"type": "rerank", "params": {"objective": "lambdarank", "min_child_samples": 100}},  # the defaults before
 }
 
 

@@ -30,10 +30,10 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 NORM = ["ease_0_gap", "ease_0_z", "ials-rendle_1_z", "popularity_rank", "proposers"]
-VARIANTS = {  # LightGBM settings over rerank's defaults (100 trees, rate 0.05, 15 leaves, >= 100 candidates a leaf);
+VARIANTS = {  # LightGBM settings over 100 trees, rate 0.05, 15 leaves, >= 100 candidates a leaf (the defaults before);
     # "-from-ease": boosting starts from EASE's ranking (-log of its rank) instead of from zero
-    "lambdarank": {"objective": "lambdarank"},  # the default before this benchmark
-    "binary": {"objective": "binary"},  # the default since
+    "lambdarank": {"objective": "lambdarank"},  # the defaults before this benchmark
+    "binary": {"objective": "binary"},
     "binary+per-user": {"objective": "binary", "extra": NORM},
     "lambdarank+per-user": {"objective": "lambdarank", "extra": NORM},
     "lambdarank-from-ease": {"objective": "lambdarank", "start": 1.0},
@@ -43,7 +43,7 @@ VARIANTS = {  # LightGBM settings over rerank's defaults (100 trees, rate 0.05, 
     "binary-7-leaves": {"objective": "binary", "num_leaves": 7},
     "binary-31-leaves": {"objective": "binary", "num_leaves": 31},
     "binary-30-a-leaf": {"objective": "binary", "min_child_samples": 30},
-    "binary-300-a-leaf": {"objective": "binary", "min_child_samples": 300},
+    "binary-300-a-leaf": {"objective": "binary", "min_child_samples": 300},  # the defaults since
     "binary-rate-0.1": {"objective": "binary", "learning_rate": 0.1},
 }
 

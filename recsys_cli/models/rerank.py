@@ -43,11 +43,13 @@ def RerankParams():
     Generator = GeneratorSpec.build()
 
     class RerankParams(StrictParams.build()):
-        # Defaults (issue 27, benchmarks/README.md "A reranker over EASE"): over 5 user folds
-        # EASE + iALS-Rendle + popularity under a small, strongly regularised ranker beat seed
-        # 004's iALS + item-kNN + popularity stack with 300 trees on ml-latest-small (every
-        # rating a like) and equalled it on the synthetic ML-1M shape (+10% over EASE there);
-        # the binary objective then gained on both sets.
+        # Defaults (issue 27, benchmarks/README.md "A reranker over EASE" and "The ranker's
+        # objective"): over 5 user folds EASE + iALS-Rendle + popularity under a small,
+        # strongly regularised ranker beat seed 004's iALS + item-kNN + popularity stack with
+        # 300 trees on ml-latest-small (every rating a like) and equalled it on the synthetic
+        # ML-1M shape (+10% over EASE there); the binary objective then gained on every set.
+        # A leaf's fewest candidates is a count, so it holds a ranker learning from a few
+        # hundred users back and leaves one learning from thousands free.
         generators: list[Generator] = Field(default_factory=lambda: [
             Generator(type="ease", candidates=100), Generator(type="ials-rendle", candidates=50),
             Generator(type="popular", candidates=20)], min_length=1)
@@ -56,7 +58,7 @@ def RerankParams():
         n_estimators: int = Field(100, ge=1)
         learning_rate: float = Field(0.05, gt=0)
         num_leaves: int = Field(15, ge=2)
-        min_child_samples: int = Field(100, ge=1, description="fewest candidates in a leaf")
+        min_child_samples: int = Field(300, ge=1, description="fewest candidates in a leaf")
         objective: Literal["binary", "lambdarank"] = Field(
             "binary", description="the ranker's loss: a classifier of held-out likes, or LightGBM's lambdarank")
 
