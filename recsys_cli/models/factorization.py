@@ -5,7 +5,8 @@ filtered, similar items with the anchor excluded, and save/load of the factors.
 Every call into implicit (fit, recommend, fold-in, similar items) runs with one BLAS thread
 (`single_threaded_blas`). A query for a few users or items (`recsys recommend`/`similar`: at
 most QUERY_ROWS rows, no fold-in) is answered from the factors with numpy instead, so it does
-not import implicit at all: the scores are the same float32 products (bitwise, checked in
+not import implicit at all: the scores are the same float32 products (up to the last bit,
+which OpenBLAS's shape-dependent kernels may round differently; checked in
 tests/models/test_factor_queries.py) and both paths list tied scores by item index (DESIGN.md's rule,
 which implicit's heap does not keep, so its lists are re-sorted where a row has ties). Above
 QUERY_ROWS implicit's multithreaded top-k is faster than numpy's partition.

@@ -72,6 +72,8 @@ class Rerank(Recommender):
         "n_estimators": {"low": 50, "high": 600, "log": True, "type": "int"},
         "learning_rate": {"low": 0.01, "high": 0.2, "log": True},
         "num_leaves": {"low": 7, "high": 127, "log": True, "type": "int"},
+        # the knob that split the benchmark sets by size (benchmarks/README.md, "The ranker's objective")
+        "min_child_samples": {"low": 30, "high": 1000, "log": True, "type": "int"},
     }
 
     def __init__(self, params=None, *, seed: int = DEFAULT_SEED, threads: int = 0, binary_input: bool | None = None):
