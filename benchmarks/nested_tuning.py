@@ -9,10 +9,13 @@ search that chose its parameters. Trial 0 is the model's defaults, kept unless t
 beats them beyond noise on validation. The reference is an untuned EASE (`ease`), scored on
 the same folds; the pooled difference of each tuned model to it pairs every user of every
 fold (95% t-interval, paired t-test). Data sets: ml-latest-small with ratings >= 4 as likes
-(`--data`) and the synthetic preset of ML-1M's shape (6,040 x 3,706, 1.04M likes).
+(`--data`), the synthetic preset of ML-1M's shape (6,040 x 3,706, 1.04M likes), and
+`movielens:PATH`, any MovieLens release (a zip or its folder) with every rating a like: the
+issue's held-back check is `--datasets movielens:data/raw/ml-1m.zip --models ease,rerank`.
 
 Usage: python benchmarks/nested_tuning.py [--trials 20] [--models ease,ials-rendle]
-       [--datasets ml-latest-small,ml1m] [--folds 5] [--data ../shared/datasets/ml-latest-small]
+       [--datasets ml-latest-small,ml1m,movielens:PATH] [--folds 5]
+       [--data ../shared/datasets/ml-latest-small]
 """
 
 from __future__ import annotations
@@ -43,22 +46,28 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "ml-latest-small")
     args = parser.parse_args()
     for name in args.datasets.split(","):
-        dataset, title = data_set(name, args.data)
+        label, dataset, title = data_set(name, args.data)
         models = [{"name": REFERENCE, "type": "ease"}] + [
             {"name": f"{kind}-tuned", "type": kind, "tune": {"trials": args.trials}} for kind in args.models.split(",")]
-        config = BENCH / f"nested-{name}.yaml"
+        config = BENCH / f"nested-{label}.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(yaml.safe_dump(experiment(f"nested-{name}", dataset, args.folds, models)))
+        config.write_text(yaml.safe_dump(experiment(f"nested-{label}", dataset, args.folds, models)))
         started = time.perf_counter()
         summary = run_experiment(config, BENCH / "runs")
         report(title, summary, args, time.perf_counter() - started)
 
 
-def data_set(name: str, data: Path) -> tuple[dict, str]:
+def data_set(name: str, data: Path) -> tuple[str, dict, str]:
+    """(a label for the experiment's name, the dataset block, a title) of one --datasets entry."""
+    if name.startswith("movielens:"):
+        path = Path(name.removeprefix("movielens:"))
+        label = f"likes-{path.name.removesuffix('.zip')}"
+        return (label, {"format": "movielens", "path": str(path.resolve()), "out": str(BENCH / label)},
+                f"{path.name} (every rating a like)")
     if name == "ml-latest-small":
-        return ({"format": "movielens", "path": str(data), "min_rating": 4, "out": str(BENCH / "ml-latest-small-ge4")},
-                "ml-latest-small (ratings >= 4 as likes)")
-    return ({"format": "synthetic", "preset": name, "seed": 42, "out": str(BENCH / f"synthetic-{name}")},
+        return (name, {"format": "movielens", "path": str(data), "min_rating": 4,
+                       "out": str(BENCH / "ml-latest-small-ge4")}, "ml-latest-small (ratings >= 4 as likes)")
+    return (name, {"format": "synthetic", "preset": name, "seed": 42, "out": str(BENCH / f"synthetic-{name}")},
             f"synthetic preset {name} (seed 42)")
 
 
