@@ -8,6 +8,8 @@ and, refitted on the whole train split, the test users' candidates. Each variant
 one LightGBM model per fold on that frame and ranks the test users' candidates; printed: test
 MRR@100 pooled over the folds' users, the per-user difference to EASE (the first generator's
 own top 100, fitted on the same train) with its 95% interval, and to the first variant.
+A variant with `carves` stacks the training frames of that many holdout carves (rerank seeded
+apart; the extra ones are made and cached when first asked for).
 
 Folds: the 5 user folds of a data set folder a `benchmarks/beyond_ease.py` run made (its
 splits/, e.g. data/bench/beyond-ml-small-all).
@@ -45,6 +47,10 @@ VARIANTS = {  # LightGBM settings over 100 trees, rate 0.05, 15 leaves, >= 100 c
     "binary-30-a-leaf": {"objective": "binary", "min_child_samples": 30},
     "binary-300-a-leaf": {"objective": "binary", "min_child_samples": 300},  # the defaults since
     "binary-rate-0.1": {"objective": "binary", "learning_rate": 0.1},
+    # more labels: the training frames of 2 or 3 independent holdout carves of each user, stacked
+    "binary-300-a-leaf-2-carves": {"objective": "binary", "min_child_samples": 300, "carves": 2},
+    "binary-300-a-leaf-3-carves": {"objective": "binary", "min_child_samples": 300, "carves": 3},
+    "binary-600-a-leaf-2-carves": {"objective": "binary", "min_child_samples": 600, "carves": 2},
 }
 
 
@@ -91,11 +97,33 @@ def cache_fold(split: Path, cache: Path, holdout: float) -> None:
     print(f"  fold {fold}: candidates cached in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def variant_rr(settings: dict, fold: int, cache: Path, features: list[str]) -> np.ndarray:
+def carve(split: Path, cache: Path, holdout: float, fold: int, number: int) -> Path:
+    """The training frame of one more holdout carve (rerank seeded apart), cached."""
+    from recsys_cli.data.csr_file import read_sparse
+    from recsys_cli.models.rerank import Rerank
+
+    path = cache / f"train-{fold}-carve-{number}.parquet"
+    if not path.exists():
+        Rerank({"holdout": holdout}, seed=42 + number, threads=1).training_frame(
+            read_sparse(split / "train.npz")).write_parquet(path)
+    return path
+
+
+def training_frame(settings: dict, fold: int, cache: Path, splits: dict, holdout: float) -> pl.DataFrame:
+    """The cached training frame, with the frames of settings' extra carves stacked under it
+    (each carve's users renumbered apart, so a user's candidates stay one group)."""
+    frames = [pl.read_parquet(cache / f"train-{fold}.parquet")]
+    for number in range(1, settings.get("carves", 1)):
+        extra = pl.read_parquet(carve(splits[fold], cache, holdout, fold, number))
+        frames.append(extra.with_columns(pl.col("user") + number * 10_000_000))
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def variant_rr(settings: dict, fold: int, cache: Path, features: list[str], splits: dict, holdout: float) -> np.ndarray:
     """Test reciprocal ranks (at 100) of one ranker variant on one fold's cached candidates."""
     import lightgbm as lgb
 
-    train = per_user_features(pl.read_parquet(cache / f"train-{fold}.parquet"))
+    train = per_user_features(training_frame(settings, fold, cache, splits, holdout))
     serve = per_user_features(pl.read_parquet(cache / f"serve-{fold}.parquet")).sort("user", "item")
     names = features + settings.get("extra", [])
     options = dict(n_estimators=settings.get("n_estimators", 100), learning_rate=settings.get("learning_rate", 0.05),
@@ -145,6 +173,7 @@ def main() -> None:
     print(f"{args.dataset.name}: {len(splits)} folds, holdout {args.holdout}; candidates in {cache}", flush=True)
     for split in splits:
         cache_fold(split, cache, args.holdout)
+    by_fold = {json.loads((p / "split.json").read_text())["params"]["fold"]: p for p in splits}
     folds = sorted(int(p.stem.split("-")[1]) for p in cache.glob("serve-*.parquet"))
     ease = np.concatenate([np.load(cache / f"ease-{f}.npz")["rr"] for f in folds])
     features = Rerank({}).feature_names()
@@ -152,7 +181,7 @@ def main() -> None:
     print(f"{'EASE alone':32} {ease.mean():8.4f}")
     first = None
     for name in args.variants.split(","):
-        rr = np.concatenate([variant_rr(VARIANTS[name], f, cache, features) for f in folds])
+        rr = np.concatenate([variant_rr(VARIANTS[name], f, cache, features, by_fold, args.holdout) for f in folds])
         first = rr if first is None else first
         print(f"{name:32} {rr.mean():8.4f}  {interval(rr - ease):32}  {interval(rr - first)}  ({len(rr)} users)",
               flush=True)
