@@ -73,12 +73,11 @@ def per_user_features(frame: pl.DataFrame) -> pl.DataFrame:
         *(pl.col(c).fill_null(pl.col(c).min().over("user") - 1) for c in ("ease_0_z", "ials-rendle_1_z")))
 
 
-def cache_fold(split: Path, cache: Path, holdout: float) -> None:
+def cache_fold(fold: int, split: Path, cache: Path, holdout: float) -> None:
     """Fit rerank's generators on `split` once; keep the training frame and the test users' candidates."""
     from recsys_cli.data.csr_file import read_sparse
     from recsys_cli.models.rerank import Rerank
 
-    fold = json.loads((split / "split.json").read_text())["params"]["fold"]
     if (cache / f"serve-{fold}.parquet").exists():
         return
     train, test = read_sparse(split / "train.npz"), read_sparse(split / "test.npz")
@@ -86,7 +85,7 @@ def cache_fold(split: Path, cache: Path, holdout: float) -> None:
     target = test.indices[test.indptr[users]].astype(np.int32)
     started = time.perf_counter()
     model = Rerank({"holdout": holdout}, seed=42, threads=1)
-    model.training_frame(train).write_parquet(cache / f"train-{fold}.parquet")
+    model.training_frame(train).write_parquet(carve_path(cache, fold, 0))
     model.fit_serving(train)
     serve = model.candidate_frame(users, train).join(pl.DataFrame({"user": users, "target": target}), on="user")
     serve.with_columns((pl.col("item") == pl.col("target")).cast(pl.Int8).alias("label")).write_parquet(
@@ -97,33 +96,34 @@ def cache_fold(split: Path, cache: Path, holdout: float) -> None:
     print(f"  fold {fold}: candidates cached in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def carve(split: Path, cache: Path, holdout: float, fold: int, number: int) -> Path:
-    """The training frame of one more holdout carve (rerank seeded apart), cached."""
+def carve_path(cache: Path, fold: int, number: int) -> Path:
+    """Where a fold's training frame of holdout carve `number` is cached (rerank seeded 42 + number;
+    carve 0 is the one cache_fold makes)."""
+    return cache / (f"train-{fold}.parquet" if number == 0 else f"train-{fold}-carve-{number}.parquet")
+
+
+def training_frame(settings: dict, fold: int, cache: Path, split: Path, holdout: float) -> pl.DataFrame:
+    """The training frames of settings' `carves` holdout carves, stacked, each made once and
+    cached; a user of carve c becomes user * carves + c, so each carve's candidates stay one group."""
     from recsys_cli.data.csr_file import read_sparse
     from recsys_cli.models.rerank import Rerank
 
-    path = cache / f"train-{fold}-carve-{number}.parquet"
-    if not path.exists():
-        Rerank({"holdout": holdout}, seed=42 + number, threads=1).training_frame(
-            read_sparse(split / "train.npz")).write_parquet(path)
-    return path
-
-
-def training_frame(settings: dict, fold: int, cache: Path, splits: dict, holdout: float) -> pl.DataFrame:
-    """The cached training frame, with the frames of settings' extra carves stacked under it
-    (each carve's users renumbered apart, so a user's candidates stay one group)."""
-    frames = [pl.read_parquet(cache / f"train-{fold}.parquet")]
-    for number in range(1, settings.get("carves", 1)):
-        extra = pl.read_parquet(carve(splits[fold], cache, holdout, fold, number))
-        frames.append(extra.with_columns(pl.col("user") + number * 10_000_000))
+    carves = settings.get("carves", 1)
+    frames = []
+    for number in range(carves):
+        path = carve_path(cache, fold, number)
+        if not path.exists():
+            Rerank({"holdout": holdout}, seed=42 + number, threads=1).training_frame(
+                read_sparse(split / "train.npz")).write_parquet(path)
+        frames.append(pl.read_parquet(path).with_columns(pl.col("user") * carves + number))
     return pl.concat(frames, how="vertical_relaxed")
 
 
-def variant_rr(settings: dict, fold: int, cache: Path, features: list[str], splits: dict, holdout: float) -> np.ndarray:
+def variant_rr(settings: dict, fold: int, cache: Path, features: list[str], split: Path, holdout: float) -> np.ndarray:
     """Test reciprocal ranks (at 100) of one ranker variant on one fold's cached candidates."""
     import lightgbm as lgb
 
-    train = per_user_features(training_frame(settings, fold, cache, splits, holdout))
+    train = per_user_features(training_frame(settings, fold, cache, split, holdout))
     serve = per_user_features(pl.read_parquet(cache / f"serve-{fold}.parquet")).sort("user", "item")
     names = features + settings.get("extra", [])
     options = dict(n_estimators=settings.get("n_estimators", 100), learning_rate=settings.get("learning_rate", 0.05),
@@ -168,20 +168,20 @@ def main() -> None:
 
     cache = args.cache or Path("/tmp") / f"rerank-variants-{args.dataset.resolve().name}-{args.holdout}"
     cache.mkdir(parents=True, exist_ok=True)
-    splits = sorted(p for p in (args.dataset / "splits").iterdir() if (p / "split.json").is_file()
-                    and "fold" in json.loads((p / "split.json").read_text())["params"])
+    params = {p: json.loads((p / "split.json").read_text())["params"]
+              for p in (args.dataset / "splits").iterdir() if (p / "split.json").is_file()}
+    splits = {fold["fold"]: p for p, fold in params.items() if "fold" in fold}  # fold number -> split folder
     print(f"{args.dataset.name}: {len(splits)} folds, holdout {args.holdout}; candidates in {cache}", flush=True)
-    for split in splits:
-        cache_fold(split, cache, args.holdout)
-    by_fold = {json.loads((p / "split.json").read_text())["params"]["fold"]: p for p in splits}
-    folds = sorted(int(p.stem.split("-")[1]) for p in cache.glob("serve-*.parquet"))
+    folds = sorted(splits)
+    for fold in folds:
+        cache_fold(fold, splits[fold], cache, args.holdout)
     ease = np.concatenate([np.load(cache / f"ease-{f}.npz")["rr"] for f in folds])
     features = Rerank({}).feature_names()
     print(f"{'ranker':32} {'MRR@100':>8}  {'- EASE per user [95%]':32}  - {args.variants.split(',')[0]}")
     print(f"{'EASE alone':32} {ease.mean():8.4f}")
     first = None
     for name in args.variants.split(","):
-        rr = np.concatenate([variant_rr(VARIANTS[name], f, cache, features, by_fold, args.holdout) for f in folds])
+        rr = np.concatenate([variant_rr(VARIANTS[name], f, cache, features, splits[f], args.holdout) for f in folds])
         first = rr if first is None else first
         print(f"{name:32} {rr.mean():8.4f}  {interval(rr - ease):32}  {interval(rr - first)}  ({len(rr)} users)",
               flush=True)
